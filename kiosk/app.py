@@ -1,0 +1,44 @@
+"""The app factory: one place where every capability is wired into the web app.
+
+``create_app(config)`` builds an :class:`aiohttp.web.Application`, binds nothing and
+starts nothing; resources start in ``cleanup_ctx`` when the runner sets the app up,
+in the order of ``COMPONENTS``, and stop in reverse. Tests call the same factory.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from aiohttp import web
+
+from kiosk import serving
+from kiosk.config import KioskConfig
+from kiosk.keys import CONFIG, RUNTIME, SERVING_HOOKS, RuntimeInfo
+from kiosk.middleware import errors_middleware, security_headers
+
+Component = Callable[[web.Application, KioskConfig], None]
+
+# Order matters: cleanup contexts start in this order and stop in reverse, and
+# routes match in the order they were added, so the bundle's catch-all comes last.
+COMPONENTS: list[Component] = [
+    serving.setup,  # keep last: it adds the catch-all route of the bundle
+]
+
+# Leaves room above the largest notebook for the JSON wrapping of a share request.
+_BODY_SLACK = 1024 * 1024
+
+
+def create_app(config: KioskConfig) -> web.Application:
+    """Build the kiosk's web application from its configuration."""
+    app = web.Application(
+        middlewares=[errors_middleware],
+        client_max_size=config.max_notebook_bytes + _BODY_SLACK,
+        handler_args={"max_field_size": 8190, "max_line_size": 8190},
+    )
+    app[CONFIG] = config
+    app[RUNTIME] = RuntimeInfo()
+    app[SERVING_HOOKS] = []
+    app.on_response_prepare.append(security_headers)
+    for component in COMPONENTS:
+        component(app, config)
+    return app

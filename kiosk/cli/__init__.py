@@ -1,0 +1,56 @@
+"""The ``kiosk`` command line: parse, load the configuration, make one call.
+
+Each command group lives in its own module with a ``register(subparsers, common)``
+function; ``common`` is the parent parser carrying ``--config`` and one flag per
+setting (derived from :mod:`kiosk.config`). A command returns its exit code;
+:class:`~kiosk.errors.KioskError` becomes a one-line message and exit code 2
+(1 for a failed check), never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from kiosk import __version__
+from kiosk.cli import base, serve
+from kiosk.errors import ConfigError, KioskError
+
+COMMAND_MODULES = [serve]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The whole parser (also used by the docs test)."""
+    parser = argparse.ArgumentParser(
+        prog="kiosk",
+        description="The classroom JupyterLite kiosk: Python in every student's browser, "
+        "served from one box on the LAN, with no internet needed.",
+    )
+    parser.add_argument("--version", action="version", version=f"kiosk {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    common = base.common_parser()
+    for module in COMMAND_MODULES:
+        module.register(sub, common)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``kiosk`` command."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    try:
+        config = base.config_from_args(args)
+        result: int = args.func(args, config)
+        return result
+    except ConfigError as exc:
+        print(f"kiosk: configuration error: {exc.message}", file=sys.stderr)
+        return 2
+    except KioskError as exc:
+        print(f"kiosk: {exc.message}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130

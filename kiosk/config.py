@@ -1,0 +1,344 @@
+"""The kiosk's one configuration object, declared once.
+
+Every setting is a field of :class:`KioskConfig` with its default and help text. The
+TOML loader, the ``KIOSK_*`` environment variables, the command-line flags and
+``docs/configuration.md`` (checked by a test) all derive from these declarations.
+
+Precedence, lowest first: defaults, the TOML file (``--config``, or
+``/etc/kiosk/kiosk.toml`` when it exists), ``KIOSK_<NAME>`` environment variables,
+command-line flags. A bad value stops the start with a :class:`ConfigError` that
+names the key and the problem.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import ipaddress
+import os
+import re
+import tomllib
+import types
+import typing
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from kiosk.errors import ConfigError
+
+DEFAULT_CONFIG_FILE = Path("/etc/kiosk/kiosk.toml")
+ENV_PREFIX = "KIOSK_"
+
+Validator = Callable[[Any], str | None]
+
+
+def _setting(default: Any, help: str, *, check: Validator | None = None,
+             secret: bool = False) -> Any:
+    """Declare one setting: its default, its help text, an optional check."""
+    meta = {"help": help, "check": check, "secret": secret}
+    if isinstance(default, list | dict):
+        raise TypeError("settings take immutable defaults")
+    return field(default=default, metadata=meta)
+
+
+def _port(value: int) -> str | None:
+    return None if 0 <= value <= 65535 else "must be between 0 and 65535"
+
+
+def _positive(value: float) -> str | None:
+    return None if value > 0 else "must be greater than 0"
+
+
+def _not_negative(value: float) -> str | None:
+    return None if value >= 0 else "must be 0 or more"
+
+
+def _host(value: str) -> str | None:
+    try:
+        ipaddress.ip_address(value)
+    except ValueError:
+        if not re.fullmatch(r"[A-Za-z0-9.-]{1,253}", value):
+            return "must be an IP address or a host name"
+    return None
+
+
+_NAME_RE = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")
+
+
+def _kiosk_name(value: str) -> str | None:
+    if _NAME_RE.fullmatch(value):
+        return None
+    return ("must be 1-63 lowercase letters, digits or '-', not starting or ending "
+            "with '-' (it becomes <name>.local)")
+
+
+def _url(value: str | None) -> str | None:
+    if value is None:
+        return None
+    if not re.fullmatch(r"https?://[^\s/?#]+(/[^\s?#]*)?", value):
+        return "must be an http:// or https:// URL"
+    return None
+
+
+def _log_level(value: str) -> str | None:
+    levels = {"DEBUG", "INFO", "WARNING", "ERROR"}
+    return None if value.upper() in levels else f"must be one of {sorted(levels)}"
+
+
+def _default_data_dir() -> Path:
+    # systemd's StateDirectory= sets STATE_DIRECTORY; a user gets the XDG location.
+    state = os.environ.get("STATE_DIRECTORY")
+    if state:
+        return Path(state.split(":")[0])
+    xdg = os.environ.get("XDG_DATA_HOME")
+    base = Path(xdg) if xdg else Path.home() / ".local" / "share"
+    return base / "kiosk"
+
+
+@dataclass(frozen=True, slots=True)
+class KioskConfig:
+    """All settings of the kiosk. Build it with :func:`load_config`."""
+
+    # Identity and network
+    name: str = _setting("kiosk", "The kiosk's name: shown to students, announced as "
+                         "<name>.local, returned as domain_id.", check=_kiosk_name)
+    host: str = _setting("0.0.0.0", "Address to listen on (0.0.0.0: every IPv4 interface).",
+                         check=_host)
+    port: int = _setting(8000, "TCP port to listen on (0 picks a free one).", check=_port)
+    data_dir: Path | None = _setting(None, "Where the share store, secrets and caches live "
+                                     "(default: $STATE_DIRECTORY under systemd, else "
+                                     "~/.local/share/kiosk).")
+    bundles_dir: Path | None = _setting(None, "Folder of built bundles and of the 'current' "
+                                        "pointer (default: <data_dir>/bundles).")
+    log_level: str = _setting("INFO", "Log level: DEBUG, INFO, WARNING or ERROR.",
+                              check=_log_level)
+    shutdown_timeout: float = _setting(5.0, "Seconds in-flight requests get to finish on "
+                                       "SIGTERM.", check=_positive)
+    tls_cert: Path | None = _setting(None, "PEM certificate: serve HTTPS (with tls_key).")
+    tls_key: Path | None = _setting(None, "PEM private key for tls_cert.")
+
+    # Sharing
+    max_notebook_mib: float = _setting(10.0, "Largest notebook a share may hold, in MiB "
+                                       "(larger: 413).", check=_positive)
+    token_days: float = _setting(30.0, "Lifetime of sharing tokens, in days.", check=_positive)
+    retention_days: float = _setting(0.0, "Delete shares older than this many days "
+                                     "(0: keep until the teacher clears them).",
+                                     check=_not_negative)
+    rate_issue_per_minute: int = _setting(120, "Tokens one client address may get per minute.",
+                                          check=_positive)
+    rate_post_per_minute: int = _setting(120, "New shares one client address may post per "
+                                         "minute.", check=_positive)
+    min_free_disk_mib: float = _setting(200.0, "Below this free space in the data directory, "
+                                        "new shares get 507.", check=_not_negative)
+
+    # Sync
+    upstream_url: str | None = _setting(None, "Sharing API to forward shares to, e.g. "
+                                        "http://hub.school/api/v1 (none: nothing leaves).",
+                                        check=_url)
+    sync_enabled: bool = _setting(False, "Forward shares to upstream_url.")
+    sync_interval: float = _setting(30.0, "Seconds between sync rounds while idle.",
+                                    check=_positive)
+    upstream_token: str | None = _setting(None, "Bearer credential for the upstream, if it "
+                                          "needs one.", secret=True)
+
+    # Discovery and join page
+    mdns_enabled: bool = _setting(True, "Announce the kiosk with mDNS.")
+    interfaces: tuple[str, ...] = _setting((), "Interfaces to announce on (empty: every "
+                                           "physical interface with an address).")
+    wifi_ssid: str | None = _setting(None, "Wi-Fi name shown as a QR code on /join.")
+    wifi_password: str | None = _setting(None, "Wi-Fi password in that QR code.", secret=True)
+
+    # Downloads relay (plain-HTTP work)
+    fetch_enabled: bool = _setting(True, "Let notebooks download http(s) URLs through the "
+                                   "kiosk (cached for offline use).")
+    fetch_max_mib: float = _setting(50.0, "Largest file the download relay keeps, in MiB.",
+                                    check=_positive)
+    fetch_allow_private: bool = _setting(False, "Let the download relay reach private, "
+                                         "loopback and link-local addresses.")
+
+    # Hotspot
+    hotspot_ssid: str | None = _setting(None, "SSID of the kiosk's own Wi-Fi (default: the "
+                                        "kiosk's name).")
+    hotspot_password: str | None = _setting(None, "WPA2 passphrase (default: generated).",
+                                            secret=True)
+    hotspot_country: str = _setting("GB", "Two-letter Wi-Fi country code.")
+    hotspot_channel: int = _setting(6, "Wi-Fi channel.", check=_positive)
+    hotspot_alias: str = _setting("python", "Short extra name that resolves on the hotspot.")
+
+    @property
+    def data_path(self) -> Path:
+        """The data directory, with the default filled in."""
+        return self.data_dir if self.data_dir is not None else _default_data_dir()
+
+    @property
+    def bundles_path(self) -> Path:
+        """The bundles directory, with the default filled in."""
+        return self.bundles_dir if self.bundles_dir is not None else self.data_path / "bundles"
+
+    @property
+    def max_notebook_bytes(self) -> int:
+        return int(self.max_notebook_mib * 1024 * 1024)
+
+    def redacted(self) -> dict[str, Any]:
+        """The settings as plain values, with secrets hidden (for status and logs)."""
+        out: dict[str, Any] = {}
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if f.metadata.get("secret") and value is not None:
+                value = "***"
+            elif isinstance(value, Path):
+                value = str(value)
+            elif isinstance(value, tuple):
+                value = list(value)
+            out[f.name] = value
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class SettingInfo:
+    """What the loaders, the CLI and the docs need to know about one setting."""
+
+    name: str
+    type: Any
+    default: Any
+    help: str
+    secret: bool
+
+    @property
+    def env(self) -> str:
+        return ENV_PREFIX + self.name.upper()
+
+    @property
+    def flag(self) -> str:
+        return "--" + self.name.replace("_", "-")
+
+
+def settings() -> list[SettingInfo]:
+    """Every setting, in declaration order."""
+    hints = typing.get_type_hints(KioskConfig)
+    return [
+        SettingInfo(f.name, hints[f.name], f.default, f.metadata["help"],
+                    bool(f.metadata["secret"]))
+        for f in dataclasses.fields(KioskConfig)
+    ]
+
+
+def _base_type(tp: Any) -> tuple[Any, bool]:
+    """Strip ``X | None`` to ``X``; say whether None is allowed."""
+    if isinstance(tp, types.UnionType) or typing.get_origin(tp) is typing.Union:
+        args = [a for a in typing.get_args(tp) if a is not type(None)]
+        return args[0], True
+    return tp, False
+
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off"}
+
+
+def coerce(info: SettingInfo, raw: Any) -> Any:
+    """Turn a TOML value or a string (env, flag) into the setting's type, or raise."""
+    tp, optional = _base_type(info.type)
+    if raw is None or (optional and isinstance(raw, str) and raw == ""):
+        if optional:
+            return None
+        raise ConfigError(info.name, "must be set")
+    try:
+        if tp is bool:
+            if isinstance(raw, bool):
+                return raw
+            text = str(raw).strip().lower()
+            if text in _TRUE:
+                return True
+            if text in _FALSE:
+                return False
+            raise ValueError("expected true or false")
+        if tp is int:
+            if isinstance(raw, bool) or (isinstance(raw, float) and not raw.is_integer()):
+                raise ValueError("expected a whole number")
+            return int(raw)
+        if tp is float:
+            if isinstance(raw, bool):
+                raise ValueError("expected a number")
+            return float(raw)
+        if tp is Path:
+            if not isinstance(raw, str | Path) or str(raw) == "":
+                raise ValueError("expected a path")
+            return Path(raw).expanduser()
+        if tp is str:
+            if not isinstance(raw, str):
+                raise ValueError("expected a string")
+            return raw
+        if typing.get_origin(tp) is tuple:
+            items = raw.split(",") if isinstance(raw, str) else raw
+            if not isinstance(items, list | tuple):
+                raise ValueError("expected a list")
+            return tuple(str(i).strip() for i in items if str(i).strip())
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(info.name, f"{exc} (got {raw!r})") from None
+    raise ConfigError(info.name, f"unsupported type {tp!r}")  # pragma: no cover
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as fh:
+            data = tomllib.load(fh)
+    except FileNotFoundError:
+        raise ConfigError("config", f"file not found: {path}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError("config", f"{path} is not valid TOML: {exc}") from None
+    # Accept both a flat file and one with a [kiosk] table.
+    table = data.get("kiosk", data)
+    if not isinstance(table, dict):
+        raise ConfigError("config", f"{path}: [kiosk] must be a table")
+    return table
+
+
+def load_config(
+    *,
+    config_file: Path | None = None,
+    env: Mapping[str, str] | None = None,
+    overrides: Mapping[str, Any] | None = None,
+) -> KioskConfig:
+    """Build the configuration from defaults, a TOML file, the environment and flags.
+
+    ``overrides`` holds flag values (already typed or strings); ``None`` values are
+    ignored so that unset flags do not hide the file or the environment.
+    """
+    env = os.environ if env is None else env
+    infos = {info.name: info for info in settings()}
+    values: dict[str, Any] = {}
+
+    path = config_file
+    if path is None and env.get(ENV_PREFIX + "CONFIG"):
+        path = Path(env[ENV_PREFIX + "CONFIG"])
+    if path is None and DEFAULT_CONFIG_FILE.is_file():
+        path = DEFAULT_CONFIG_FILE
+    if path is not None:
+        for key, raw in _read_toml(path).items():
+            name = key.replace("-", "_")
+            if name not in infos:
+                raise ConfigError(key, f"unknown setting in {path}")
+            values[name] = coerce(infos[name], raw)
+
+    for name, info in infos.items():
+        if info.env in env:
+            values[name] = coerce(info, env[info.env])
+
+    for name, raw in (overrides or {}).items():
+        if name not in infos:
+            raise ConfigError(name, "unknown setting")
+        if raw is not None:
+            values[name] = coerce(infos[name], raw)
+
+    for name, value in values.items():
+        check = KioskConfig.__dataclass_fields__[name].metadata["check"]
+        if check is not None and value is not None:
+            problem = check(value)
+            if problem:
+                raise ConfigError(name, f"{problem} (got {value!r})")
+    config = KioskConfig(**values)
+    if (config.tls_cert is None) != (config.tls_key is None):
+        raise ConfigError("tls_cert", "tls_cert and tls_key must be given together")
+    if config.sync_enabled and not config.upstream_url:
+        raise ConfigError("sync_enabled", "needs upstream_url")
+    return config

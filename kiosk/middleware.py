@@ -1,0 +1,87 @@
+"""Middlewares: errors to HTTP answers (the one place that does it) and security headers."""
+
+from __future__ import annotations
+
+import html
+import json
+import logging
+from collections.abc import Awaitable, Callable
+
+from aiohttp import web
+
+from kiosk.errors import KioskError
+
+_LOGGER = logging.getLogger(__name__)
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+BASE_SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "Cross-Origin-Opener-Policy": "same-origin",
+    "Permissions-Policy": "camera=(), microphone=(), geolocation=(), interest-cohort=()",
+}
+
+# The kiosk's own pages (landing, join, share views, dashboard) carry this CSP;
+# bundle pages get one made for them in kiosk.serving.csp.
+KIOSK_PAGE_CSP = (
+    "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
+    "script-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; "
+    "frame-ancestors 'self'"
+)
+
+
+def wants_json(request: web.Request) -> bool:
+    """API paths and JSON clients get JSON errors; browsers get a small page."""
+    if request.path.startswith("/api/") or request.path in {"/healthz", "/metrics"}:
+        return True
+    accept = request.headers.get("Accept", "")
+    return "application/json" in accept and "text/html" not in accept
+
+
+def error_response(request: web.Request, status: int, code: str, message: str,
+                   headers: dict[str, str] | None = None) -> web.Response:
+    """The kiosk's error answer: JSON for APIs, a readable page otherwise."""
+    if wants_json(request):
+        body = json.dumps({"error_code": code, "message": message, "status": status})
+        return web.Response(status=status, text=body, content_type="application/json",
+                            headers=headers)
+    page = (
+        "<!doctype html><meta charset=utf-8><meta name=viewport "
+        "content='width=device-width,initial-scale=1'><title>{s}</title>"
+        "<body style='font-family:sans-serif;max-width:40em;margin:2em auto;padding:0 1em'>"
+        "<h1>{s}</h1><p>{m}</p><p><a href='/'>Back to the start page</a></p>"
+    ).format(s=status, m=html.escape(message))
+    return web.Response(status=status, text=page, content_type="text/html",
+                        headers=headers)
+
+
+@web.middleware
+async def errors_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Map :class:`KioskError` (and aiohttp's HTTP errors) to answers."""
+    try:
+        return await handler(request)
+    except KioskError as exc:
+        return error_response(request, exc.status, exc.code, exc.message, exc.headers)
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        message = exc.text if exc.text and not exc.text.startswith(str(exc.status)) else (
+            exc.reason)
+        code = exc.reason.lower().replace(" ", "_")
+        headers = {k: v for k, v in exc.headers.items()
+                   if k.lower() in {"allow", "retry-after", "content-range"}}
+        return error_response(request, exc.status, code, message or exc.reason, headers)
+    except Exception:
+        _LOGGER.exception("unhandled error on %s %s", request.method, request.path)
+        return error_response(request, 500, "internal_error",
+                              "Something went wrong inside the kiosk; it has been logged.")
+
+
+async def security_headers(request: web.Request, response: web.StreamResponse) -> None:
+    """``on_response_prepare`` hook: headers every answer carries."""
+    for name, value in BASE_SECURITY_HEADERS.items():
+        response.headers.setdefault(name, value)
+    ctype = response.headers.get("Content-Type", "")
+    if ctype.startswith("text/html"):
+        response.headers.setdefault("Content-Security-Policy", KIOSK_PAGE_CSP)
