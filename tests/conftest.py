@@ -1,0 +1,119 @@
+"""Fixtures shared by the whole suite: configs on loopback, the app, real kiosk processes."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from kiosk.config import KioskConfig, load_config
+
+REPO = Path(__file__).resolve().parent.parent
+_LISTEN_RE = re.compile(r"listening on (https?)://\S+?:(\d+)")
+
+
+@pytest.fixture
+def make_config(tmp_path: Path) -> Callable[..., KioskConfig]:
+    """Build a config on loopback, port 0, with its data under tmp_path."""
+
+    def make(**overrides: Any) -> KioskConfig:
+        values: dict[str, Any] = {
+            "host": "127.0.0.1", "port": 0, "data_dir": tmp_path / "data",
+            "mdns_enabled": False, "name": "testkiosk",
+        }
+        values.update(overrides)
+        return load_config(env={}, overrides=values)
+
+    return make
+
+
+@pytest.fixture
+def config(make_config: Callable[..., KioskConfig]) -> KioskConfig:
+    return make_config()
+
+
+@dataclass
+class KioskProcess:
+    """A `kiosk serve` running in its own process, as systemd would run it."""
+
+    proc: subprocess.Popen[str]
+    port: int
+    scheme: str
+    log: list[str] = field(default_factory=list)
+
+    def url(self, host: str = "127.0.0.1") -> str:
+        return f"{self.scheme}://{host}:{self.port}"
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 15) -> int:
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+        try:
+            return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            return self.proc.wait(5)
+
+
+def start_kiosk(args: list[str], env: dict[str, str] | None = None,
+                timeout: float = 60) -> KioskProcess:
+    """Start `python -m kiosk serve ARGS` and wait until it listens."""
+    full_env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
+    full_env.pop("KIOSK_CONFIG", None)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "kiosk", "serve", *args],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=full_env,
+        cwd=REPO,
+    )
+    assert proc.stdout is not None
+    log: list[str] = []
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        if not line:
+            break
+        log.append(line.rstrip())
+        match = _LISTEN_RE.search(line)
+        if match:
+            kp = KioskProcess(proc, int(match.group(2)), match.group(1), log)
+            _drain(kp)
+            return kp
+    proc.kill()
+    raise AssertionError("kiosk did not start:\n" + "\n".join(log))
+
+
+def _drain(kp: KioskProcess) -> None:
+    """Keep reading the process's output so it never blocks on a full pipe."""
+    import threading
+
+    def pump() -> None:
+        assert kp.proc.stdout is not None
+        for line in kp.proc.stdout:
+            kp.log.append(line.rstrip())
+
+    threading.Thread(target=pump, daemon=True, name="kiosk-log-pump").start()
+
+
+@pytest.fixture
+def kiosk_process(tmp_path: Path) -> Iterator[Callable[..., KioskProcess]]:
+    """Factory: start real kiosk processes; all are stopped at the end of the test."""
+    started: list[KioskProcess] = []
+
+    def start(*args: str, env: dict[str, str] | None = None) -> KioskProcess:
+        base = ["--host", "127.0.0.1", "--port", "0", "--data-dir", str(tmp_path / "data"),
+                "--no-mdns-enabled", "--name", "testkiosk"]
+        kp = start_kiosk([*base, *args], env=env)
+        started.append(kp)
+        return kp
+
+    yield start
+    for kp in started:
+        kp.stop()
