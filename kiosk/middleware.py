@@ -48,10 +48,11 @@ def error_response(request: web.Request, status: int, code: str, message: str,
                             headers=headers)
     page = (
         "<!doctype html><meta charset=utf-8><meta name=viewport "
-        "content='width=device-width,initial-scale=1'><title>{s}</title>"
+        f"content='width=device-width,initial-scale=1'><title>{status}</title>"
         "<body style='font-family:sans-serif;max-width:40em;margin:2em auto;padding:0 1em'>"
-        "<h1>{s}</h1><p>{m}</p><p><a href='/'>Back to the start page</a></p>"
-    ).format(s=status, m=html.escape(message))
+        f"<h1>{status}</h1><p>{html.escape(message)}</p>"
+        "<p><a href='/'>Back to the start page</a></p>"
+    )
     return web.Response(status=status, text=page, content_type="text/html",
                         headers=headers)
 

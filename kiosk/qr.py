@@ -7,6 +7,7 @@ Pure functions: no I/O, no event loop. Generating one code takes a few ms; batch
 from __future__ import annotations
 
 import io
+from html import escape
 
 import qrcode
 import qrcode.image.svg
@@ -32,8 +33,6 @@ def qr_svg(data: str, *, border: int = 4, title: str | None = None) -> str:
     if svg.startswith("<?xml"):
         svg = svg[svg.index("?>") + 2:].lstrip()
     if title:
-        from html import escape
-
         svg = svg.replace(">", f' role="img" aria-label="{escape(title)}">', 1)
     return svg
 

@@ -1,11 +1,40 @@
-"""Serving the active JupyterLite bundle and the kiosk's own landing page."""
+"""Serving the active JupyterLite bundle and the kiosk's own start page.
+
+Routes added here: ``/`` (start page), ``/open`` (open a shared notebook by code)
+and, last of all routes in the app, a catch-all GET/HEAD for the bundle's files.
+"""
 
 from __future__ import annotations
 
 from aiohttp import web
 
 from kiosk.config import KioskConfig
+from kiosk.errors import BundleError
+from kiosk.serving.landing import landing, open_shared
+from kiosk.serving.state import BUNDLE_STATE, BundleState, bundle_context
+from kiosk.serving.static import resolve, send_entry
+
+__all__ = ["BUNDLE_STATE", "BundleState", "setup"]
+
+
+async def bundle_file(request: web.Request) -> web.StreamResponse:
+    """GET/HEAD of any other path: a file of the active bundle, or 404."""
+    state = request.app[BUNDLE_STATE]
+    index = state.index
+    if index is None:
+        raise BundleError(state.error or "no bundle is active")
+    entry, redirect = resolve(index, request.path)
+    if redirect is not None:
+        query = request.query_string
+        raise web.HTTPMovedPermanently(redirect + (f"?{query}" if query else ""))
+    assert entry is not None
+    return await send_entry(request, entry)
 
 
 def setup(app: web.Application, config: KioskConfig) -> None:
-    """Add the bundle state, the landing page and the bundle's catch-all route."""
+    """Add the bundle state, the start page and the bundle's catch-all route."""
+    app[BUNDLE_STATE] = BundleState(config.bundles_path)
+    app.cleanup_ctx.append(bundle_context(config))
+    app.router.add_get("/", landing, name="landing")
+    app.router.add_get("/open", open_shared, name="open")
+    app.router.add_get("/{tail:.*}", bundle_file, name="bundle")

@@ -1,0 +1,92 @@
+"""What the kiosk changes in the bundle's pages: a polyfill first, and a CSP made to fit.
+
+Over plain HTTP on a LAN address the browser is not in a secure context and has no
+``crypto.randomUUID``; JupyterLab and its extensions call it while loading. The
+polyfill below supplies it from ``crypto.getRandomValues`` and is inserted before
+any other script of every HTML page. The page's CSP allows it, and the page's own
+inline scripts, by their sha256 hashes: never ``'unsafe-inline'`` for scripts.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import re
+
+POLYFILL_JS = (
+    "(function(){var c=self.crypto;if(c&&!c.randomUUID&&c.getRandomValues){"
+    "c.randomUUID=function(){var b=c.getRandomValues(new Uint8Array(16)),h=[],i;"
+    "b[6]=b[6]&15|64;b[8]=b[8]&63|128;"
+    "for(i=0;i<16;i++)h.push((b[i]+256).toString(16).slice(1));"
+    "return h.slice(0,4).join('')+'-'+h.slice(4,6).join('')+'-'+h.slice(6,8).join('')"
+    "+'-'+h.slice(8,10).join('')+'-'+h.slice(10).join('')}}})();"
+)
+POLYFILL_TAG = f"<script>{POLYFILL_JS}</script>"
+
+_HEAD_RE = re.compile(r"<head(\s[^>]*)?>", re.IGNORECASE)
+_HTML_RE = re.compile(r"<html(\s[^>]*)?>", re.IGNORECASE)
+_DOCTYPE_RE = re.compile(r"<!doctype[^>]*>", re.IGNORECASE)
+_INLINE_SCRIPT_RE = re.compile(r"<script(?P<attrs>[^>]*)>(?P<body>.*?)</script\s*>",
+                               re.IGNORECASE | re.DOTALL)
+_TYPE_RE = re.compile(r"""\btype\s*=\s*["']?([^"'\s>]+)""", re.IGNORECASE)
+_SRC_RE = re.compile(r"\bsrc\s*=", re.IGNORECASE)
+_JS_TYPES = {"", "module", "text/javascript", "application/javascript"}
+
+
+def script_hash(source: str) -> str:
+    """The CSP source expression allowing one inline script."""
+    digest = hashlib.sha256(source.encode("utf-8")).digest()
+    return "'sha256-" + base64.b64encode(digest).decode("ascii") + "'"
+
+
+def inject_polyfill(html: str) -> str:
+    """Insert the polyfill as the very first script of an HTML page."""
+    for pattern in (_HEAD_RE, _HTML_RE, _DOCTYPE_RE):
+        match = pattern.search(html)
+        if match:
+            return html[: match.end()] + POLYFILL_TAG + html[match.end():]
+    return POLYFILL_TAG + html
+
+
+def inline_script_hashes(html: str) -> list[str]:
+    """Hashes of every inline script the browser would execute in this page."""
+    hashes: list[str] = []
+    for match in _INLINE_SCRIPT_RE.finditer(html):
+        attrs = match.group("attrs")
+        if _SRC_RE.search(attrs):
+            continue
+        type_match = _TYPE_RE.search(attrs)
+        script_type = type_match.group(1).lower() if type_match else ""
+        if script_type not in _JS_TYPES:
+            continue  # JSON config blocks and templates never execute
+        value = script_hash(match.group("body"))
+        if value not in hashes:
+            hashes.append(value)
+    return hashes
+
+
+def bundle_csp(script_hashes: list[str]) -> str:
+    """The Content-Security-Policy for bundle pages and scripts.
+
+    Only the kiosk's own origin is allowed anywhere. WebAssembly compilation needs
+    'wasm-unsafe-eval'; Pyodide's JavaScript bridge evaluates code, so 'unsafe-eval'
+    stays (it widens nothing beyond the kiosk's own origin). JupyterLab injects style
+    elements at run time, so styles allow inline.
+    """
+    scripts = " ".join(["'self'", "'wasm-unsafe-eval'", "'unsafe-eval'", *script_hashes])
+    return "; ".join([
+        "default-src 'self'",
+        f"script-src {scripts}",
+        "style-src 'self' 'unsafe-inline'",
+        "img-src 'self' data: blob:",
+        "font-src 'self' data:",
+        "connect-src 'self' data: blob:",
+        "worker-src 'self' blob:",
+        "frame-src 'self' blob: data:",
+        "media-src 'self' data: blob:",
+        "manifest-src 'self'",
+        "object-src 'none'",
+        "base-uri 'self'",
+        "form-action 'self'",
+        "frame-ancestors 'self'",
+    ])
