@@ -255,11 +255,17 @@ def coerce(info: SettingInfo, raw: Any) -> Any:
         if tp is int:
             if isinstance(raw, bool) or (isinstance(raw, float) and not raw.is_integer()):
                 raise ValueError("expected a whole number")
-            return int(raw)
+            try:
+                return int(raw)
+            except ValueError:
+                raise ValueError("expected a whole number") from None
         if tp is float:
             if isinstance(raw, bool):
                 raise ValueError("expected a number")
-            return float(raw)
+            try:
+                return float(raw)
+            except ValueError:
+                raise ValueError("expected a number") from None
         if tp is Path:
             if not isinstance(raw, str | Path) or str(raw) == "":
                 raise ValueError("expected a path")

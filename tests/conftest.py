@@ -7,6 +7,7 @@ import re
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -53,14 +54,21 @@ class KioskProcess:
     def url(self, host: str = "127.0.0.1") -> str:
         return f"{self.scheme}://{host}:{self.port}"
 
+    pump: threading.Thread | None = None
+
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 15) -> int:
         if self.proc.poll() is None:
             self.proc.send_signal(sig)
         try:
-            return self.proc.wait(timeout)
+            code = self.proc.wait(timeout)
         except subprocess.TimeoutExpired:
             self.proc.kill()
-            return self.proc.wait(5)
+            code = self.proc.wait(5)
+        if self.pump is not None:
+            self.pump.join(5)
+        if self.proc.stdout is not None:
+            self.proc.stdout.close()
+        return code
 
 
 def start_kiosk(args: list[str], env: dict[str, str] | None = None,
@@ -87,19 +95,21 @@ def start_kiosk(args: list[str], env: dict[str, str] | None = None,
             _drain(kp)
             return kp
     proc.kill()
+    proc.wait(5)
+    proc.stdout.close()
     raise AssertionError("kiosk did not start:\n" + "\n".join(log))
 
 
 def _drain(kp: KioskProcess) -> None:
     """Keep reading the process's output so it never blocks on a full pipe."""
-    import threading
 
     def pump() -> None:
         assert kp.proc.stdout is not None
         for line in kp.proc.stdout:
             kp.log.append(line.rstrip())
 
-    threading.Thread(target=pump, daemon=True, name="kiosk-log-pump").start()
+    kp.pump = threading.Thread(target=pump, daemon=True, name="kiosk-log-pump")
+    kp.pump.start()
 
 
 @pytest.fixture

@@ -1,0 +1,60 @@
+# The kiosk's two commands: `make run` and `make test`. Everything else supports them.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+BUNDLES := bundles/dist
+PROFILE ?= science
+KIOSK := $(BIN)/kiosk
+BROWSER_DEPS := tests/browser/node_modules/.installed
+
+.PHONY: run setup bundle bundles-for-tests test test-deps lint bench clean help
+
+help:
+	@echo "make run    - set up, build the default bundle if missing, start the kiosk"
+	@echo "make test   - set up everything the tests need (browser included) and run them"
+	@echo "make setup | bundle | lint | bench | clean"
+
+$(VENV)/.installed: pyproject.toml
+	bash scripts/system-deps.sh run
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[test]'
+	touch $@
+
+setup: $(VENV)/.installed
+
+# Build the default profile and activate it, unless a bundle of it is already built.
+bundle: setup
+	$(KIOSK) bundle ensure --profile $(PROFILE) --bundles-dir $(BUNDLES) --activate
+
+run: setup bundle
+	$(KIOSK) serve --bundles-dir $(BUNDLES)
+
+$(BROWSER_DEPS): tests/browser/package.json tests/browser/package-lock.json
+	cd tests/browser && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+test-deps: setup
+	bash scripts/system-deps.sh test
+	$(MAKE) $(BROWSER_DEPS)
+
+# Both profiles are built once (downloads cached in bundles/.cache) for the end-to-end tests.
+bundles-for-tests: setup
+	$(KIOSK) bundle ensure --profile science --bundles-dir $(BUNDLES) --activate
+	$(KIOSK) bundle ensure --profile core --bundles-dir $(BUNDLES)
+
+test: test-deps bundles-for-tests
+	$(BIN)/ruff check kiosk tests bench
+	$(BIN)/mypy
+	$(BIN)/pytest -p no:cacheprovider
+
+lint: setup
+	$(BIN)/ruff check kiosk tests bench
+	$(BIN)/mypy
+
+bench: test-deps bundles-for-tests
+	$(BIN)/python bench/run_all.py
+
+clean:
+	rm -rf $(VENV) tests/browser/node_modules .pytest_cache .mypy_cache .ruff_cache
