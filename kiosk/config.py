@@ -348,3 +348,16 @@ def load_config(
     if config.sync_enabled and not config.upstream_url:
         raise ConfigError("sync_enabled", "needs upstream_url")
     return config
+
+
+def settings_markdown() -> str:
+    """The settings table of ``docs/configuration.md`` (a test keeps the two identical)."""
+    rows = ["| setting | environment | default | meaning |", "|---|---|---|---|"]
+    for info in settings():
+        default = info.default
+        shown = "(unset)" if default is None else (
+            ", ".join(default) or "(empty)" if isinstance(default, tuple) else str(default))
+        if isinstance(default, bool):
+            shown = str(default).lower()
+        rows.append(f"| `{info.name}` | `{info.env}` | `{shown}` | {info.help} |")
+    return "\n".join(rows) + "\n"
