@@ -11,7 +11,7 @@ from collections.abc import Callable
 
 from aiohttp import web
 
-from kiosk import serving
+from kiosk import discovery, health, metrics, serving, sharing, status, systemd
 from kiosk.config import KioskConfig
 from kiosk.keys import CONFIG, RUNTIME, SERVING_HOOKS, RuntimeInfo
 from kiosk.middleware import errors_middleware, security_headers
@@ -21,6 +21,12 @@ Component = Callable[[web.Application, KioskConfig], None]
 # Order matters: cleanup contexts start in this order and stop in reverse, and
 # routes match in the order they were added, so the bundle's catch-all comes last.
 COMPONENTS: list[Component] = [
+    sharing.setup,
+    discovery.setup,
+    status.setup,
+    health.setup,
+    metrics.setup,
+    systemd.setup,  # after every serving hook: READY=1 last in, STOPPING=1 first out
     serving.setup,  # keep last: it adds the catch-all route of the bundle
 ]
 

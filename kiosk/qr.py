@@ -75,3 +75,41 @@ def wifi_payload(ssid: str, password: str | None, *, hidden: bool = False) -> st
     if hidden:
         parts.append("H:true")
     return "WIFI:" + ";".join(parts) + ";;"
+
+
+def qr_matrix(data: str, *, border: int = 4) -> list[list[bool]]:
+    """The modules of the QR code for ``data`` (True = dark), quiet zone included."""
+    return [list(row) for row in _make(data, border).get_matrix()]
+
+
+def qr_svg_group(data: str, *, x: float, y: float, size: float) -> str:
+    """An SVG ``<g>`` drawing the QR code (with its white quiet zone) in a ``size`` box
+    at (x, y), for embedding in a larger SVG such as the printable poster."""
+    matrix = qr_matrix(data, border=4)
+    n = len(matrix)
+    runs = []
+    for row_index, row in enumerate(matrix):
+        col = 0
+        while col < n:
+            if row[col]:
+                start = col
+                while col < n and row[col]:
+                    col += 1
+                runs.append(f"M{start},{row_index}h{col - start}v1h-{col - start}z")
+            else:
+                col += 1
+    scale = size / n
+    return (f'<g transform="translate({x:.3f},{y:.3f}) scale({scale:.5f})">'
+            f'<rect width="{n}" height="{n}" fill="#fff"/>'
+            f'<path d="{"".join(runs)}" fill="#000" shape-rendering="crispEdges"/></g>')
+
+
+_ANSI_QR = "\x1b[30;107m"  # black on bright white, whatever the terminal's colours
+_ANSI_RESET = "\x1b[0m"
+
+
+def qr_ansi(data: str, *, border: int = 2) -> str:
+    """:func:`qr_text` forced to black on white with ANSI colours, so it scans the
+    same on a dark terminal (where plain blocks would come out inverted)."""
+    return "\n".join(f"{_ANSI_QR}{line}{_ANSI_RESET}"
+                     for line in qr_text(data, border=border).splitlines())

@@ -14,10 +14,10 @@ import sys
 from collections.abc import Sequence
 
 from kiosk import __version__
-from kiosk.cli import base, serve
+from kiosk.cli import base, qr, serve, status
 from kiosk.errors import ConfigError, KioskError
 
-COMMAND_MODULES = [serve]
+COMMAND_MODULES = [serve, status, qr]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -135,7 +135,7 @@ class SendfileResponse(web.StreamResponse):
             fobj.close()
 
 
-def _close_result(future: asyncio.Future[IO[bytes]]) -> None:
+def _close_result(future: asyncio.Future[Any]) -> None:
     if not future.cancelled() and future.exception() is None:
         future.result().close()
 
