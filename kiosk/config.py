@@ -165,6 +165,12 @@ class KioskConfig:
     hotspot_channel: int = _setting(6, "Wi-Fi channel.", check=_positive)
     hotspot_alias: str = _setting("python", "Short extra name that resolves on the hotspot.")
 
+    # Service-worker relay (files and input() on plain HTTP)
+    relay_enabled: bool = _setting(True, "Answer the kernel's drive and input() requests by "
+                                   "relaying them to the notebook page (plain-HTTP origins).")
+    relay_timeout: float = _setting(15.0, "Seconds a file request from the kernel may wait for "
+                                    "the page's answer.", check=_positive)
+
     @property
     def data_path(self) -> Path:
         """The data directory, with the default filled in."""
