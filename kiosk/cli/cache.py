@@ -1,0 +1,55 @@
+"""``kiosk cache add URL`` / ``kiosk cache list``: datasets pre-loaded for a lesson."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import time
+from typing import Any
+
+from kiosk.config import KioskConfig
+from kiosk.downloads import make_downloader
+
+
+def register(sub: Any, common: argparse.ArgumentParser) -> None:
+    parser = sub.add_parser("cache", help="files notebooks can download offline",
+                            description="Pre-load files (datasets) that notebooks will fetch, "
+                            "while the kiosk is online, so they work in class offline.")
+    actions = parser.add_subparsers(dest="cache_action", metavar="ACTION", required=True)
+    add = actions.add_parser("add", parents=[common], help="download URLs into the cache")
+    add.add_argument("urls", nargs="+", metavar="URL")
+    add.set_defaults(func=run_add)
+    listing = actions.add_parser("list", parents=[common], help="list cached files")
+    listing.set_defaults(func=run_list)
+
+
+async def _add(config: KioskConfig, urls: list[str]) -> int:
+    downloader = make_downloader(config)
+    downloader.fresh_seconds = 0
+    failures = 0
+    try:
+        for url in urls:
+            try:
+                entry, _ = await downloader.fetch(url)
+            except Exception as exc:  # noqa: BLE001 - reported per URL, then the next one
+                failures += 1
+                print(f"FAILED {url}: {getattr(exc, 'message', exc)}")
+            else:
+                print(f"cached {url} ({entry.size} bytes, {entry.content_type})")
+    finally:
+        await downloader.close()
+    return 1 if failures else 0
+
+
+def run_add(args: argparse.Namespace, config: KioskConfig) -> int:
+    return asyncio.run(_add(config, args.urls))
+
+
+def run_list(args: argparse.Namespace, config: KioskConfig) -> int:
+    entries = make_downloader(config).cache.entries()
+    if not entries:
+        print("the download cache is empty")
+    for entry in entries:
+        when = time.strftime("%Y-%m-%d %H:%M", time.localtime(entry.fetched_at))
+        print(f"{when}  {entry.size:>10}  {entry.url}")
+    return 0

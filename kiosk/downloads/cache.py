@@ -1,0 +1,84 @@
+"""The download cache: files fetched for notebooks, kept on disk for offline use.
+
+One entry per URL: ``<sha256(url)>.body`` and a ``.json`` with the URL, type and
+time. Entries are written to a temporary name and renamed, so a crash never leaves
+a half-written file under a real name. All functions block: call them in a thread.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True, slots=True)
+class CachedFile:
+    """What the cache knows about one downloaded URL."""
+
+    url: str
+    content_type: str
+    size: int
+    fetched_at: float
+    body: Path
+
+    def age(self) -> float:
+        return time.time() - self.fetched_at
+
+
+class DownloadCache:
+    """A folder of downloaded files keyed by URL."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def _key(self, url: str) -> str:
+        return hashlib.sha256(url.encode("utf-8")).hexdigest()
+
+    def get(self, url: str) -> CachedFile | None:
+        key = self._key(url)
+        meta_path = self.root / f"{key}.json"
+        body = self.root / f"{key}.body"
+        try:
+            meta = json.loads(meta_path.read_text(encoding="utf-8"))
+            size = body.stat().st_size
+        except (OSError, ValueError):
+            return None
+        if meta.get("url") != url or meta.get("size") != size:
+            return None
+        return CachedFile(url, str(meta.get("content_type") or "application/octet-stream"),
+                          size, float(meta.get("fetched_at", 0)), body)
+
+    def temp_path(self) -> Path:
+        self.root.mkdir(parents=True, exist_ok=True)
+        return self.root / f".part-{os.getpid()}-{time.monotonic_ns()}"
+
+    def commit(self, url: str, temp: Path, content_type: str) -> CachedFile:
+        """Move a fully downloaded temp file into the cache under ``url``."""
+        key = self._key(url)
+        body = self.root / f"{key}.body"
+        size = temp.stat().st_size
+        temp.replace(body)
+        entry = CachedFile(url, content_type, size, time.time(), body)
+        meta = {k: v for k, v in asdict(entry).items() if k != "body"}
+        tmp_meta = self.root / f".{key}.json.tmp"
+        tmp_meta.write_text(json.dumps(meta), encoding="utf-8")
+        tmp_meta.replace(self.root / f"{key}.json")
+        return entry
+
+    def entries(self) -> list[CachedFile]:
+        out: list[CachedFile] = []
+        if not self.root.is_dir():
+            return out
+        for meta_path in sorted(self.root.glob("*.json")):
+            try:
+                url = json.loads(meta_path.read_text(encoding="utf-8"))["url"]
+            except (OSError, ValueError, KeyError):
+                continue
+            entry = self.get(url)
+            if entry is not None:
+                out.append(entry)
+        return out
