@@ -108,7 +108,8 @@ async def test_page_that_never_answers_times_out(client):
 
 
 async def test_unknown_context_and_bad_bodies(client):
-    resp = await client.post("/api/drive", json={"data": {}, "browsingContextId": str(uuid.uuid4())})
+    resp = await client.post("/api/drive",
+                             json={"data": {}, "browsingContextId": str(uuid.uuid4())})
     assert resp.status == 503
     resp = await client.post("/api/drive", data=b"not json",
                              headers={"Content-Type": "application/json"})

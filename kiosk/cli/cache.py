@@ -31,7 +31,7 @@ async def _add(config: KioskConfig, urls: list[str]) -> int:
         for url in urls:
             try:
                 entry, _ = await downloader.fetch(url)
-            except Exception as exc:  # noqa: BLE001 - reported per URL, then the next one
+            except Exception as exc:  # reported per URL, then the next one
                 failures += 1
                 print(f"FAILED {url}: {getattr(exc, 'message', exc)}")
             else:
