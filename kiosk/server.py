@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import resource
 import signal
 import ssl
 from contextlib import AsyncExitStack
@@ -73,8 +74,19 @@ async def run_until_stopped(config: KioskConfig, stop: asyncio.Event) -> None:
         _LOGGER.info("stopped")
 
 
+def raise_file_limit() -> int:
+    """Lift the soft open-files limit to the hard one: each student holds several sockets."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = hard if hard != resource.RLIM_INFINITY else max(soft, 65536)
+    if soft < target:
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+    return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+
+
 async def serve(config: KioskConfig) -> int:
     """Run the kiosk until SIGTERM or SIGINT; return the process exit code."""
+    _LOGGER.debug("open files limit: %d", raise_file_limit())
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
