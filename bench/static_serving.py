@@ -19,16 +19,11 @@ import json
 import os
 import platform
 import re
-import shutil
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import psutil
@@ -36,115 +31,9 @@ import psutil
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from bench.servers import servers  # noqa: E402
 from kiosk.bundle.active import current_bundle  # noqa: E402
 from kiosk.bundle.manifest import read_manifest  # noqa: E402
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def wait_port(port: int, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.5):
-            return
-        time.sleep(0.1)
-    raise RuntimeError(f"nothing listens on {port}")
-
-
-@dataclass
-class Server:
-    name: str
-    port: int
-    proc: subprocess.Popen[bytes]
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-
-
-NGINX_CONF = """
-{user}
-worker_processes {workers};
-daemon off;
-pid {tmp}/nginx.pid;
-error_log {tmp}/error.log warn;
-events {{ worker_connections 1024; }}
-http {{
-    include /etc/nginx/mime.types;
-    types {{ application/wasm wasm; text/javascript mjs; }}
-    default_type application/octet-stream;
-    sendfile on;
-    tcp_nopush on;
-    gzip_static on;
-    access_log off;
-    client_body_temp_path {tmp}/body;
-    proxy_temp_path {tmp}/proxy;
-    fastcgi_temp_path {tmp}/fastcgi;
-    uwsgi_temp_path {tmp}/uwsgi;
-    scgi_temp_path {tmp}/scgi;
-    server {{
-        listen 127.0.0.1:{port};
-        root {root};
-        etag on;
-    }}
-}}
-"""
-
-
-@contextlib.contextmanager
-def servers(bundle: Path, workers: int) -> Iterator[dict[str, Server]]:
-    tmp = Path(tempfile.mkdtemp(prefix="kiosk-bench-"))
-    started: dict[str, Server] = {}
-    try:
-        port = free_port()
-        bundles_dir, name = bundle.parent, bundle.name
-        pointer_dir = tmp / "bundles"
-        pointer_dir.mkdir()
-        # The kiosk reads bundles_dir/current; point a private bundles dir at the bundle.
-        (pointer_dir / name).symlink_to(bundle)
-        (pointer_dir / "current").write_text(name + "\n")
-        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-        kiosk = subprocess.Popen(
-            [sys.executable, "-m", "kiosk", "serve", "--host", "127.0.0.1", "--port", str(port),
-             "--no-mdns-enabled", "--data-dir", str(tmp / "data"),
-             "--bundles-dir", str(pointer_dir), "--log-level", "WARNING"],
-            cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        started["kiosk"] = Server("kiosk", port, kiosk)
-        wait_port(port)
-        del bundles_dir
-
-        port = free_port()
-        conf = tmp / "nginx.conf"
-        user = "user root;" if os.geteuid() == 0 else ""
-        conf.write_text(NGINX_CONF.format(user=user, workers=workers, tmp=tmp, port=port,
-                                          root=bundle))
-        nginx = subprocess.Popen([shutil.which("nginx") or "/usr/sbin/nginx", "-c", str(conf),
-                                  "-p", str(tmp)], stdout=subprocess.DEVNULL,
-                                 stderr=subprocess.DEVNULL)
-        started["nginx"] = Server("nginx", port, nginx)
-        wait_port(port)
-
-        port = free_port()
-        simple = subprocess.Popen([sys.executable, "-m", "http.server", str(port), "--bind",
-                                   "127.0.0.1", "--directory", str(bundle)],
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        started["http.server"] = Server("http.server", port, simple)
-        wait_port(port)
-        yield started
-    finally:
-        for server in started.values():
-            server.stop()
-        shutil.rmtree(tmp, ignore_errors=True)
-
 
 _UNITS = {"": 1, "K": 1024, "M": 1024**2, "G": 1024**3}
 
@@ -237,7 +126,8 @@ def main() -> int:
         kiosk_rss["after"] = rss_mib(kiosk_pid)
     report = {
         "date": time.strftime("%Y-%m-%d %H:%M"),
-        "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
+        "machine": (f"{platform.machine()}, {os.cpu_count()} cores, "
+                    f"Python {platform.python_version()}"),
         "bundle": str(bundle), "files": files, "results": results, "kiosk_rss_mib": kiosk_rss,
         "seconds": args.seconds, "connections": args.connections,
         "nginx_workers": args.nginx_workers,
