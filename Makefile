@@ -8,12 +8,12 @@ PROFILE ?= science
 KIOSK := $(BIN)/kiosk
 BROWSER_DEPS := tests/browser/node_modules/.installed
 
-.PHONY: run setup bundle bundles-for-tests test test-deps lint bench clean help
+.PHONY: run setup bundle bundles-for-tests test test-deps lint bench clean help install uninstall
 
 help:
 	@echo "make run    - set up, build the default bundle if missing, start the kiosk"
 	@echo "make test   - set up everything the tests need (browser included) and run them"
-	@echo "make setup | bundle | lint | bench | clean"
+	@echo "make setup | bundle | lint | bench | install | uninstall | clean"
 
 $(VENV)/.installed: pyproject.toml
 	bash scripts/system-deps.sh run
@@ -55,6 +55,14 @@ lint: setup
 
 bench: test-deps bundles-for-tests
 	$(BIN)/python bench/run_all.py
+
+# As root on Debian / Raspberry Pi OS: venv under /opt/kiosk, the systemd unit, /etc/kiosk/kiosk.toml.
+# Pass DESTDIR, PREFIX, WHEELHOUSE (offline install) or PURGE=1 (uninstall: drop data) through.
+install:
+	bash scripts/install.sh
+
+uninstall:
+	bash scripts/uninstall.sh
 
 clean:
 	rm -rf $(VENV) tests/browser/node_modules .pytest_cache .mypy_cache .ruff_cache
