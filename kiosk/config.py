@@ -143,8 +143,9 @@ class KioskConfig:
 
     # Discovery and join page
     mdns_enabled: bool = _setting(True, "Announce the kiosk with mDNS.")
-    interfaces: tuple[str, ...] = _setting((), "Interfaces to announce on (empty: every "
-                                           "physical interface with an address).")
+    interfaces: tuple[str, ...] = _setting((), "Interfaces to announce on: names or patterns "
+                                           "such as veth* (empty: eth*, en*, wlan*, wl*, usb*, "
+                                           "uap* that are up with an address).")
     wifi_ssid: str | None = _setting(None, "Wi-Fi name shown as a QR code on /join.")
     wifi_password: str | None = _setting(None, "Wi-Fi password in that QR code.", secret=True)
 
@@ -170,6 +171,10 @@ class KioskConfig:
                                    "relaying them to the notebook page (plain-HTTP origins).")
     relay_timeout: float = _setting(15.0, "Seconds a file request from the kernel may wait for "
                                     "the page's answer.", check=_positive)
+    hotspot_address: str = _setting("10.42.0.1", "The kiosk's own IPv4 address on its hotspot "
+                                    "(NetworkManager's shared-mode default); captive-portal "
+                                    "answers only on it.",
+                                    check=_host)
 
     @property
     def data_path(self) -> Path:
