@@ -27,6 +27,7 @@ test_deps=(
   "brotli brotli"
   "curl curl"
   "convert imagemagick"
+  "nmcli network-manager"
 )
 
 have() {
@@ -54,5 +55,18 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 echo "Installing system packages: ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
+# The tests only need nmcli's offline mode: never let installing NetworkManager start it
+# (it would take over this machine's network). policy-rc.d vetoes service starts.
+guard=""
+if [ ! -e /usr/sbin/policy-rc.d ]; then
+  guard=/usr/sbin/policy-rc.d
+  printf '#!/bin/sh\nexit 101\n' > "$guard"
+  chmod +x "$guard"
+fi
+trap '[ -n "$guard" ] && rm -f "$guard"' EXIT
 apt-get update -qq
 apt-get install -y -qq "${missing[@]}" >/dev/null
+if printf '%s\n' "${missing[@]}" | grep -qx network-manager && \
+   command -v systemctl >/dev/null && systemctl is-system-running >/dev/null 2>&1; then
+  systemctl disable --now NetworkManager.service >/dev/null 2>&1 || true
+fi
