@@ -8,7 +8,7 @@ PROFILE ?= science
 KIOSK := $(BIN)/kiosk
 BROWSER_DEPS := tests/browser/node_modules/.installed
 
-.PHONY: run setup bundle bundles-for-tests test test-deps lint bench clean help install uninstall
+.PHONY: run setup bundle bundles-for-tests test test-deps lint bench clean help install uninstall usb
 
 help:
 	@echo "make run    - set up, build the default bundle if missing, start the kiosk"
@@ -55,6 +55,12 @@ lint: setup
 
 bench: test-deps bundles-for-tests
 	$(BIN)/python bench/run_all.py
+
+# Write a self-contained kiosk onto a USB stick (or any folder): make usb DEST=/media/me/STICK
+usb: setup bundle
+	@test -n "$(DEST)" || { echo "usage: make usb DEST=/media/<you>/<stick>"; exit 2; }
+	$(KIOSK) usb make "$(DEST)" --bundles-dir $(BUNDLES)
+	$(KIOSK) usb verify "$(DEST)"
 
 # As root on Debian / Raspberry Pi OS: venv under /opt/kiosk, the systemd unit, /etc/kiosk/kiosk.toml.
 # Pass DESTDIR, PREFIX, WHEELHOUSE (offline install) or PURGE=1 (uninstall: drop data) through.

@@ -175,6 +175,8 @@ class KioskConfig:
                                     "(NetworkManager's shared-mode default); captive-portal "
                                     "answers only on it.",
                                     check=_host)
+    data_note: str | None = _setting(None, "A sentence on the start page about where students' "
+                                     "shared work is kept (the USB launcher sets it).")
 
     @property
     def data_path(self) -> Path:

@@ -105,3 +105,9 @@ class BundleError(KioskError):
 
     status = 503
     code = "bundle_invalid"
+
+
+class UsbError(KioskError):
+    """A USB stick cannot be made or fails its check (``kiosk usb``)."""
+
+    code = "usb_error"

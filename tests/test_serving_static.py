@@ -354,3 +354,11 @@ async def test_bundle_switch_is_atomic(client, bundle_root, monkeypatch):
     assert state.index is not None and state.index.name == "fake-3"
     resp, _ = await get(client, "/files/data.csv")
     assert resp.status == 200
+
+
+async def test_landing_says_where_work_is_kept(aiohttp_client, make_config, bundle_root):
+    note = "Shared work is kept on this USB stick <in data/>."
+    app = create_app(make_config(bundles_dir=bundle_root.parent, data_note=note))
+    client = await aiohttp_client(app)
+    text = await (await client.get("/")).text()
+    assert "Shared work is kept on this USB stick &lt;in data/&gt;." in text

@@ -14,10 +14,10 @@ import sys
 from collections.abc import Sequence
 
 from kiosk import __version__
-from kiosk.cli import base, qr, serve, status
+from kiosk.cli import admin, base, bundle, cache, hotspot, qr, serve, shares, status, usb
 from kiosk.errors import ConfigError, KioskError
 
-COMMAND_MODULES = [serve, status, qr]
+COMMAND_MODULES = [serve, status, qr, shares, admin, cache, usb, hotspot, bundle]
 
 
 def build_parser() -> argparse.ArgumentParser:

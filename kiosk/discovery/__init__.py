@@ -18,12 +18,12 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING
 
 from aiohttp import web
 
 from kiosk import __version__
 from kiosk.config import KioskConfig
-from kiosk.discovery.announcer import Announcer
 from kiosk.discovery.banner import banner_text, stdout_is_terminal, write_stdout
 from kiosk.discovery.interfaces import InterfaceAddresses, all_addresses
 from kiosk.discovery.keys import DISCOVERY_STATUS
@@ -32,6 +32,9 @@ from kiosk.discovery.pages import add_routes
 from kiosk.discovery.status import DiscoveryStatus, PeerKiosk
 from kiosk.keys import CONFIG, RUNTIME, SERVING_HOOKS, RuntimeInfo
 from kiosk.urls import ip_urls, reachable_addresses, url_for
+
+if TYPE_CHECKING:
+    from kiosk.discovery.announcer import Announcer
 
 __all__ = ["DISCOVERY_STATUS", "DiscoveryStatus", "PeerKiosk", "setup"]
 
@@ -84,7 +87,13 @@ async def discovery_hook(app: web.Application) -> AsyncIterator[None]:
     snapshot = await monitor.start()
     _refresh_urls(config, runtime, status, snapshot)
     announcer: Announcer | None = None
-    if config.mdns_enabled:
+    try:
+        # zeroconf has no wheel for some laptops (Intel macOS): serve without mDNS there.
+        from kiosk.discovery.announcer import Announcer
+    except ImportError:
+        _LOGGER.warning("mDNS is not available on this platform; students use the IP URL")
+        status.enabled = False
+    if config.mdns_enabled and status.enabled:
         status.kiosk_id = await asyncio.to_thread(_load_kiosk_id, config)
         announcer = Announcer(status, txt_for(config, status.kiosk_id))
         assert runtime.port is not None

@@ -79,6 +79,8 @@ def render_landing(request: web.Request, *, error: str | None = None) -> str:
         start = ('<p class="error">Python is not installed on this kiosk yet. '
                  'Ask your teacher to run <code>make bundle</code>.</p>')
     err = f'<p class="error" role="alert">{html.escape(error)}</p>' if error else ""
+    note = (f'<p class="note">{html.escape(config.data_note)}</p>'
+            if config.data_note else "")
     qr = qr_svg(url, title=f"QR code for {url}")
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
@@ -88,7 +90,7 @@ def render_landing(request: web.Request, *, error: str | None = None) -> str:
 <h1>{name}</h1>
 <div class="card">{start}
 <p class="note">Python runs inside your browser. Your work is kept in this browser on this
-device: use <strong>Share</strong> in the notebook to keep a copy on the kiosk.</p></div>
+device: use <strong>Share</strong> in the notebook to keep a copy on the kiosk.</p>{note}</div>
 <div class="card"><form action="/open" method="get">
 <label for="code">Open a shared notebook</label>{err}
 <input type="text" id="code" name="code" autocomplete="off" autocapitalize="none"

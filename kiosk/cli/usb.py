@@ -1,0 +1,93 @@
+"""``kiosk usb make DEST`` and ``kiosk usb verify DEST``: the kiosk on a USB stick."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+from typing import Any
+
+from kiosk.config import KioskConfig
+from kiosk.usb.platforms import PLATFORMS, PYTHON_VERSIONS, platform_by_key
+
+
+def register(sub: Any, common: argparse.ArgumentParser) -> None:
+    parser = sub.add_parser("usb", help="make or check a kiosk USB stick",
+                            description="Write the kiosk onto a USB stick (any laptop runs "
+                            "it with no internet) or check a stick against its manifest.")
+    usb_sub = parser.add_subparsers(dest="usb_command", metavar="ACTION", required=True)
+    make = usb_sub.add_parser(
+        "make", parents=[common], help="write a stick folder",
+        description="Copy the active bundle (of --bundles-dir), the kiosk's wheel and every "
+        "dependency as wheels for each platform and Python version, the launchers and a "
+        "README into DEST. Needs the package index once; later makes reuse the cache.")
+    make.add_argument("dest", type=Path, metavar="DEST", help="the stick (or a folder)")
+    make.add_argument("--platforms", nargs="+", metavar="KEY",
+                      default=[p.key for p in PLATFORMS],
+                      help="platforms to carry (default: all: "
+                      + ", ".join(p.key for p in PLATFORMS) + ")")
+    make.add_argument("--python", nargs="+", metavar="VERSION", dest="pythons",
+                      default=list(PYTHON_VERSIONS),
+                      help="Python versions to carry (default: "
+                      + " ".join(PYTHON_VERSIONS) + ")")
+    make.add_argument("--cache-dir", type=Path, metavar="DIR",
+                      help="download cache (default: ~/.cache/kiosk/usb)")
+    make.add_argument("--kiosk-wheel", type=Path, metavar="FILE",
+                      help="use this kiosk wheel instead of building one from the source")
+    make.add_argument("--refresh", action="store_true",
+                      help="download again even when the cache has the wheels")
+    make.add_argument("--jobs", type=int, default=4, help="downloads at once (4)")
+    make.set_defaults(func=run_make)
+    verify = usb_sub.add_parser(
+        "verify", parents=[common], help="check a stick against its manifest",
+        description="Hash every file of the stick again and compare with kiosk-usb.json: "
+        "exit code 1 names the missing, changed and extra files.")
+    verify.add_argument("dest", type=Path, metavar="DEST", help="the stick (or a folder)")
+    verify.set_defaults(func=run_verify)
+
+
+def _mib(size: int) -> str:
+    return f"{size / 1048576:.1f} MiB"
+
+
+def run_make(args: argparse.Namespace, config: KioskConfig) -> int:
+    from kiosk.usb.make import MakeOptions, default_cache_dir, make_stick, parse_pythons
+
+    logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
+    options = MakeOptions(
+        dest=args.dest, bundles_dir=config.bundles_path,
+        platforms=tuple(platform_by_key(k) for k in args.platforms),
+        pythons=parse_pythons(args.pythons),
+        cache_dir=args.cache_dir or default_cache_dir(), kiosk_wheel=args.kiosk_wheel,
+        refresh=args.refresh, jobs=args.jobs)
+    report = make_stick(options)
+    print(f"Stick written to {report.dest} in {report.seconds:.0f} s: "
+          f"{len(report.entries)} files, {_mib(report.total_bytes)}")
+    for part, size in report.sizes().items():
+        print(f"  {part:<30} {_mib(size):>12}")
+    skipped = [s for s in report.sets if s.skipped]
+    for ws in skipped:
+        print(f"  skipped {ws.platform.title}, Python {ws.python}: {ws.skipped}")
+    print(f"Check it with: kiosk usb verify {report.dest}")
+    return 0
+
+
+def run_verify(args: argparse.Namespace, config: KioskConfig) -> int:
+    from kiosk.usb.layout import read_stick_manifest
+    from kiosk.usb.verify import verify_stick
+
+    problems = verify_stick(args.dest)
+    manifest = read_stick_manifest(args.dest)
+    if problems:
+        for problem in problems[:50]:
+            print(f"  {problem}")
+        if len(problems) > 50:
+            print(f"  ... and {len(problems) - 50} more")
+        print(f"{args.dest}: {len(problems)} problem(s): copy the stick again "
+              "(or run 'kiosk usb make' on it)")
+        return 1
+    print(f"{args.dest}: all {len(manifest['files'])} files match kiosk-usb.json "
+          f"(kiosk {manifest.get('kiosk_version')}, bundle "
+          f"{manifest.get('bundle', {}).get('name')})")
+    return 0
