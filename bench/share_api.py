@@ -1,0 +1,159 @@
+"""Benchmark of the sharing API: 60 concurrent clients on loopback.
+
+Starts its own `kiosk serve` (fresh data directory, loopback, port 0), then runs
+``--clients`` concurrent clients; each issues a token, POSTs a ~200 KB notebook and
+PUTs an update of it, ``--rounds`` times (bounded by ``--max-seconds``). Prints p50 /
+p99 latency per operation and overall, and shares per second.
+
+    .venv/bin/python bench/share_api.py [--clients 60] [--rounds 5] [--kib 200]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import aiohttp
+
+REPO = Path(__file__).resolve().parent.parent
+LISTEN = re.compile(r"listening on (https?)://\S+?:(\d+)")
+
+
+def notebook(kib: int, tag: str) -> str:
+    line = "x" * 99 + "\n"
+    lines = [line] * (kib * 1024 // 100)
+    nb = {
+        "cells": [
+            {"cell_type": "markdown", "id": "m1", "metadata": {}, "source": f"# Bench {tag}"},
+            {"cell_type": "code", "id": "c1", "metadata": {}, "execution_count": 1,
+             "source": "print('x' * 100)",
+             "outputs": [{"output_type": "stream", "name": "stdout", "text": lines}]},
+        ],
+        "metadata": {"kernelspec": {"name": "python", "display_name": "Python"}},
+        "nbformat": 4, "nbformat_minor": 5,
+    }
+    return json.dumps(nb)
+
+
+def start_kiosk(data_dir: str) -> tuple[subprocess.Popen[str], int]:
+    args = [sys.executable, "-m", "kiosk", "serve", "--host", "127.0.0.1", "--port", "0",
+            "--data-dir", data_dir, "--no-mdns-enabled", "--name", "benchkiosk",
+            "--rate-issue-per-minute", "1000000", "--rate-post-per-minute", "1000000"]
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    env.pop("KIOSK_CONFIG", None)
+    # The log goes to a file, so a full pipe can never stall the server.
+    log_path = Path(data_dir) / "kiosk.log"
+    with log_path.open("w") as log:
+        proc = subprocess.Popen(args, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT,
+                                text=True)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and proc.poll() is None:
+        match = LISTEN.search(log_path.read_text())
+        if match:
+            return proc, int(match.group(2))
+        time.sleep(0.1)
+    proc.kill()
+    raise SystemExit("the kiosk did not start:\n" + log_path.read_text())
+
+
+async def client(session: aiohttp.ClientSession, url: str, rounds: int, kib: int, n: int,
+                 lat: dict[str, list[float]], deadline: float) -> int:
+    shared = 0
+    for r in range(rounds):
+        if time.monotonic() > deadline:
+            break
+        t = time.perf_counter()
+        async with session.post(f"{url}/auth/issue") as resp:
+            assert resp.status == 200, resp.status
+            token = (await resp.json())["token"]
+        lat["issue"].append(time.perf_counter() - t)
+        headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+        body = '{"notebook": ' + notebook(kib, f"{n}-{r}") + "}"
+        t = time.perf_counter()
+        async with session.post(f"{url}/notebooks", data=body, headers=headers) as resp:
+            assert resp.status == 201, (resp.status, await resp.text())
+            share_id = (await resp.json())["notebook"]["id"]
+        lat["post"].append(time.perf_counter() - t)
+        shared += 1
+        update = notebook(kib, f"{n}-{r}-v2")
+        t = time.perf_counter()
+        async with session.put(f"{url}/notebooks/{share_id}", data=update,
+                               headers=headers) as resp:
+            assert resp.status == 200, (resp.status, await resp.text())
+            await resp.read()
+        lat["put"].append(time.perf_counter() - t)
+    return shared
+
+
+def pct(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))] * 1000
+
+
+async def run(args: argparse.Namespace, port: int) -> dict[str, object]:
+    url = f"http://127.0.0.1:{port}/api/v1"
+    lat: dict[str, list[float]] = {"issue": [], "post": [], "put": []}
+    connector = aiohttp.TCPConnector(limit=args.clients)
+    async with aiohttp.ClientSession(connector=connector) as session:
+        # Warm-up (schema compile, first connections) is not measured.
+        await client(session, url, 1, args.kib, -1, {"issue": [], "post": [], "put": []},
+                     time.monotonic() + 30)
+        start = time.perf_counter()
+        deadline = time.monotonic() + args.max_seconds
+        counts = await asyncio.gather(*(client(session, url, args.rounds, args.kib, n, lat,
+                                               deadline) for n in range(args.clients)))
+        wall = time.perf_counter() - start
+    every = lat["issue"] + lat["post"] + lat["put"]
+    result: dict[str, object] = {
+        "clients": args.clients, "kib": args.kib, "shares": sum(counts),
+        "requests": len(every), "seconds": round(wall, 2),
+        "shares_per_s": round(sum(counts) / wall, 1),
+        "requests_per_s": round(len(every) / wall, 1),
+    }
+    for name, values in [*lat.items(), ("all", every)]:
+        result[f"{name}_p50_ms"] = round(pct(values, 50), 1)
+        result[f"{name}_p99_ms"] = round(pct(values, 99), 1)
+    result["post_mean_ms"] = round(statistics.mean(lat["post"]) * 1000, 1)
+    return result
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--clients", type=int, default=60)
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--kib", type=int, default=200)
+    parser.add_argument("--max-seconds", type=float, default=120)
+    parser.add_argument("--json", action="store_true", help="print the result as JSON")
+    parser.add_argument("--port", type=int, help="use a kiosk already running on this "
+                        "loopback port (its rate limits must allow the load)")
+    args = parser.parse_args()
+    if args.port:
+        result = asyncio.run(run(args, args.port))
+        print(json.dumps(result) if args.json else
+              " ".join(f"{k}={v}" for k, v in result.items()))
+        return 0
+    with tempfile.TemporaryDirectory(prefix="kiosk-bench-") as data_dir:
+        proc, port = start_kiosk(data_dir)
+        try:
+            result = asyncio.run(run(args, port))
+        finally:
+            proc.terminate()
+            proc.wait(15)
+    if args.json:
+        print(json.dumps(result))
+    else:
+        print(" ".join(f"{k}={v}" for k, v in result.items()))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

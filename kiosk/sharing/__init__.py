@@ -1,0 +1,44 @@
+"""Local share links: the Jupyter Everywhere sharing API on an SQLite store.
+
+``setup(app, config)`` registers the feature: a cleanup context that starts and
+stops :class:`~kiosk.sharing.service.SharingService`, the ``/api/v1`` routes, the
+read-only share pages ``/s/<readable id>`` and the teacher's ``/api/admin`` routes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+
+from kiosk.config import KioskConfig
+from kiosk.sharing import admin, api, openapi, view
+from kiosk.sharing.keys import SHARING, STORE
+from kiosk.sharing.service import SharingService
+
+__all__ = ["setup"]
+
+
+def setup(app: web.Application, config: KioskConfig) -> None:
+    """Wire sharing into the app (no I/O here; the cleanup context starts it)."""
+    service = SharingService(config)
+    app[SHARING] = service
+    app[STORE] = service.store
+
+    async def sharing_ctx(app: web.Application) -> AsyncIterator[None]:
+        try:
+            await service.start()
+        except BaseException:
+            await service.close()  # teardown does not run when setup fails
+            raise
+        try:
+            yield
+        finally:
+            await service.close()
+
+    app.cleanup_ctx.append(sharing_ctx)
+    app.on_response_prepare.append(api.cors_headers)
+    app.router.add_routes(api.routes())
+    app.router.add_routes(openapi.routes())
+    app.router.add_routes(view.routes())
+    app.router.add_routes(admin.routes())

@@ -1,0 +1,57 @@
+"""Per-client sliding-window rate limits, in memory only.
+
+Client addresses are used as keys while they are in the window and never written
+anywhere; a restart forgets them. A class never meets the limits (each student asks
+for a token once and shares a few times a minute at most); a runaway loop does.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections import deque
+from collections.abc import Callable
+
+from kiosk.errors import TooManyRequests
+
+WINDOW_SECONDS = 60.0
+_SWEEP_EVERY = 1024
+
+
+class SlidingWindowLimiter:
+    """At most ``limit`` events per ``window`` seconds per key (an exact sliding log)."""
+
+    def __init__(self, limit: int, *, window: float = WINDOW_SECONDS, what: str = "requests",
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.limit = limit
+        self.window = window
+        self.what = what
+        self._clock = clock
+        self._events: dict[str, deque[float]] = {}
+        self._calls = 0
+
+    def hit(self, key: str) -> None:
+        """Count one event for ``key``, or raise :class:`TooManyRequests` (with Retry-After)."""
+        now = self._clock()
+        self._calls += 1
+        if self._calls % _SWEEP_EVERY == 0:
+            self._sweep(now)
+        events = self._events.setdefault(key, deque())
+        horizon = now - self.window
+        while events and events[0] <= horizon:
+            events.popleft()
+        if len(events) >= self.limit:
+            retry = math.ceil(events[0] + self.window - now)
+            raise TooManyRequests(
+                f"Too many {self.what} from this device: at most {self.limit} a minute. "
+                f"Try again in {max(1, retry)} s.", retry_after=max(1, retry))
+        events.append(now)
+
+    def __len__(self) -> int:
+        return len(self._events)
+
+    def _sweep(self, now: float) -> None:
+        """Forget keys whose events have all left the window (bounds the memory)."""
+        horizon = now - self.window
+        for key in [k for k, ev in self._events.items() if not ev or ev[-1] <= horizon]:
+            del self._events[key]
