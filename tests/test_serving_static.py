@@ -362,3 +362,16 @@ async def test_landing_says_where_work_is_kept(aiohttp_client, make_config, bund
     client = await aiohttp_client(app)
     text = await (await client.get("/")).text()
     assert "Shared work is kept on this USB stick &lt;in data/&gt;." in text
+
+
+@pytest.mark.parametrize(("name", "immutable"), [
+    ("build/1031.b91a70b.js", True), ("extensions/x/static/remoteEntry.5cbb9d2323598fbda535.js", True),
+    ("build/style.css", False), ("bootstrap.js", False), ("config-utils.js", False),
+    ("static/pyodide/numpy-2.0.2-cp312-cp312-pyodide_2024_0_wasm32.whl", True),
+    ("static/pyodide/pyodide.asm.wasm", False), ("lab/index.html", False),
+    ("files/data.csv", False),
+])
+def test_cache_policy_by_name(name, immutable):
+    from kiosk.serving.index import is_immutable
+
+    assert is_immutable(name) is immutable

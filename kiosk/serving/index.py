@@ -32,9 +32,9 @@ _LOGGER = logging.getLogger(__name__)
 
 LITE_CONFIG_NAME = "jupyter-lite.json"
 
-# Content-hashed names (webpack chunks like 747.1b2c3d4e5f6a7b8c9d0e.js, remoteEntry.<hash>.js)
+# Content-hashed names (webpack chunks like 1031.b91a70b.js, remoteEntry.<hash>.js)
 # never change content under the same URL; neither do wheels, whose names carry the version.
-_HASHED_RE = re.compile(r"[.-][0-9a-f]{16,}\.[A-Za-z0-9]+$")
+_HASHED_RE = re.compile(r"[.-][0-9a-f]{7,}\.(?:js|css|mjs|wasm|woff2?|ttf|svg|png)$")
 
 
 def is_immutable(rel_path: str) -> bool:
