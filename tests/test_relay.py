@@ -133,3 +133,15 @@ async def test_second_page_cannot_take_over_a_context(client):
 async def test_heartbeat(client):
     resp = await client.get("/api/service-worker-heartbeat")
     assert resp.status == 200 and await resp.text() == "ok"
+
+
+async def test_sleep_endpoint_waits(client):
+    import time
+
+    started = time.monotonic()
+    resp = await client.get("/api/sleep", params={"seconds": "0.5"})
+    assert resp.status == 204
+    assert time.monotonic() - started >= 0.5
+    for bad in ["-1", "nan", "9999", "x", ""]:
+        resp = await client.get("/api/sleep", params={"seconds": bad})
+        assert resp.status == 400, bad

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import re
@@ -56,6 +57,25 @@ async def stdin(request: web.Request) -> web.Response:
     return web.Response(text=json.dumps(response), content_type="application/json")
 
 
+MAX_SLEEP_SECONDS = 600.0
+
+
+async def sleep(request: web.Request) -> web.Response:
+    """GET /api/sleep?seconds=n: answer after n seconds.
+
+    The kernel's ``time.sleep`` makes a synchronous request here, so the worker waits
+    blocked instead of spinning a core (Pyodide 0.27 busy-waits; a phone's battery).
+    """
+    try:
+        seconds = float(request.query.get("seconds", ""))
+    except ValueError:
+        raise BadRequest("add ?seconds=<a number>") from None
+    if not 0 <= seconds <= MAX_SLEEP_SECONDS or seconds != seconds:
+        raise BadRequest(f"seconds must be between 0 and {MAX_SLEEP_SECONDS:.0f}")
+    await asyncio.sleep(seconds)
+    return web.Response(status=204, headers={"Cache-Control": "no-store"})
+
+
 async def heartbeat(request: web.Request) -> web.Response:
     """GET /api/service-worker-heartbeat: the page's keep-alive ping."""
     return web.Response(text="ok", headers={"Cache-Control": "no-store"})
@@ -93,4 +113,5 @@ def add_routes(app: web.Application) -> None:
     app.router.add_post("/api/drive", drive)
     app.router.add_post("/api/stdin/{handler}", stdin)
     app.router.add_get("/api/service-worker-heartbeat", heartbeat)
+    app.router.add_get("/api/sleep", sleep)
     app.router.add_get("/api/relay/ws", page_socket)
