@@ -70,7 +70,7 @@ async def sleep(request: web.Request) -> web.Response:
         seconds = float(request.query.get("seconds", ""))
     except ValueError:
         raise BadRequest("add ?seconds=<a number>") from None
-    if not 0 <= seconds <= MAX_SLEEP_SECONDS or seconds != seconds:
+    if not 0 <= seconds <= MAX_SLEEP_SECONDS:  # NaN fails every comparison too
         raise BadRequest(f"seconds must be between 0 and {MAX_SLEEP_SECONDS:.0f}")
     await asyncio.sleep(seconds)
     return web.Response(status=204, headers={"Cache-Control": "no-store"})
