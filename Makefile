@@ -8,7 +8,7 @@ PROFILE ?= science
 KIOSK := $(BIN)/kiosk
 BROWSER_DEPS := tests/browser/node_modules/.installed
 
-.PHONY: run setup bundle bundles-for-tests test test-deps lint bench clean help install uninstall usb
+.PHONY: run setup extension bundle bundles-for-tests test test-deps lint bench clean help install uninstall usb
 
 help:
 	@echo "make run    - set up, build the default bundle if missing, start the kiosk"
@@ -24,11 +24,20 @@ $(VENV)/.installed: pyproject.toml
 
 setup: $(VENV)/.installed
 
-# Build the default profile and activate it, unless a bundle of it is already built.
-bundle: setup
-	$(KIOSK) bundle ensure --profile $(PROFILE) --bundles-dir $(BUNDLES) --activate
+# The notebook extension (Share button, view-only links, plain-HTTP relay), built into
+# extension/dist/labextension; the bundle builder includes it in every profile.
+extension:
+	bash extension/build.sh
 
-run: setup bundle
+# Build both profiles (core first) and activate the default one. Downloads are cached in
+# ~/.cache/kiosk/bundles, so a rebuild takes seconds.
+bundle: setup extension
+	$(KIOSK) bundle build --profile core --bundles-dir $(BUNDLES)
+	$(KIOSK) bundle build --profile $(PROFILE) --bundles-dir $(BUNDLES) --activate
+
+# `make run` builds the default profile only when none is built yet.
+run: setup extension
+	$(KIOSK) bundle build --profile $(PROFILE) --bundles-dir $(BUNDLES) --activate --if-missing
 	$(KIOSK) serve --bundles-dir $(BUNDLES)
 
 $(BROWSER_DEPS): tests/browser/package.json tests/browser/package-lock.json
@@ -39,10 +48,10 @@ test-deps: setup
 	bash scripts/system-deps.sh test
 	$(MAKE) $(BROWSER_DEPS)
 
-# Both profiles are built once (downloads cached in bundles/.cache) for the end-to-end tests.
-bundles-for-tests: setup
-	$(KIOSK) bundle ensure --profile science --bundles-dir $(BUNDLES) --activate
-	$(KIOSK) bundle ensure --profile core --bundles-dir $(BUNDLES)
+# Both profiles, built once (a fresh clone builds them from the download cache).
+bundles-for-tests: setup extension
+	$(KIOSK) bundle build --profile core --bundles-dir $(BUNDLES) --if-missing
+	$(KIOSK) bundle build --profile science --bundles-dir $(BUNDLES) --activate --if-missing
 
 test: test-deps bundles-for-tests
 	$(BIN)/ruff check kiosk tests bench

@@ -54,3 +54,29 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
+
+
+def _described(action: argparse._SubParsersAction[argparse.ArgumentParser]) -> dict[str, str]:
+    """Each sub-command's one-line help (falling back to its description)."""
+    helps = {choice.dest: choice.help or "" for choice in action._choices_actions}
+    out = {}
+    for name, parser in action.choices.items():
+        text = helps.get(name) or (parser.description or "").split(". ")[0]
+        out[name] = text.rstrip(".")
+    return out
+
+
+def cli_markdown() -> str:
+    """``docs/cli.md``'s command reference, from the parser itself (a test checks the doc)."""
+    parser = build_parser()
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    out = ["| command | what it does |", "|---|---|"]
+    for name, text in _described(sub).items():
+        command = sub.choices[name]
+        nested = [a for a in command._actions if isinstance(a, argparse._SubParsersAction)]
+        if nested:
+            for verb, verb_text in _described(nested[0]).items():
+                out.append(f"| `kiosk {name} {verb}` | {verb_text} |")
+        else:
+            out.append(f"| `kiosk {name}` | {text} |")
+    return "\n".join(out) + "\n"

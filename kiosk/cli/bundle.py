@@ -1,0 +1,204 @@
+"""``kiosk bundle build|verify|list|use``: make, check and switch JupyterLite bundles."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from kiosk.config import KioskConfig
+from kiosk.errors import BundleError
+
+
+def register(sub: Any, common: argparse.ArgumentParser) -> None:
+    parser = sub.add_parser(
+        "bundle", help="build, verify, list and switch JupyterLite bundles",
+        description="Bundles are prebuilt JupyterLite sites (Python in the browser) that "
+        "the kiosk serves. They live in the bundles directory (--bundles-dir); the one "
+        "named in its 'current' file is served.")
+    verbs = parser.add_subparsers(dest="verb", metavar="VERB", required=True)
+
+    build = verbs.add_parser("build", parents=[common], help="build a bundle from a recipe",
+                             description="Build bundles/<profile>/ into a new bundle "
+                             "directory (never touching existing ones).")
+    build.add_argument("--profile", default=None,
+                       help="recipe to build (default: science; see 'kiosk bundle list')")
+    build.add_argument("--pyodide-archive", metavar="PATH_OR_URL", default=None,
+                       help="the official full Pyodide release archive "
+                       "(pyodide-<version>.tar.bz2) to take package files from")
+    build.add_argument("--out", type=Path, metavar="DIR", default=None,
+                       help="where the bundle goes (default: the bundles directory)")
+    build.add_argument("--cache-dir", type=Path, metavar="DIR", default=None,
+                       help="downloads and build environments (default: "
+                       "$KIOSK_BUNDLE_CACHE or ~/.cache/kiosk/bundles)")
+    build.add_argument("--if-missing", action="store_true",
+                       help="do nothing when a build of the profile exists (with --activate: "
+                       "activate it only if no bundle is active)")
+    build.add_argument("--recipes", type=Path, metavar="DIR", default=None,
+                       help="folder of recipes (default: bundles/ of the source tree)")
+    build.add_argument("--extension", type=Path, metavar="DIR", default=None,
+                       help="prebuilt kiosk labextension to include "
+                       "(default: extension/dist/labextension, if built)")
+    build.add_argument("--activate", action=argparse.BooleanOptionalAction, default=False,
+                       help="make the new bundle the active one (it is anyway when "
+                       "none is active)")
+    build.add_argument("--keep", type=int, default=3, metavar="N",
+                       help="keep the N newest builds of this profile, delete older "
+                       "inactive ones (default: 3; 0 keeps everything)")
+    build.add_argument("--quiet", action="store_true", help="print only the result")
+    build.set_defaults(func=run_build)
+
+    verify = verbs.add_parser("verify", parents=[common], help="check a built bundle",
+                              description="Check every file against kiosk-bundle.json, "
+                              "that nothing reaches outside the kiosk, and that Pyodide's "
+                              "packages are the official builds. Exit 1 on any problem.")
+    verify.add_argument("dir", type=Path, metavar="DIR",
+                        help="bundle directory (or a name/profile in the bundles directory)")
+    verify.add_argument("--official-lock", type=Path, metavar="FILE", default=None,
+                        help="official pyodide-lock.json to compare with (default: the "
+                        "builder's cached copy, if there is one)")
+    verify.set_defaults(func=run_verify)
+
+    lister = verbs.add_parser("list", parents=[common], help="list recipes and built bundles")
+    lister.add_argument("--recipes", type=Path, metavar="DIR", default=None,
+                        help="folder of recipes (default: bundles/ of the source tree)")
+    lister.set_defaults(func=run_list)
+
+    use = verbs.add_parser("use", parents=[common], help="switch the active bundle",
+                           description="Point the bundles directory's 'current' file at a "
+                           "bundle (atomically: a running kiosk switches on its next check).")
+    use.add_argument("name", help="a bundle directory name, or a profile (its newest build)")
+    use.set_defaults(func=run_use)
+
+
+def run_build(args: argparse.Namespace, config: KioskConfig) -> int:
+    from kiosk.bundle.build import STEPS, BuildOptions, build_bundle
+    from kiosk.bundle.profiles import DEFAULT_PROFILE, default_cache_dir, default_recipes_dir
+    from kiosk.bundle.progress import Progress
+
+    if args.if_missing and _existing_build(args, config):
+        return 0
+    recipes = args.recipes or default_recipes_dir()
+    extension = args.extension or recipes.parent / "extension" / "dist" / "labextension"
+    options = BuildOptions(
+        profile=args.profile or DEFAULT_PROFILE,
+        recipes_dir=recipes,
+        out_dir=args.out or config.bundles_path,
+        cache_dir=args.cache_dir or default_cache_dir(),
+        pyodide_archive=args.pyodide_archive,
+        extension_dir=extension,
+        activate=args.activate,
+    )
+    progress = Progress(STEPS, quiet=args.quiet)
+    try:
+        result = build_bundle(options, progress)
+    except Exception:
+        print(f"kiosk: bundle build failed at step {progress.done}/{progress.total} "
+              f"({progress.current})", file=sys.stderr)
+        raise
+    if args.keep > 0:
+        from kiosk.bundle.catalog import prune
+
+        for old in prune(options.out_dir, result.manifest.profile, args.keep):
+            progress.say(f"deleted the old build {old.name}")
+    stats = result.stats
+    print(f"built {result.path} in {result.seconds:.0f} s: {stats.files} files, "
+          f"{stats.raw / 2**20:.1f} MiB (br {stats.encoded['br'] / 2**20:.1f} MiB, "
+          f"gzip {stats.encoded['gzip'] / 2**20:.1f} MiB)"
+          + ("; active" if result.activated else ""))
+    return 0
+
+
+def _existing_build(args: argparse.Namespace, config: KioskConfig) -> bool:
+    """For --if-missing: is there a build of the profile? Activate it if nothing is."""
+    from kiosk.bundle.active import current_bundle, set_current
+    from kiosk.bundle.catalog import built_bundles
+    from kiosk.bundle.profiles import DEFAULT_PROFILE
+
+    out = args.out or config.bundles_path
+    profile = args.profile or DEFAULT_PROFILE
+    builds = [b for b in built_bundles(out) if b.manifest and b.manifest.profile == profile]
+    if not builds:
+        return False
+    newest = builds[-1]
+    if args.activate and current_bundle(out) is None:
+        set_current(out, newest.name)
+        print(f"{newest.name} is already built; now active")
+    else:
+        print(f"{newest.name} is already built (make bundle rebuilds)")
+    return True
+
+
+def _official_lock_for(bundle: Path, cache_dirs: list[Path]) -> Path | None:
+    from kiosk.bundle.manifest import read_manifest
+
+    version = read_manifest(bundle).versions.get("pyodide")
+    for cache in cache_dirs:
+        candidate = cache / "npm" / f"pyodide-{version}" / "package" / "pyodide-lock.json"
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def run_verify(args: argparse.Namespace, config: KioskConfig) -> int:
+    from kiosk.bundle import catalog
+    from kiosk.bundle.profiles import default_cache_dir
+    from kiosk.bundle.verify import verify_full
+
+    target: Path = args.dir
+    if not target.is_dir():
+        if "/" in str(args.dir):
+            raise BundleError(f"{args.dir}: no such bundle directory")
+        target = catalog.resolve(config.bundles_path, str(args.dir)).path
+    lock = args.official_lock or _official_lock_for(target, [default_cache_dir()])
+    problems = verify_full(target, official_lock=lock)
+    if problems:
+        for problem in problems:
+            print(f"{target}: {problem}", file=sys.stderr)
+        print(f"kiosk: {len(problems)} problem(s) in {target}: rebuild it ('kiosk bundle "
+              "build' or 'make bundle') or switch to another ('kiosk bundle use NAME')",
+              file=sys.stderr)
+        return 1
+    against = f" (and against {lock})" if lock else ""
+    print(f"{target}: OK, every file matches kiosk-bundle.json{against}")
+    return 0
+
+
+def run_list(args: argparse.Namespace, config: KioskConfig) -> int:
+    from kiosk.bundle import catalog
+    from kiosk.bundle.profiles import default_recipes_dir, list_profiles, load_profile
+
+    recipes = args.recipes or default_recipes_dir()
+    print(f"recipes in {recipes}:")
+    for name in list_profiles(recipes):
+        print(f"  {name:<10} {load_profile(recipes, name).description}")
+    print(f"built bundles in {config.bundles_path}:")
+    bundles = catalog.built_bundles(config.bundles_path)
+    if not bundles:
+        print("  (none: run 'kiosk bundle build' or 'make bundle')")
+    for b in bundles:
+        mark = "*" if b.active else " "
+        if b.manifest is None:
+            print(f"{mark} {b.name}  BROKEN: {b.error}")
+            continue
+        m = b.manifest
+        print(f"{mark} {b.name:<28} {m.profile:<8} Pyodide {m.versions.get('pyodide', '?'):<8}"
+              f" {len(m.files):>4} files {m.total_bytes / 2**20:7.1f} MiB  built {m.built_at}")
+    return 0
+
+
+def run_use(args: argparse.Namespace, config: KioskConfig) -> int:
+    from kiosk.bundle import active, catalog
+    from kiosk.bundle.verify import verify_full
+
+    bundle = catalog.resolve(config.bundles_path, args.name)
+    problems = verify_full(bundle.path)
+    if problems:
+        for problem in problems[:20]:
+            print(f"{bundle.path}: {problem}", file=sys.stderr)
+        print(f"kiosk: not switching to {bundle.name}: it fails verification", file=sys.stderr)
+        return 1
+    active.set_current(config.bundles_path, bundle.name)
+    print(f"active bundle: {bundle.name}")
+    return 0
