@@ -175,7 +175,12 @@ class Problem:
 
 
 def verify_bundle(bundle_dir: Path, manifest: Manifest | None = None) -> list[Problem]:
-    """Compare a bundle with its manifest, byte for byte (blocking). Empty: all good."""
+    """Compare a bundle with its manifest, byte for byte (blocking). Empty: all good.
+
+    For a bundle made by ``kiosk bundle build`` (its manifest has a ``pyodide``
+    section) this also runs :func:`kiosk.bundle.verify.content_problems`: no outside
+    addresses, a local kernel configuration, official Pyodide package hashes.
+    """
     manifest = manifest or read_manifest(bundle_dir)
     problems: list[Problem] = []
     on_disk = dict(iter_bundle_files(bundle_dir))
@@ -195,4 +200,11 @@ def verify_bundle(bundle_dir: Path, manifest: Manifest | None = None) -> list[Pr
             elif sib.stat().st_size != variant.size or sha256_file(sib) != variant.sha256:
                 problems.append(Problem(rel + ENCODINGS[encoding],
                                         "content differs from the manifest (sha256)"))
+    if not problems and "pyodide" in manifest.extra:
+        # A bundle from 'kiosk bundle build': also check that it stays offline and that
+        # its Pyodide packages are the official builds. Imported here because those
+        # checks build on this module.
+        from kiosk.bundle.verify import content_problems
+
+        problems.extend(content_problems(bundle_dir, manifest))
     return problems
