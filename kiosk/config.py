@@ -80,6 +80,10 @@ def _url(value: str | None) -> str | None:
     return None
 
 
+def _upstream_kind(value: str) -> str | None:
+    return None if value in {"auto", "kiosk", "je"} else "must be 'auto', 'kiosk' or 'je'"
+
+
 def _log_level(value: str) -> str | None:
     levels = {"DEBUG", "INFO", "WARNING", "ERROR"}
     return None if value.upper() in levels else f"must be one of {sorted(levels)}"
@@ -177,6 +181,21 @@ class KioskConfig:
                                     check=_host)
     data_note: str | None = _setting(None, "A sentence on the start page about where students' "
                                      "shared work is kept (the USB launcher sets it).")
+
+    # Sync (more)
+    upstream_kind: str = _setting("auto", "What the upstream is: 'kiosk' (another kiosk: "
+                                  "exactly-once with Idempotency-Key), 'je' (the Jupyter "
+                                  "Everywhere service) or 'auto' (ask its health answer).",
+                                  check=_upstream_kind)
+    sync_concurrency: int = _setting(4, "Notebooks sent upstream at once (each one strictly "
+                                     "in order).", check=_positive)
+    sync_backoff_base: float = _setting(2.0, "First retry delay of a failed upstream send, in "
+                                        "seconds; doubles per failure, with full jitter.",
+                                        check=_positive)
+    sync_backoff_max: float = _setting(300.0, "Longest retry delay of a failed upstream send, "
+                                       "in seconds.", check=_positive)
+    sync_timeout: float = _setting(30.0, "Seconds one upstream request may take (the health "
+                                   "probe gets at most 5).", check=_positive)
 
     @property
     def data_path(self) -> Path:

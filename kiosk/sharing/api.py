@@ -120,10 +120,13 @@ def _retrieved(service: SharingService, share: Share) -> web.Response:
                         content_type="application/json")
 
 
-async def _find(service: SharingService, ref: str) -> Share:
+async def _find(service: SharingService, ref: str, *, pull: bool = False) -> Share:
     canonical = ids.parse_uuid(ref)
     share = (await service.store.get(canonical) if canonical
              else await service.store.get_by_readable_id(ref))
+    if share is None and pull and service.pull_through is not None:
+        # A link to the upstream's copy (?notebook=<upstream id>) opened on the kiosk.
+        share = await service.pull_through(canonical or ids.normalize(ref))
     if share is None:
         raise NotFound(f"There is no shared notebook '{ref.strip()}' on this kiosk.")
     return share
@@ -250,7 +253,8 @@ async def get_notebook(request: web.Request) -> web.Response:
     """``GET notebooks/{id}`` (a readable id works too)."""
     service = _service(request)
     _claims(request)
-    return _retrieved(service, await _find(service, request.match_info["notebook_id"]))
+    return _retrieved(service, await _find(service, request.match_info["notebook_id"],
+                                           pull=True))
 
 
 async def get_by_readable_id(request: web.Request) -> web.Response:
@@ -259,6 +263,8 @@ async def get_by_readable_id(request: web.Request) -> web.Response:
     _claims(request)
     ref = request.match_info["readable_id"]
     share = await service.store.get_by_readable_id(ref)
+    if share is None and service.pull_through is not None:
+        share = await service.pull_through(ids.normalize(ref))
     if share is None:
         raise NotFound(f"There is no shared notebook '{ids.normalize(ref)}' on this kiosk.")
     return _retrieved(service, share)

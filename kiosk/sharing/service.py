@@ -11,6 +11,7 @@ import contextlib
 import logging
 import shutil
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from kiosk.config import KioskConfig
@@ -18,7 +19,7 @@ from kiosk.errors import InsufficientStorage, KioskError
 from kiosk.secrets import admin_secret_path, load_or_create_secret, signing_key_path
 from kiosk.sharing.ratelimit import SlidingWindowLimiter
 from kiosk.sharing.render import NotebookRenderer
-from kiosk.sharing.store import ShareStore
+from kiosk.sharing.store import Share, ShareStore
 from kiosk.sharing.tokens import TokenService
 from kiosk.sharing.validate import notebook_problem
 
@@ -58,7 +59,12 @@ class SharingService:
 
     def __init__(self, config: KioskConfig) -> None:
         self.config = config
-        self.store = ShareStore.in_data_dir(config.data_path)
+        # The outbox fills only once the teacher configured an upstream and turned sync on.
+        self.store = ShareStore.in_data_dir(
+            config.data_path, outbox=bool(config.sync_enabled and config.upstream_url))
+        # Set by kiosk.sync when it runs: fetch a notebook this kiosk does not hold from
+        # the upstream (and its offline cache); see api._find.
+        self.pull_through: Callable[[str], Awaitable[Share | None]] | None = None
         self.issue_limiter = SlidingWindowLimiter(config.rate_issue_per_minute,
                                                   what="token requests")
         self.post_limiter = SlidingWindowLimiter(config.rate_post_per_minute,

@@ -86,6 +86,56 @@ MIGRATIONS: list[list[str]] = [
         )""",
         "CREATE INDEX idempotency_created_at ON idempotency_keys(created_at)",
     ],
+    [
+        # Sync (kiosk.sync): one outbox row per notebook waiting to go upstream. Updates
+        # coalesce into the row (only the latest content matters), and since a row is
+        # the whole notebook, its creation upstream always precedes its updates.
+        # `version` is the share's version when last enqueued; retry state survives
+        # restarts. No foreign key: a deleted share's row is removed with it.
+        """CREATE TABLE outbox (
+            share_id TEXT PRIMARY KEY,
+            version INTEGER NOT NULL,
+            enqueued_at REAL NOT NULL,
+            attempts INTEGER NOT NULL DEFAULT 0,
+            next_attempt_at REAL NOT NULL DEFAULT 0,
+            last_error TEXT
+        )""",
+        "CREATE INDEX outbox_due ON outbox(next_attempt_at, enqueued_at)",
+        # Local share -> its copy upstream. `password` is the random per-notebook
+        # password the kiosk created it with (JE lets only its creator's session, or a
+        # token issued with that password, update it). `pending_*` describe a POST
+        # whose answer has not been seen yet: the exact body and Idempotency-Key are
+        # kept so a retry is the same request (a kiosk upstream replays it).
+        """CREATE TABLE upstream_links (
+            share_id TEXT PRIMARY KEY REFERENCES shares(id) ON DELETE CASCADE,
+            upstream TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            upstream_id TEXT,
+            upstream_readable_id TEXT,
+            password TEXT NOT NULL,
+            synced_version INTEGER NOT NULL DEFAULT 0,
+            synced_at REAL,
+            post_attempts INTEGER NOT NULL DEFAULT 0,
+            pending_key TEXT,
+            pending_version INTEGER,
+            pending_body TEXT,
+            possible_duplicates INTEGER NOT NULL DEFAULT 0,
+            duplicate_note TEXT
+        )""",
+        # Upstream notebooks opened on the kiosk (pull-through), served offline.
+        """CREATE TABLE pulled (
+            ref TEXT PRIMARY KEY,
+            upstream_id TEXT NOT NULL,
+            readable_id TEXT,
+            content TEXT NOT NULL,
+            fetched_at REAL NOT NULL
+        )""",
+        # Small durable facts of the sync worker (the upstream session token, ...).
+        """CREATE TABLE sync_state (
+            key TEXT PRIMARY KEY,
+            value TEXT NOT NULL
+        )""",
+    ],
 ]
 
 
@@ -138,6 +188,16 @@ class WriteResult:
 
 
 @dataclass(frozen=True, slots=True)
+class UpstreamRef:
+    """A share's copy on the upstream (filled in by kiosk.sync)."""
+
+    upstream: str
+    upstream_id: str
+    upstream_readable_id: str | None
+    synced_version: int
+
+
+@dataclass(frozen=True, slots=True)
 class UpdateGrant:
     """Who is updating: the token's session, and the notebook its password unlocked."""
 
@@ -166,13 +226,26 @@ def _like(search: str) -> str:
     return f"%{escaped}%"
 
 
-def _record_change(conn: sqlite3.Connection, share_id: str, op: str) -> None:
-    """Hook called inside every share write's transaction.
+def _record_change(conn: sqlite3.Connection, share_id: str, op: str, *,
+                   outbox: bool = False, version: int = 0) -> None:
+    """Hook called inside every share write's transaction: queue it for the upstream.
 
-    The sync issue adds an ``outbox`` table (a new migration) and inserts
-    ``(share_id, op)`` here, so the change and its outbox row commit together.
-    Until then nothing leaves the kiosk, so nothing is recorded.
+    With ``outbox`` (sync configured), a ``create``/``update`` upserts the notebook's
+    one outbox row with its new ``version``, in the same transaction as the write, so
+    a committed share is always queued. Updates coalesce: the row keeps its place in
+    line and its retry state. A ``delete`` drops the row (the sharing API has no
+    delete, so nothing goes upstream). Without ``outbox`` nothing is recorded: no
+    student data leaves the kiosk until the teacher turns sync on.
     """
+    if op == "delete":
+        conn.execute("DELETE FROM outbox WHERE share_id = ?", (share_id,))
+        return
+    if not outbox:
+        return
+    conn.execute(
+        "INSERT INTO outbox (share_id, version, enqueued_at) VALUES (?, ?, ?) "
+        "ON CONFLICT(share_id) DO UPDATE SET version = max(version, excluded.version)",
+        (share_id, version, time.time()))
 
 
 @dataclass(slots=True)
@@ -338,8 +411,12 @@ class _Checkpointer:
 class ShareStore:
     """The SQLite share store; see the module docstring for the threading model."""
 
-    def __init__(self, path: Path, *, read_threads: int = 2) -> None:
+    def __init__(self, path: Path, *, read_threads: int = 2, outbox: bool = False) -> None:
         self.path = path
+        # Queue every create/update for the upstream (sync configured); see _record_change.
+        self.outbox = outbox
+        # Called on the loop after each committed create/update (the sync worker's wake).
+        self.change_listeners: list[Callable[[], None]] = []
         self._read_threads = read_threads
         self._writer: _GroupCommitWriter | None = None
         self._checkpointer: _Checkpointer | None = None
@@ -352,9 +429,9 @@ class ShareStore:
         self._closed = False
 
     @classmethod
-    def in_data_dir(cls, data_dir: Path) -> ShareStore:
+    def in_data_dir(cls, data_dir: Path, *, outbox: bool = False) -> ShareStore:
         """The store at its usual place in the data directory."""
-        return cls(data_dir / DB_FILE)
+        return cls(data_dir / DB_FILE, outbox=outbox)
 
     # ---------------------------------------------------------------- lifecycle
 
@@ -432,7 +509,7 @@ class ShareStore:
                     _LOGGER.info("readable id collision on %s; drawing another", readable)
             else:  # pragma: no cover - needs ~2**30 shares
                 raise Conflict("Could not find a free readable id; try again.")
-            _record_change(conn, share_id, "create")
+            _record_change(conn, share_id, "create", outbox=self.outbox, version=1)
             if idempotency is not None:
                 self._remember(conn, idempotency, share_id, 201, now)
             # Built from what was written: reading 200 KB back would only cost time.
@@ -440,7 +517,9 @@ class ShareStore:
                           password_hash, content)
             return WriteResult(share, 201)
 
-        return await self._write(work)
+        result = await self._write(work)
+        self._changed()
+        return result
 
     async def update(self, ref: str, content: str, *, grant: UpdateGrant,
                      name: str | None = None, by_readable_id: bool = False,
@@ -472,14 +551,17 @@ class ShareStore:
                 "UPDATE shares SET content = ?, size = ?, name = ?, version = version + 1, "
                 "updated_at = ? WHERE id = ?",
                 (content, size, name, now, share_id))
-            _record_change(conn, share_id, "update")
+            _record_change(conn, share_id, "update", outbox=self.outbox,
+                           version=version + 1)
             if idempotency is not None:
                 self._remember(conn, idempotency, share_id, 200, now)
             share = Share(share_id, readable, name, version + 1, size, created_at, now, owner,
                           password_hash, content)
             return WriteResult(share, 200)
 
-        return await self._write(work)
+        result = await self._write(work)
+        self._changed()
+        return result
 
     async def delete(self, share_id: str) -> bool:
         """Delete one share (by UUID); False if there was none."""
@@ -565,6 +647,15 @@ class ShareStore:
 
         return await self._read(work)
 
+    async def count_created_since(self, since: float) -> int:
+        """How many shares were created at or after ``since`` (a UNIX time): "today"."""
+        def work(conn: sqlite3.Connection) -> int:
+            row = conn.execute("SELECT count(*) FROM shares WHERE created_at >= ?",
+                               (since,)).fetchone()
+            return int(row[0])
+
+        return await self._read(work)
+
     async def integrity_check(self) -> str:
         """``PRAGMA integrity_check``: ``"ok"`` when the file is sound."""
         def work(conn: sqlite3.Connection) -> str:
@@ -573,7 +664,33 @@ class ShareStore:
 
         return await self._write(work, transaction=False)
 
+    async def upstream_of(self, share_id: str) -> UpstreamRef | None:
+        """Where sync put this share upstream (None when it has not arrived there yet)."""
+        def work(conn: sqlite3.Connection) -> UpstreamRef | None:
+            row = conn.execute(
+                "SELECT upstream, upstream_id, upstream_readable_id, synced_version "
+                "FROM upstream_links WHERE share_id = ? AND upstream_id IS NOT NULL",
+                (share_id,)).fetchone()
+            return None if row is None else UpstreamRef(*row)
+
+        return await self._read(work)
+
+    async def execute_write(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """Run ``fn(conn)`` on the writer thread inside a transaction (for kiosk.sync)."""
+        return await self._write(fn)
+
+    async def execute_read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """Run ``fn(conn)`` on a read-only connection, in one snapshot (for kiosk.sync)."""
+        return await self._read(fn)
+
     # ------------------------------------------------------------------ private
+
+    def _changed(self) -> None:
+        for listener in self.change_listeners:
+            try:
+                listener()
+            except Exception:
+                _LOGGER.exception("share change listener failed")
 
     @staticmethod
     def _where(search: str | None) -> tuple[str, tuple[str, ...]]:

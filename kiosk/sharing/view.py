@@ -55,9 +55,33 @@ td,th{{border:1px solid #ccc;padding:.2em .5em}} .anchor-link{{display:none}}
 <body><header><div><h1>{title}</h1><div class="rid">{rid}</div></div>
 <a class="open" href="{lab}">Open in JupyterLite</a>
 <figure><div class="qr">{qr}</div><figcaption>Scan to open this page</figcaption></figure>
-</header>
+{upstream}</header>
 <main>{body}</main></body></html>
 """
+
+
+_UPSTREAM = """<figure class="upstream"><div class="qr">{qr}</div><figcaption>To take home:
+<a href="{url}" rel="noreferrer">{label}</a></figcaption></figure>
+"""
+
+
+def upstream_lab_url(upstream: str, upstream_id: str, readable_id: str | None) -> str:
+    """The take-home link of a synced share: the upstream site's JupyterLite.
+
+    ``upstream`` is the API base (``https://host/api/v1``); the site is its origin.
+    """
+    origin = upstream.split("/api/", 1)[0].rstrip("/")
+    return f"{origin}/lab/index.html?notebook={quote(readable_id or upstream_id)}"
+
+
+async def _upstream_block(request: web.Request, share_id: str) -> str:
+    ref = await request.app[SHARING].store.upstream_of(share_id)
+    if ref is None:
+        return ""
+    url = upstream_lab_url(ref.upstream, ref.upstream_id, ref.upstream_readable_id)
+    qr = await asyncio.to_thread(qr_svg, url, border=2, title="QR code of the take-home link")
+    return _UPSTREAM.format(qr=qr, url=html.escape(url),
+                            label=html.escape(ref.upstream_readable_id or ref.upstream_id))
 
 
 async def share_page(request: web.Request) -> web.Response:
@@ -75,7 +99,7 @@ async def share_page(request: web.Request) -> web.Response:
     page = _PAGE.format(
         title=html.escape(share.name or share.readable_id), rid=html.escape(share.readable_id),
         lab=html.escape(f"/lab/index.html?notebook={quote(share.readable_id)}"),
-        qr=qr, body=body, pygments=css)
+        qr=qr, body=body, pygments=css, upstream=await _upstream_block(request, share.id))
     response = web.Response(text=page, content_type="text/html")
     response.headers["Content-Security-Policy"] = VIEW_CSP
     response.headers["Cache-Control"] = "no-cache"

@@ -1,0 +1,99 @@
+"""The sync feature's web parts: status section, health check, admin and link routes.
+
+* ``STATUS_SECTIONS["sync"]``: the worker's snapshot (no credentials: the upstream URL
+  is shown without any user:password part, tokens and passwords never).
+* ``HEALTH_CHECKS["sync"]``: fails when a notebook keeps failing while the upstream
+  answers, or when something has waited in the outbox for over a day.
+* ``POST /api/admin/sync/now`` (admin secret): forget backoffs, start a round now.
+* ``GET /api/kiosk/shares/{id}/upstream``: a share's upstream link and its QR code,
+  for the share dialog and the dashboard (the ``/api/v1`` answers keep JE's shapes).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import time
+from typing import Any
+
+from aiohttp import web
+
+from kiosk.errors import NotFound, Unauthorized
+from kiosk.health import CheckResult
+from kiosk.qr import qr_svg
+from kiosk.sharing import ids
+from kiosk.sharing.keys import SHARING
+from kiosk.sharing.view import upstream_lab_url
+from kiosk.sync.keys import SYNC_WORKER
+
+STALE_SECONDS = 24 * 3600
+
+
+def status_section(app: web.Application) -> dict[str, Any]:
+    """``status["sync"]``."""
+    return app[SYNC_WORKER].status().as_json()
+
+
+async def health_check(app: web.Application) -> CheckResult:
+    """Sync is healthy when off, or when nothing is stuck or stale in the outbox."""
+    worker = app[SYNC_WORKER]
+    if not worker.enabled:
+        return CheckResult(True, {"enabled": False})
+    counts = await worker.refresh_counts()
+    status = worker.status()
+    details = {"enabled": True, "reachable": status.reachable, "queued": counts.queued,
+               "failing": counts.failing}
+    oldest = counts.oldest_enqueued_at
+    if oldest is not None and time.time() - oldest > STALE_SECONDS:
+        hours = (time.time() - oldest) / 3600
+        return CheckResult(False, details, f"sync: a share has waited {hours:.0f} h to reach "
+                           f"the upstream ({status.last_error or 'no error recorded'})")
+    if status.reachable and counts.failing and status.last_error:
+        return CheckResult(False, details, f"sync: {counts.failing} share(s) failing while the "
+                           f"upstream answers: {status.last_error}")
+    return CheckResult(True, details)
+
+
+async def sync_now(request: web.Request) -> web.Response:
+    """``POST /api/admin/sync/now``: the teacher's "sync now"."""
+    service = request.app[SHARING]
+    scheme, _, value = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not hmac.compare_digest(
+            value.strip().encode(), service.admin_secret.encode()):
+        raise Unauthorized("This needs the teacher's admin secret as 'Authorization: Bearer "
+                           "<secret>'.", headers={"WWW-Authenticate": "Bearer"})
+    worker = request.app[SYNC_WORKER]
+    worker.sync_now()
+    return web.json_response({"started": worker.enabled, "sync": worker.status().as_json()},
+                             status=202)
+
+
+async def share_upstream(request: web.Request) -> web.Response:
+    """``GET /api/kiosk/shares/{ref}/upstream``: where a share lives upstream, if anywhere."""
+    service = request.app[SHARING]
+    ref = request.match_info["ref"]
+    canonical = ids.parse_uuid(ref)
+    share = (await service.store.get(canonical) if canonical
+             else await service.store.get_by_readable_id(ref))
+    if share is None:
+        raise NotFound(f"There is no shared notebook '{ref}' on this kiosk.")
+    link = await request.app[SYNC_WORKER].upstream_link(share.id)
+    body: dict[str, Any] = {"id": share.id, "readable_id": share.readable_id,
+                            "version": share.version, "synced": link is not None}
+    if link is not None:
+        assert link.upstream_id is not None
+        url = upstream_lab_url(link.upstream, link.upstream_id, link.upstream_readable_id)
+        body.update({"upstream_id": link.upstream_id,
+                     "upstream_readable_id": link.upstream_readable_id,
+                     "synced_version": link.synced_version, "synced_at": link.synced_at,
+                     "up_to_date": link.synced_version >= share.version, "url": url,
+                     "qr_svg": await asyncio.to_thread(qr_svg, url, border=2,
+                                                       title="QR code of the take-home link")})
+    return web.json_response(body, headers={"Cache-Control": "no-store"})
+
+
+def routes() -> list[web.RouteDef]:
+    return [
+        web.post("/api/admin/sync/now", sync_now),
+        web.get("/api/kiosk/shares/{ref}/upstream", share_upstream, allow_head=False),
+    ]

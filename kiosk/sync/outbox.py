@@ -1,0 +1,248 @@
+"""The sync worker's SQL: the outbox, the upstream links, the pull-through cache.
+
+Plain functions of a ``sqlite3.Connection``; the worker runs them on the store's
+writer thread (``ShareStore.execute_write``) or a reader (``execute_read``), never
+on the event loop. The tables come from the store's second migration.
+"""
+
+from __future__ import annotations
+
+import random
+import sqlite3
+import time
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxItem:
+    """One notebook waiting to go upstream, with its retry state."""
+
+    share_id: str
+    version: int
+    enqueued_at: float
+    attempts: int
+    next_attempt_at: float
+    last_error: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class UpstreamLink:
+    """A local share's copy upstream (``upstream_id`` is None until a POST succeeded)."""
+
+    share_id: str
+    upstream: str
+    kind: str
+    upstream_id: str | None
+    upstream_readable_id: str | None
+    password: str
+    synced_version: int
+    synced_at: float | None
+    post_attempts: int
+    pending_key: str | None
+    pending_version: int | None
+    pending_body: str | None
+    possible_duplicates: int
+    duplicate_note: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class WorkUnit:
+    """What sending one notebook needs: its outbox row, its content, its link."""
+
+    item: OutboxItem
+    version: int
+    content: str
+    link: UpstreamLink | None
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxCounts:
+    """Numbers for the status: queued rows, rows due now, oldest enqueue time."""
+
+    queued: int
+    due: int
+    failing: int
+    oldest_enqueued_at: float | None
+    synced: int
+    possible_duplicates: int
+
+
+_LINK_COLUMNS = ("share_id, upstream, kind, upstream_id, upstream_readable_id, password, "
+                 "synced_version, synced_at, post_attempts, pending_key, pending_version, "
+                 "pending_body, possible_duplicates, duplicate_note")
+_ITEM_COLUMNS = "share_id, version, enqueued_at, attempts, next_attempt_at, last_error"
+
+
+def backoff_delay(attempts: int, base: float, cap: float,
+                  rng: random.Random | None = None) -> float:
+    """Full-jitter exponential backoff: uniform in [0, min(cap, base * 2**(attempts-1))].
+
+    ``attempts`` counts failures so far (1 after the first). The jitter spreads the
+    retries of thirty kiosks (or a thousand notebooks) that failed together.
+    """
+    ceiling = min(cap, base * (2 ** max(0, min(attempts - 1, 30))))
+    return (rng or random).uniform(0, ceiling)
+
+
+def due_items(conn: sqlite3.Connection, now: float, limit: int,
+              exclude: frozenset[str] = frozenset()) -> list[OutboxItem]:
+    """Rows due now, oldest first, skipping notebooks already in flight."""
+    rows = conn.execute(
+        f"SELECT {_ITEM_COLUMNS} FROM outbox WHERE next_attempt_at <= ? "  # noqa: S608
+        "ORDER BY enqueued_at, share_id LIMIT ?", (now, limit + len(exclude))).fetchall()
+    items = [OutboxItem(*r) for r in rows if r[0] not in exclude]
+    return items[:limit]
+
+
+def next_due_at(conn: sqlite3.Connection) -> float | None:
+    """When the earliest row becomes due (None for an empty outbox)."""
+    row = conn.execute("SELECT min(next_attempt_at) FROM outbox").fetchone()
+    return None if row is None or row[0] is None else float(row[0])
+
+
+def load_unit(conn: sqlite3.Connection, share_id: str) -> WorkUnit | None:
+    """The outbox row with the share's current content and link; None if either is gone."""
+    item = conn.execute(f"SELECT {_ITEM_COLUMNS} FROM outbox WHERE share_id = ?",  # noqa: S608
+                        (share_id,)).fetchone()
+    if item is None:
+        return None
+    share = conn.execute("SELECT version, content FROM shares WHERE id = ?",
+                         (share_id,)).fetchone()
+    if share is None:
+        return WorkUnit(OutboxItem(*item), 0, "", None)
+    return WorkUnit(OutboxItem(*item), int(share[0]), str(share[1]), get_link(conn, share_id))
+
+
+def get_link(conn: sqlite3.Connection, share_id: str) -> UpstreamLink | None:
+    row = conn.execute(f"SELECT {_LINK_COLUMNS} FROM upstream_links WHERE share_id = ?",  # noqa: S608
+                       (share_id,)).fetchone()
+    return None if row is None else UpstreamLink(*row)
+
+
+def drop_item(conn: sqlite3.Connection, share_id: str) -> None:
+    conn.execute("DELETE FROM outbox WHERE share_id = ?", (share_id,))
+
+
+def prepare_post(conn: sqlite3.Connection, share_id: str, *, upstream: str, kind: str,
+                 password: str, key: str, version: int, body: str) -> UpstreamLink:
+    """Before a POST: keep the exact request (for a replay) and count the attempt.
+
+    An earlier POST whose answer was never seen may have created the notebook
+    upstream; a kiosk upstream replays the same Idempotency-Key, but the JE service
+    cannot, so there the earlier attempt is recorded as a possible duplicate.
+    """
+    link = get_link(conn, share_id)
+    if link is None:
+        conn.execute(
+            "INSERT INTO upstream_links (share_id, upstream, kind, password, post_attempts, "
+            "pending_key, pending_version, pending_body) VALUES (?,?,?,?,1,?,?,?)",
+            (share_id, upstream, kind, password, key, version, body))
+    elif link.pending_key is None:
+        conn.execute(
+            "UPDATE upstream_links SET upstream = ?, kind = ?, post_attempts = post_attempts "
+            "+ 1, pending_key = ?, pending_version = ?, pending_body = ? WHERE share_id = ?",
+            (upstream, kind, key, version, body, share_id))
+    else:
+        conn.execute("UPDATE upstream_links SET post_attempts = post_attempts + 1 "
+                     "WHERE share_id = ?", (share_id,))
+    found = get_link(conn, share_id)
+    assert found is not None
+    return found
+
+
+def note_possible_duplicate(conn: sqlite3.Connection, share_id: str, note: str) -> None:
+    conn.execute("UPDATE upstream_links SET possible_duplicates = possible_duplicates + 1, "
+                 "duplicate_note = ? WHERE share_id = ?", (note, share_id))
+
+
+def record_created(conn: sqlite3.Connection, share_id: str, *, upstream_id: str,
+                   readable_id: str | None, version: int, now: float) -> None:
+    """A POST succeeded: remember the upstream ids; forget the pending request."""
+    conn.execute(
+        "UPDATE upstream_links SET upstream_id = ?, upstream_readable_id = ?, "
+        "synced_version = ?, synced_at = ?, pending_key = NULL, pending_version = NULL, "
+        "pending_body = NULL WHERE share_id = ?",
+        (upstream_id, readable_id, version, now, share_id))
+
+
+def record_updated(conn: sqlite3.Connection, share_id: str, *, version: int,
+                   readable_id: str | None, now: float) -> None:
+    conn.execute(
+        "UPDATE upstream_links SET synced_version = max(synced_version, ?), synced_at = ?, "
+        "upstream_readable_id = coalesce(?, upstream_readable_id) WHERE share_id = ?",
+        (version, now, readable_id, share_id))
+
+
+def forget_upstream(conn: sqlite3.Connection, share_id: str) -> None:
+    """The upstream no longer knows the notebook (404 on PUT): create it anew."""
+    conn.execute("UPDATE upstream_links SET upstream_id = NULL, upstream_readable_id = NULL, "
+                 "synced_version = 0 WHERE share_id = ?", (share_id,))
+
+
+def finish_item(conn: sqlite3.Connection, share_id: str, version: int) -> bool:
+    """Drop the outbox row if nothing newer than ``version`` was queued meanwhile.
+
+    Returns True when the row is gone; otherwise the newer version stays queued
+    (with a clean retry state) and is sent next.
+    """
+    gone = conn.execute("DELETE FROM outbox WHERE share_id = ? AND version <= ?",
+                        (share_id, version)).rowcount > 0
+    if not gone:
+        conn.execute("UPDATE outbox SET attempts = 0, next_attempt_at = 0, last_error = NULL "
+                     "WHERE share_id = ?", (share_id,))
+    return gone
+
+
+def fail_item(conn: sqlite3.Connection, share_id: str, error: str, delay: float,
+              now: float) -> int:
+    """Count a failed attempt and schedule the next one; returns the attempt count."""
+    conn.execute("UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ?, "
+                 "last_error = ? WHERE share_id = ?", (now + delay, error[:500], share_id))
+    row = conn.execute("SELECT attempts FROM outbox WHERE share_id = ?", (share_id,)).fetchone()
+    return 0 if row is None else int(row[0])
+
+
+def reset_backoff(conn: sqlite3.Connection) -> int:
+    """Make every row due now (the upstream came back, or the teacher said 'sync now')."""
+    return conn.execute("UPDATE outbox SET next_attempt_at = 0 WHERE next_attempt_at > 0"
+                        ).rowcount
+
+
+def counts(conn: sqlite3.Connection, now: float | None = None) -> OutboxCounts:
+    now = time.time() if now is None else now
+    queued, due, failing, oldest = conn.execute(
+        "SELECT count(*), coalesce(sum(next_attempt_at <= ?), 0), "
+        "coalesce(sum(attempts > 0), 0), min(enqueued_at) FROM outbox", (now,)).fetchone()
+    synced, dups = conn.execute(
+        "SELECT coalesce(sum(upstream_id IS NOT NULL), 0), "
+        "coalesce(sum(possible_duplicates), 0) FROM upstream_links").fetchone()
+    return OutboxCounts(int(queued), int(due), int(failing),
+                        None if oldest is None else float(oldest), int(synced), int(dups))
+
+
+def get_state(conn: sqlite3.Connection, key: str) -> str | None:
+    row = conn.execute("SELECT value FROM sync_state WHERE key = ?", (key,)).fetchone()
+    return None if row is None else str(row[0])
+
+
+def set_state(conn: sqlite3.Connection, key: str, value: str | None) -> None:
+    if value is None:
+        conn.execute("DELETE FROM sync_state WHERE key = ?", (key,))
+    else:
+        conn.execute("INSERT OR REPLACE INTO sync_state (key, value) VALUES (?, ?)",
+                     (key, value))
+
+
+def cache_pulled(conn: sqlite3.Connection, ref: str, upstream_id: str, *,
+                 readable_id: str | None, content: str, now: float) -> None:
+    for key in {ref, upstream_id, *([readable_id] if readable_id else [])}:
+        conn.execute("INSERT OR REPLACE INTO pulled (ref, upstream_id, readable_id, content, "
+                     "fetched_at) VALUES (?,?,?,?,?)",
+                     (key, upstream_id, readable_id, content, now))
+
+
+def get_pulled(conn: sqlite3.Connection, ref: str) -> tuple[str, str | None, str] | None:
+    """``(upstream_id, readable_id, content)`` of a cached upstream notebook."""
+    row = conn.execute("SELECT upstream_id, readable_id, content FROM pulled WHERE ref = ?",
+                       (ref,)).fetchone()
+    return None if row is None else (str(row[0]), row[1], str(row[2]))

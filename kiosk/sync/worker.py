@@ -1,0 +1,529 @@
+"""The sync worker: forwards the store's outbox to the upstream whenever it answers.
+
+One named task (``kiosk-sync``) runs rounds: a round probes the upstream's ``health``
+(cheap, short timeout; skipped while a recent probe or send succeeded), then drains
+the due outbox rows with at most ``sync_concurrency`` notebooks in flight and each
+notebook strictly in order (one row per notebook, never two sends of one notebook
+at once). Between rounds it sleeps until the next row is due, ``sync_interval``
+passes, or :meth:`SyncWorker.wake` is called (after each local write, "sync now").
+
+Exactly-once with a kiosk upstream: a POST's exact body and ``Idempotency-Key``
+(``<kiosk id>:<share id>:<version>``) are committed before it is sent, and the
+session token is kept in the store, so a retry after a lost answer (or a SIGKILL)
+is replayed by the upstream, never applied twice. The JE service has no such key:
+a POST whose answer was lost is retried and counted as a possible duplicate.
+
+Failures get full-jitter exponential backoff per row, stored in the database, so it
+survives a restart; a lost connection ends the round and makes the upstream
+"unreachable" until the next successful probe, which makes every row due again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import functools
+import json
+import logging
+import random
+import secrets
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import aiohttp
+
+from kiosk.config import KioskConfig
+from kiosk.errors import KioskError, UpstreamError
+from kiosk.sharing.store import Share, ShareStore
+from kiosk.sync import outbox
+from kiosk.sync.client import (
+    AnswerLost,
+    UpstreamClient,
+    UpstreamRejected,
+    UpstreamUnreachable,
+    post_body,
+    safe_url,
+)
+from kiosk.sync.outbox import OutboxCounts, UpstreamLink, WorkUnit
+
+_LOGGER = logging.getLogger(__name__)
+
+# JE tokens live 120 minutes; renew well before, so a long send never carries a dead one.
+TOKEN_RENEW_SECONDS = 100 * 60
+# A successful probe or send within this many seconds stands for a fresh probe.
+PROBE_FRESH_SECONDS = 10.0
+KIOSK_ID_KEY = "kiosk_id"
+SESSION_KEY = "session_token"
+STUCK_ATTEMPTS = 5
+COUNTS_EVERY_SECONDS = 1.0
+
+
+@dataclass(slots=True)
+class SyncStatus:
+    """A snapshot for the status endpoint, the dashboard and ``kiosk sync status``."""
+
+    enabled: bool
+    upstream: str | None
+    kind: str | None
+    reachable: bool | None
+    queued: int = 0
+    due: int = 0
+    in_flight: int = 0
+    failing: int = 0
+    oldest_queued_at: float | None = None
+    synced: int = 0
+    sent: int = 0
+    retries: int = 0
+    possible_duplicates: int = 0
+    last_success_at: float | None = None
+    last_error: str | None = None
+    last_error_at: float | None = None
+    last_probe_at: float | None = None
+    last_round_at: float | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(slots=True)
+class _Token:
+    value: str
+    obtained_at: float
+
+
+class SyncWorker:
+    """Drains the outbox to ``config.upstream_url``; see the module docstring.
+
+    ``clock`` is the time the token cache believes (tests move it days ahead);
+    outbox times are always wall-clock. A worker for a kiosk without sync is inert:
+    ``start`` does nothing and ``wake`` is a no-op, so callers need not check.
+    """
+
+    def __init__(self, config: KioskConfig, store: ShareStore, *,
+                 clock: Callable[[], float] = time.time,
+                 rng: random.Random | None = None) -> None:
+        self.config = config
+        self.store = store
+        self.clock = clock
+        self.enabled = bool(config.sync_enabled and config.upstream_url)
+        self.base = (config.upstream_url or "").rstrip("/")
+        self.kind: str | None = None if config.upstream_kind == "auto" else config.upstream_kind
+        self._rng = rng or random.Random()  # noqa: S311 - jitter, not secrets
+        self._status = SyncStatus(self.enabled, safe_url(self.base) if self.base else None,
+                                  self.kind, None)
+        self._wake = asyncio.Event()
+        self._reset_requested = False
+        self._task: asyncio.Task[None] | None = None
+        self._session: aiohttp.ClientSession | None = None
+        self._client: UpstreamClient | None = None
+        self._kiosk_id = ""
+        self._session_token: _Token | None = None
+        self._token_lock = asyncio.Lock()
+        self._round_lock = asyncio.Lock()
+        self._notebook_tokens: dict[str, _Token] = {}
+        self._in_flight: set[str] = set()
+        self._stop_round = False
+        self._last_ok = -1e18
+        self._counted_at = -1e18
+
+    # ------------------------------------------------------------------ public
+
+    async def start(self) -> None:
+        """Open the HTTP session, load the kiosk id and token, start the task. Idempotent."""
+        if not self.enabled or self._task is not None:
+            return
+        self._session = aiohttp.ClientSession()
+        self._client = UpstreamClient(self.base, self._session,
+                                      timeout=self.config.sync_timeout)
+        await self._load_state()
+        await self.refresh_counts()
+        self._task = asyncio.create_task(self._run(), name="kiosk-sync")
+        _LOGGER.info("sync: forwarding shares to %s (%d queued)", self._status.upstream,
+                     self._status.queued)
+
+    async def stop(self) -> None:
+        """Cancel the task (and its sends) and close the session. Idempotent."""
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        session, self._session = self._session, None
+        if session is not None:
+            await session.close()
+
+    def wake(self) -> None:
+        """Start a round soon (a local write happened)."""
+        if self.enabled:
+            self._wake.set()
+
+    def sync_now(self) -> None:
+        """The teacher's "sync now": forget every backoff and start a round now."""
+        if self.enabled:
+            self._reset_requested = True
+            self._status.last_probe_at = None
+            self._last_ok = -1e18
+            self._wake.set()
+
+    def status(self) -> SyncStatus:
+        """The latest snapshot (counts are refreshed after each send and round)."""
+        self._status.in_flight = len(self._in_flight)
+        self._status.kind = self.kind
+        return self._status
+
+    async def refresh_counts(self) -> OutboxCounts:
+        counts = await self.store.execute_read(outbox.counts)
+        s = self._status
+        s.queued, s.due, s.failing = counts.queued, counts.due, counts.failing
+        s.oldest_queued_at, s.synced = counts.oldest_enqueued_at, counts.synced
+        s.possible_duplicates = counts.possible_duplicates
+        return counts
+
+    async def upstream_link(self, share_id: str) -> UpstreamLink | None:
+        """Where a local share lives upstream (None before its first successful POST)."""
+        link = await self.store.execute_read(lambda c: outbox.get_link(c, share_id))
+        return link if link is not None and link.upstream_id is not None else None
+
+    async def run_round(self) -> None:
+        """One round: probe, then drain what is due. Public for tests and benchmarks."""
+        if self._client is None:
+            raise KioskError("the sync worker is not started")
+        async with self._round_lock:  # one round at a time: a notebook is never sent twice
+            if self._reset_requested:
+                self._reset_requested = False
+                await self.store.execute_write(outbox.reset_backoff)
+            self._status.last_round_at = time.time()
+            if await self._probe():
+                await self._drain()
+            await self.refresh_counts()
+
+    async def pull(self, ref: str) -> Share | None:
+        """An upstream notebook opened on the kiosk: fetched when online, else cached."""
+        if not self.enabled or self._client is None:
+            return None
+        cached = await self.store.execute_read(lambda c: outbox.get_pulled(c, ref))
+        if self._status.reachable is not False or cached is None:
+            try:
+                fetched = await self._client.fetch(await self._session_bearer(), ref)
+            except UpstreamError as exc:
+                _LOGGER.info("sync: cannot fetch %r from the upstream: %s", ref, exc)
+            else:
+                if fetched is not None:
+                    now = time.time()
+                    await self.store.execute_write(lambda c: outbox.cache_pulled(
+                        c, ref, fetched.id, readable_id=fetched.readable_id,
+                        content=fetched.content, now=now))
+                    return _pulled_share(fetched.id, fetched.readable_id, fetched.content)
+        if cached is None:
+            return None
+        return _pulled_share(*cached)
+
+    # ------------------------------------------------------------------ the loop
+
+    async def _run(self) -> None:
+        while True:
+            self._wake.clear()
+            try:
+                await self.run_round()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                _LOGGER.exception("sync round failed; will retry")
+                self._error(f"sync round failed: {type(exc).__name__}")
+            delay = self.config.sync_interval
+            if self._status.reachable:
+                due = await self.store.execute_read(outbox.next_due_at)
+                if due is not None:
+                    delay = max(0.05, min(delay, due - time.time()))
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), delay)
+
+    async def _probe(self) -> bool:
+        assert self._client is not None
+        if self._status.reachable and time.monotonic() - self._last_ok < PROBE_FRESH_SECONDS:
+            return True
+        was = self._status.reachable
+        self._status.last_probe_at = time.time()
+        try:
+            answer = await self._client.health()
+        except UpstreamError as exc:
+            if was is not False:
+                _LOGGER.info("sync: upstream %s not reachable: %s", self._status.upstream, exc)
+            self._status.reachable = False
+            self._error(f"upstream not reachable: {exc}")
+            return False
+        if self.kind is None:
+            self.kind = "kiosk" if answer.get("service") == "kiosk" else "je"
+            _LOGGER.info("sync: the upstream is a %s", "kiosk" if self.kind == "kiosk"
+                         else "Jupyter Everywhere service")
+        self._status.reachable = True
+        self._last_ok = time.monotonic()
+        if not was:
+            # Rows failed while the line was down: send them now, not after their backoff.
+            await self.store.execute_write(outbox.reset_backoff)
+            _LOGGER.info("sync: upstream %s reachable", self._status.upstream)
+        return True
+
+    async def _drain(self) -> None:
+        self._stop_round = False
+        limit = self.config.sync_concurrency
+        tasks: set[asyncio.Task[None]] = set()
+        try:
+            while True:
+                if not self._stop_round and len(tasks) < limit:
+                    busy = frozenset(self._in_flight)
+                    items = await self.store.execute_read(functools.partial(
+                        outbox.due_items, now=time.time(), limit=limit - len(tasks),
+                        exclude=busy))
+                    for item in items:
+                        self._in_flight.add(item.share_id)
+                        tasks.add(asyncio.create_task(self._send(item.share_id),
+                                                      name=f"kiosk-sync-{item.share_id[:8]}"))
+                if not tasks:
+                    return
+                done, tasks = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+                for task in done:
+                    task.result()
+        finally:
+            for task in tasks:
+                task.cancel()
+            for task in tasks:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+
+    async def _send(self, share_id: str) -> None:
+        """Send one notebook (create, then update to its latest version); never raises."""
+        try:
+            await self._sync_share(share_id)
+        except UpstreamError as exc:
+            if isinstance(exc, UpstreamUnreachable | AnswerLost):
+                # The line (or the upstream) is failing: stop taking new rows this round.
+                self._stop_round = True
+                self._status.reachable = False
+            await self._failed(share_id, str(exc))
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            _LOGGER.exception("sync: sending share %s failed", share_id)
+            await self._failed(share_id, f"internal error: {type(exc).__name__}")
+        else:
+            self._status.sent += 1
+            self._status.last_success_at = time.time()
+            self._last_ok = time.monotonic()
+            if self._last_ok - self._counted_at > COUNTS_EVERY_SECONDS:
+                # Keep the status's queue length moving during a long drain.
+                self._counted_at = self._last_ok
+                await self.refresh_counts()
+        finally:
+            self._in_flight.discard(share_id)
+
+    async def _failed(self, share_id: str, message: str) -> None:
+        self._status.retries += 1
+        self._error(message)
+        # The attempt count is read inside the write, so the delay is computed there too.
+        cfg, rng, now = self.config, self._rng, time.time()
+
+        def work(conn: Any) -> int:
+            row = conn.execute("SELECT attempts FROM outbox WHERE share_id = ?",
+                               (share_id,)).fetchone()
+            if row is None:
+                return 0
+            delay = outbox.backoff_delay(int(row[0]) + 1, cfg.sync_backoff_base,
+                                         cfg.sync_backoff_max, rng)
+            return outbox.fail_item(conn, share_id, message, delay, now)
+
+        attempts = await self.store.execute_write(work)
+        log = _LOGGER.warning if attempts >= STUCK_ATTEMPTS else _LOGGER.info
+        log("sync: share %s not sent (attempt %d): %s", share_id, attempts, message)
+
+    def _error(self, message: str) -> None:
+        self._status.last_error = message
+        self._status.last_error_at = time.time()
+
+    # ------------------------------------------------------------ one notebook
+
+    async def _sync_share(self, share_id: str) -> None:
+        unit = await self.store.execute_read(lambda c: outbox.load_unit(c, share_id))
+        if unit is None:
+            return
+        if unit.version == 0:  # the share was deleted meanwhile: nothing to send
+            await self.store.execute_write(lambda c: outbox.drop_item(c, share_id))
+            return
+        link = unit.link
+        if link is not None and link.upstream != self.base:
+            # The teacher pointed the kiosk at another upstream: start afresh there.
+            await self.store.execute_write(lambda c: c.execute(
+                "DELETE FROM upstream_links WHERE share_id = ?", (share_id,)))
+            link = None
+        if link is None or link.upstream_id is None:
+            link = await self._create(unit, link)
+        if unit.version > link.synced_version:
+            await self._update(unit, link)
+        version = unit.version
+        await self.store.execute_write(lambda c: outbox.finish_item(c, share_id, version))
+
+    async def _create(self, unit: WorkUnit, link: UpstreamLink | None) -> UpstreamLink:
+        assert self._client is not None
+        share_id = unit.item.share_id
+        kind = self.kind or "je"
+        if link is not None and link.pending_key is not None and link.pending_body is not None:
+            # A POST was sent before and its answer never seen: repeat it exactly.
+            key, body, version = link.pending_key, link.pending_body, link.pending_version or 1
+            if kind != "kiosk":
+                note = (f"POST attempt {link.post_attempts} of version {version} got no "
+                        "answer; the JE service may hold an extra copy")
+                await self.store.execute_write(
+                    lambda c: outbox.note_possible_duplicate(c, share_id, note))
+                _LOGGER.warning("sync: share %s: %s", share_id, note)
+        else:
+            password = link.password if link is not None else secrets.token_urlsafe(24)
+            version = unit.version
+            key = f"{self._kiosk_id}:{share_id}:{version}:post"
+            body = post_body(unit.content, password)
+        password = link.password if link is not None else _password_of(body)
+        prepared = await self.store.execute_write(lambda c: outbox.prepare_post(
+            c, share_id, upstream=self.base, kind=kind, password=password, key=key,
+            version=version, body=body))
+        for attempt in range(2):
+            token = await self._session_bearer()
+            try:
+                saved = await self._client.create(
+                    token, body, idempotency_key=key if kind == "kiosk" else None)
+                break
+            except UpstreamRejected as exc:
+                if exc.upstream_status == 401 and attempt == 0:
+                    await self._drop_session_token(token)
+                    continue
+                if 400 <= exc.upstream_status < 500 and kind != "kiosk":
+                    # A clear refusal: nothing was created; the next POST is a new one.
+                    await self.store.execute_write(lambda c: c.execute(
+                        "UPDATE upstream_links SET pending_key = NULL, pending_body = NULL "
+                        "WHERE share_id = ?", (share_id,)))
+                raise
+        else:  # pragma: no cover - the loop always breaks or raises
+            raise UpstreamRejected("POST notebooks refused the token", 401)
+        now = time.time()
+        await self.store.execute_write(lambda c: outbox.record_created(
+            c, share_id, upstream_id=saved.id, readable_id=saved.readable_id, version=version,
+            now=now))
+        _LOGGER.info("sync: share %s created upstream as %s", share_id, saved.readable_id)
+        return UpstreamLink(share_id, self.base, kind, saved.id, saved.readable_id,
+                            prepared.password, version, now, prepared.post_attempts, None,
+                            None, None, prepared.possible_duplicates, prepared.duplicate_note)
+
+    async def _update(self, unit: WorkUnit, link: UpstreamLink) -> None:
+        assert self._client is not None and link.upstream_id is not None
+        share_id, upstream_id = unit.item.share_id, link.upstream_id
+        key = f"{self._kiosk_id}:{share_id}:{unit.version}:put"
+        kind = link.kind
+        # A kiosk upstream: the creating session owns the notebook (and scopes the
+        # Idempotency-Key). JE: a password-scoped token, since its sessions expire.
+        scoped = kind != "kiosk"
+        for attempt in range(3):
+            token = (await self._notebook_bearer(upstream_id, link.password) if scoped
+                     else await self._session_bearer())
+            try:
+                saved = await self._client.update(
+                    token, upstream_id, unit.content,
+                    idempotency_key=key if kind == "kiosk" else None)
+                break
+            except UpstreamRejected as exc:
+                status = exc.upstream_status
+                if status == 404:
+                    await self.store.execute_write(
+                        lambda c: outbox.forget_upstream(c, share_id))
+                    raise UpstreamRejected("the upstream lost the notebook; it will be "
+                                           "created again", 404) from None
+                # 401: expired token; 403 (kiosk) or 500 (JE): not this session's notebook.
+                if attempt < 2 and (status in (401, 403) or (scoped and status == 500)):
+                    self._notebook_tokens.pop(upstream_id, None)
+                    scoped = True
+                    continue
+                raise
+        else:  # pragma: no cover
+            raise UpstreamRejected("PUT notebooks refused every token", 403)
+        now, version = time.time(), unit.version
+        await self.store.execute_write(lambda c: outbox.record_updated(
+            c, share_id, version=version, readable_id=saved.readable_id, now=now))
+
+    # ------------------------------------------------------------------ tokens
+
+    async def _load_state(self) -> None:
+        def work(conn: Any) -> tuple[str, str | None]:
+            kiosk_id = outbox.get_state(conn, KIOSK_ID_KEY)
+            if kiosk_id is None:
+                kiosk_id = uuid.uuid4().hex
+                outbox.set_state(conn, KIOSK_ID_KEY, kiosk_id)
+            return kiosk_id, outbox.get_state(conn, f"{SESSION_KEY}:{self.base}")
+
+        self._kiosk_id, saved = await self.store.execute_write(work)
+        if saved:
+            with contextlib.suppress(ValueError, KeyError, TypeError):
+                data = json.loads(saved)
+                self._session_token = _Token(str(data["token"]), float(data["obtained_at"]))
+
+    async def _session_bearer(self) -> str:
+        """The upstream session token: kept in the store, renewed before it expires."""
+        if self.config.upstream_token:
+            return self.config.upstream_token
+        assert self._client is not None
+        async with self._token_lock:
+            current = self._session_token
+            now = self.clock()
+            if current is not None and now - current.obtained_at < TOKEN_RENEW_SECONDS:
+                return current.value
+            value: str | None = None
+            if current is not None and not _expired(current.value, now):
+                # Refreshing keeps the session: it owns our notebooks and scopes our keys.
+                with contextlib.suppress(UpstreamRejected):
+                    value = await self._client.refresh(current.value)
+            if value is None:
+                value = await self._client.issue()
+            token = _Token(value, now)
+            self._session_token = token
+            saved = json.dumps({"token": value, "obtained_at": now})
+            key = f"{SESSION_KEY}:{self.base}"
+            await self.store.execute_write(lambda c: outbox.set_state(c, key, saved))
+            return value
+
+    async def _drop_session_token(self, value: str) -> None:
+        async with self._token_lock:
+            if self._session_token is not None and self._session_token.value == value:
+                self._session_token = None
+
+    async def _notebook_bearer(self, upstream_id: str, password: str) -> str:
+        """A token issued with the notebook's password, cached until near its expiry."""
+        assert self._client is not None
+        now = self.clock()
+        cached = self._notebook_tokens.get(upstream_id)
+        if cached is not None and now - cached.obtained_at < TOKEN_RENEW_SECONDS:
+            return cached.value
+        value = await self._client.issue(notebook_id=upstream_id, password=password)
+        self._notebook_tokens[upstream_id] = _Token(value, now)
+        return value
+
+
+def _password_of(body: str) -> str:
+    data = json.loads(body)
+    password = data.get("password") if isinstance(data, dict) else None
+    return password if isinstance(password, str) else ""
+
+
+def _expired(token: str, now: float) -> bool:
+    """Whether a JWT's ``exp`` has passed (False for opaque tokens: let the server say)."""
+    try:
+        payload = token.split(".")[1]
+        claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+        return float(claims["exp"]) <= now
+    except (IndexError, ValueError, KeyError, TypeError):
+        return False
+
+
+def _pulled_share(upstream_id: str, readable_id: str | None, content: str) -> Share:
+    """A cached upstream notebook in the shape the sharing API answers with."""
+    return Share(upstream_id, readable_id or upstream_id, None, 0, len(content.encode()), 0.0,
+                 0.0, "", None, content)
