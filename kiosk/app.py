@@ -11,7 +11,20 @@ from collections.abc import Callable
 
 from aiohttp import web
 
-from kiosk import discovery, health, metrics, serving, sharing, status, systemd
+from kiosk import (
+    dashboard,
+    discovery,
+    downloads,
+    health,
+    hotspot,
+    metrics,
+    relay,
+    serving,
+    sharing,
+    status,
+    sync,
+    systemd,
+)
 from kiosk.config import KioskConfig
 from kiosk.keys import CONFIG, RUNTIME, SERVING_HOOKS, RuntimeInfo
 from kiosk.middleware import errors_middleware, security_headers
@@ -24,8 +37,13 @@ COMPONENTS: list[Component] = [
     sharing.setup,
     discovery.setup,
     status.setup,
+    relay.setup,
+    downloads.setup,
+    hotspot.setup,  # after status (its section); before serving (probe paths)
     health.setup,
+    sync.setup,  # after sharing (its store), status and health (its section and check)
     metrics.setup,
+    dashboard.setup,  # after sharing, discovery, status (reads their keys)
     systemd.setup,  # after every serving hook: READY=1 last in, STOPPING=1 first out
     serving.setup,  # keep last: it adds the catch-all route of the bundle
 ]

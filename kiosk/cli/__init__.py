@@ -14,10 +14,24 @@ import sys
 from collections.abc import Sequence
 
 from kiosk import __version__
-from kiosk.cli import admin, base, bundle, cache, hotspot, qr, serve, shares, status, usb
+from kiosk.cli import (
+    admin,
+    base,
+    bundle,
+    cache,
+    doctor,
+    hotspot,
+    qr,
+    serve,
+    shares,
+    status,
+    sync,
+    usb,
+)
 from kiosk.errors import ConfigError, KioskError
 
-COMMAND_MODULES = [serve, status, qr, shares, admin, cache, usb, hotspot, bundle]
+COMMAND_MODULES = [serve, status, qr, shares, admin, cache, usb, hotspot, bundle, doctor,
+                   sync]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,190 @@
+"""The dashboard's routes: sign in and out, the overview, and the teacher's actions.
+
+Every action is a POST from a dashboard form, needs a live session and passes the
+CSRF checks of :mod:`kiosk.dashboard.csrf`, then answers with a redirect (303) to
+``/admin`` and a fixed message code, so reloading never repeats an action.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import importlib
+import inspect
+from typing import Any
+
+from aiohttp import web
+
+from kiosk.bundle.active import set_current
+from kiosk.bundle.catalog import built_bundles
+from kiosk.dashboard import auth, csrf
+from kiosk.dashboard.figures import gather_overview
+from kiosk.dashboard.keys import LOGIN_LIMITER, RECENT_CLIENTS, SESSIONS
+from kiosk.dashboard.pages import MESSAGES, render_dashboard, render_login
+from kiosk.errors import BadRequest, Forbidden, NotFound
+from kiosk.keys import CONFIG
+from kiosk.qr import qr_svg
+from kiosk.sharing import ids
+from kiosk.sharing.keys import SHARING, STORE
+from kiosk.urls import viewer_url
+
+_NO_STORE = {"Cache-Control": "no-store"}
+SHARES_SHOWN = 50
+
+ERRORS = {
+    "confirm": "Nothing was deleted: type CLEAR in the box to delete every share.",
+    "sync-off": "Sync is off on this kiosk.",
+    "bundle": "That bundle cannot be chosen; pick one from the list.",
+}
+
+
+def _page(text: str, status: int = 200) -> web.Response:
+    return web.Response(text=text, status=status, content_type="text/html",
+                        headers=_NO_STORE)
+
+
+def _back(code: str, *, error: bool = False) -> web.HTTPSeeOther:
+    return web.HTTPSeeOther(f"/admin?{'err' if error else 'msg'}={code}", headers=_NO_STORE)
+
+
+def sync_worker(app: web.Application) -> Any | None:
+    """The sync worker, when the sync feature is present and enabled (else None).
+
+    Looked up lazily, so the dashboard works with or without the sync feature; an
+    inert worker (sync off in the settings) counts as none.
+    """
+    try:
+        module = importlib.import_module("kiosk.sync.keys")
+    except ImportError:
+        return None
+    key = getattr(module, "SYNC_WORKER", None)
+    if key is None:
+        return None
+    worker = app.get(key)
+    if worker is None or not getattr(worker, "enabled", True):
+        return None
+    return worker
+
+
+def _require_session(request: web.Request) -> auth.Session:
+    session = auth.current_session(request, request.app[SESSIONS])
+    if session is None:
+        raise Forbidden("You are not signed in to the dashboard (or your session ended); "
+                        "sign in again at /admin.")
+    return session
+
+
+async def _checked_form(request: web.Request) -> tuple[auth.Session, dict[str, str]]:
+    """The session and the form's text fields, after every CSRF check."""
+    session = _require_session(request)
+    form = await request.post()
+    csrf.check_form(request, session, form.get(csrf.FIELD))
+    return session, {k: v for k, v in form.items() if isinstance(v, str)}
+
+
+async def dashboard(request: web.Request) -> web.Response:
+    """``GET /admin``: the sign-in form without a session, else the dashboard."""
+    config = request.app[CONFIG]
+    session = auth.current_session(request, request.app[SESSIONS])
+    message = MESSAGES.get(request.query.get("msg", ""))
+    if session is None:
+        return _page(render_login(kiosk_name=config.name,
+                                  message=message if request.query.get("msg") ==
+                                  "signed-out" else None))
+    overview = await gather_overview(request.app, request.app[RECENT_CLIENTS].count())
+    search = request.query.get("q", "").strip()[:200]
+    store = request.app[STORE]
+    shares = await store.list(search=search or None, limit=SHARES_SHOWN)
+    matching = await store.count(search=search or None) if search else overview.shares_total
+    url = viewer_url(request)
+    qr = await asyncio.to_thread(qr_svg, url, title=f"QR code for {url}")
+    return _page(render_dashboard(
+        overview, csrf=session.csrf, shares=shares, search=search, matching=matching,
+        qr_svg=qr, join_url=url, sync_available=sync_worker(request.app) is not None,
+        message=message, error=ERRORS.get(request.query.get("err", ""))))
+
+
+async def login(request: web.Request) -> web.StreamResponse:
+    """``POST /admin/login``: check the admin secret; set the session cookie."""
+    csrf.check_origin(request)
+    request.app[LOGIN_LIMITER].hit(request.remote or "unknown")
+    form = await request.post()
+    typed = form.get("secret")
+    expected = request.app[SHARING].admin_secret
+    if not isinstance(typed, str) or not hmac.compare_digest(typed.strip().encode(),
+                                                             expected.encode()):
+        return _page(render_login(kiosk_name=request.app[CONFIG].name,
+                                  error="That is not the admin secret."), status=401)
+    session = request.app[SESSIONS].create()
+    response = web.HTTPSeeOther("/admin", headers=_NO_STORE)
+    auth.set_session_cookie(response, request, session)
+    raise response
+
+
+async def logout(request: web.Request) -> web.StreamResponse:
+    """``POST /admin/logout``: forget the session."""
+    session, _ = await _checked_form(request)
+    request.app[SESSIONS].drop(session.id)
+    response = _back("signed-out")
+    auth.clear_session_cookie(response, request)
+    raise response
+
+
+async def delete_share(request: web.Request) -> web.StreamResponse:
+    """``POST /admin/shares/{share_id}/delete``."""
+    await _checked_form(request)
+    share_id = ids.parse_uuid(request.match_info["share_id"])
+    if share_id is None or not await request.app[STORE].delete(share_id):
+        raise NotFound("There is no such share (already deleted?).")
+    raise _back("deleted")
+
+
+async def clear_shares(request: web.Request) -> web.StreamResponse:
+    """``POST /admin/shares/clear`` with ``confirm=CLEAR``: delete every share."""
+    _, form = await _checked_form(request)
+    if form.get("confirm", "").strip() != "CLEAR":
+        raise _back("confirm", error=True)
+    await request.app[STORE].clear()
+    raise _back("cleared")
+
+
+async def sync_now(request: web.Request) -> web.StreamResponse:
+    """``POST /admin/sync-now``: wake the sync worker, if there is one."""
+    await _checked_form(request)
+    worker = sync_worker(request.app)
+    if worker is None:
+        raise _back("sync-off", error=True)
+    # "Sync now" forgets the backoff; older workers only offer wake().
+    action = getattr(worker, "sync_now", None) or worker.wake
+    result = action()
+    if inspect.isawaitable(result):
+        await result
+    raise _back("sync")
+
+
+async def switch_bundle(request: web.Request) -> web.StreamResponse:
+    """``POST /admin/bundle`` with ``bundle=<name>``: point ``current`` at another bundle.
+
+    Only names of built bundles with a readable manifest are accepted; the running
+    kiosk's watcher verifies and swaps it in within a few seconds.
+    """
+    _, form = await _checked_form(request)
+    name = form.get("bundle", "")
+    bundles_dir = request.app[CONFIG].bundles_path
+    choices = await asyncio.to_thread(built_bundles, bundles_dir)
+    if name not in {b.name for b in choices if b.error is None}:
+        raise BadRequest(ERRORS["bundle"])
+    await asyncio.to_thread(set_current, bundles_dir, name)
+    raise _back("switched")
+
+
+def routes() -> list[web.RouteDef]:
+    return [
+        web.get("/admin", dashboard, name="admin", allow_head=False),
+        web.post("/admin/login", login, name="admin_login"),
+        web.post("/admin/logout", logout, name="admin_logout"),
+        web.post("/admin/shares/clear", clear_shares, name="admin_clear"),
+        web.post("/admin/shares/{share_id}/delete", delete_share, name="admin_delete"),
+        web.post("/admin/sync-now", sync_now, name="admin_sync_now"),
+        web.post("/admin/bundle", switch_bundle, name="admin_bundle"),
+    ]
