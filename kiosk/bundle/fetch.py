@@ -212,7 +212,9 @@ class Cache:
     def venv(self, label: str, requirements: Sequence[str]) -> Path:
         """A build virtualenv with exactly ``requirements`` installed; reused when ready."""
         key = hashlib.sha256("\n".join([sys.version, *requirements]).encode()).hexdigest()
-        dest = self.root / "venvs" / f"{label}-{key[:12]}"
+        # Resolved: venv scripts name their interpreter by absolute path, and a path through
+        # a symlink (a test's private cache sharing this one) would vanish with the link.
+        dest = (self.root / "venvs").resolve() / f"{label}-{key[:12]}"
         if (dest / ".kiosk-ready").is_file():
             self.say(f"build environment {dest.name}: cached")
             return dest
