@@ -63,7 +63,7 @@ def test_signal_lets_inflight_download_finish(kiosk_process, tmp_path, sig):
         # A new connection is no longer accepted once shutdown began.
         with pytest.raises(OSError):
             socket.create_connection(("127.0.0.1", kiosk.port), timeout=2).close()
-        header, _, body = received.partition(b"\r\n\r\n")
+        _header, _, body = received.partition(b"\r\n\r\n")
         total = len(body)
         while chunk := conn.recv(1 << 20):
             total += len(chunk)
