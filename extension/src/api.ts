@@ -1,0 +1,238 @@
+// A small client of the sharing API (the Jupyter Everywhere API, served by the kiosk
+// at /api/v1 on the same origin). Plain fetch, no cookies; works on plain HTTP.
+import { PageConfig } from '@jupyterlab/coreutils';
+
+const TOKEN_KEY = 'kiosk-share:token';
+
+/** What went wrong, in categories the UI turns into plain words. */
+export type ShareErrorKind =
+  | 'too-large' // 413
+  | 'unreachable' // network error: the kiosk cannot be reached
+  | 'not-found' // 404 on GET
+  | 'forbidden' // 403: this browser does not own the notebook
+  | 'full' // 507: the kiosk's disk is full
+  | 'busy' // 429: too many requests
+  | 'invalid' // 400/422: the kiosk refused the notebook as invalid
+  | 'server'; // anything else
+
+export class ShareError extends Error {
+  constructor(
+    readonly kind: ShareErrorKind,
+    readonly status: number,
+    message?: string
+  ) {
+    super(message || `${kind} (${status})`);
+    this.name = 'ShareError';
+  }
+}
+
+export interface IShareResult {
+  id: string;
+  readable_id: string | null;
+  domain_id: string;
+}
+
+export interface ISharedNotebook extends IShareResult {
+  content: any;
+}
+
+const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+export function isUuid(value: string): boolean {
+  return UUID_RE.test(value);
+}
+
+/** Trim what students paste: whitespace and a trailing ".ipynb" (as JE does). */
+export function cleanId(value: string): string {
+  return value.trim().replace(/\.ipynb$/i, '');
+}
+
+/** The API's base URL, ending without a slash. */
+export function apiBaseUrl(): string {
+  let url = '';
+  try {
+    url = PageConfig.getOption('sharing_service_api_url');
+  } catch {
+    url = '';
+  }
+  if (!url) {
+    url = `${window.location.origin}/api/v1`;
+  }
+  return url.replace(/\/+$/, '');
+}
+
+function statusKind(status: number): ShareErrorKind {
+  switch (status) {
+    case 413:
+      return 'too-large';
+    case 404:
+      return 'not-found';
+    case 403:
+      return 'forbidden';
+    case 507:
+      return 'full';
+    case 429:
+      return 'busy';
+    case 400:
+    case 422:
+      return 'invalid';
+    default:
+      return 'server';
+  }
+}
+
+function safeStorage(): Storage | null {
+  try {
+    return window.localStorage;
+  } catch {
+    return null;
+  }
+}
+
+export class SharingClient {
+  constructor(base?: string) {
+    this._base = base || apiBaseUrl();
+    this._token = safeStorage()?.getItem(TOKEN_KEY) || null;
+  }
+
+  get baseUrl(): string {
+    return this._base;
+  }
+
+  /** Whether this browser holds a token (i.e. a sharing session). */
+  get hasToken(): boolean {
+    return this._token !== null;
+  }
+
+  async create(notebook: any): Promise<IShareResult> {
+    const body = await this._call('POST', 'notebooks', { notebook });
+    return checkResult(body?.notebook);
+  }
+
+  async update(id: string, notebook: any): Promise<IShareResult> {
+    const body = await this._call('PUT', `notebooks/${encodeURIComponent(id)}`, notebook);
+    // The JE service answers {message, notebook: {...}}; accept a bare object too.
+    return checkResult(body?.notebook ?? body);
+  }
+
+  async get(idOrReadable: string): Promise<ISharedNotebook> {
+    const id = cleanId(idOrReadable);
+    const path = isUuid(id)
+      ? `notebooks/${encodeURIComponent(id)}`
+      : `notebooks/get-by-readable-id/${encodeURIComponent(id)}`;
+    const body = await this._call('GET', path);
+    const result = checkResult(body) as ISharedNotebook;
+    if (!body || typeof body.content !== 'object' || !Array.isArray(body.content.cells)) {
+      throw new ShareError('server', 200, 'the kiosk answered without a notebook');
+    }
+    result.content = body.content;
+    return result;
+  }
+
+  private async _issue(): Promise<string> {
+    const body = await this._fetch('POST', 'auth/issue', undefined, false);
+    if (!body || typeof body.token !== 'string') {
+      throw new ShareError('server', 200, 'no token in the answer');
+    }
+    this._token = body.token as string;
+    safeStorage()?.setItem(TOKEN_KEY, this._token);
+    return this._token;
+  }
+
+  private async _call(method: string, path: string, body?: unknown): Promise<any> {
+    if (this._token === null) {
+      await this._issue();
+    }
+    try {
+      return await this._fetch(method, path, body, true);
+    } catch (err) {
+      if (err instanceof ShareError && err.status === 401) {
+        // Expired or unknown token (e.g. another kiosk): get a new one, retry once.
+        await this._issue();
+        return await this._fetch(method, path, body, true);
+      }
+      throw err;
+    }
+  }
+
+  private async _fetch(
+    method: string,
+    path: string,
+    body: unknown,
+    auth: boolean
+  ): Promise<any> {
+    const headers: Record<string, string> = { 'Content-Type': 'application/json' };
+    if (auth && this._token) {
+      headers['Authorization'] = `Bearer ${this._token}`;
+    }
+    let response: Response;
+    try {
+      response = await fetch(`${this._base}/${path}`, {
+        method,
+        headers,
+        body: body === undefined ? undefined : JSON.stringify(body),
+        credentials: 'omit',
+        cache: 'no-store'
+      });
+    } catch (err) {
+      throw new ShareError('unreachable', 0, String(err));
+    }
+    if (response.status === 401) {
+      throw new ShareError('server', 401, 'unauthorized');
+    }
+    if (!response.ok) {
+      throw new ShareError(statusKind(response.status), response.status);
+    }
+    try {
+      return await response.json();
+    } catch {
+      throw new ShareError('server', response.status, 'the answer is not JSON');
+    }
+  }
+
+  private _base: string;
+  private _token: string | null;
+}
+
+function checkResult(value: any): IShareResult {
+  if (!value || typeof value.id !== 'string' || !isUuid(value.id)) {
+    throw new ShareError('server', 200, 'the kiosk answered without a notebook id');
+  }
+  return {
+    id: value.id,
+    readable_id: typeof value.readable_id === 'string' ? value.readable_id : null,
+    domain_id: typeof value.domain_id === 'string' ? value.domain_id : ''
+  };
+}
+
+/** Words a 13-year-old understands. */
+export function explain(err: unknown): string {
+  const kind: ShareErrorKind = err instanceof ShareError ? err.kind : 'server';
+  switch (kind) {
+    case 'too-large':
+      return (
+        'This notebook is too large to share. Big pictures or long outputs make it ' +
+        'large: try "Edit → Clear Outputs of All Cells", then share again.'
+      );
+    case 'unreachable':
+      return (
+        'The kiosk cannot be reached. Check that you are still on the classroom ' +
+        'Wi-Fi, then try again.'
+      );
+    case 'not-found':
+      return 'There is no shared notebook with that code. Check the code and try again.';
+    case 'full':
+      return 'The kiosk is full and cannot keep new notebooks. Please tell your teacher.';
+    case 'busy':
+      return 'The kiosk is very busy right now. Wait a few seconds and try again.';
+    case 'invalid':
+      return (
+        'The kiosk could not read this notebook, so it was not shared. Try again; if ' +
+        'it keeps happening, tell your teacher.'
+      );
+    case 'forbidden':
+      return 'This browser is not allowed to change that shared notebook.';
+    default:
+      return 'Something went wrong. Please try again in a moment.';
+  }
+}

@@ -1,0 +1,219 @@
+// The Share dialog (link, code in large type, QR code, Copy) and "My notebooks".
+import { Dialog, showDialog } from '@jupyterlab/apputils';
+import { Widget } from '@lumino/widgets';
+import qrcode from 'qrcode-generator';
+
+import { IMyNotebook, listMine, shareCode, shareLink } from './store';
+
+const SVG_NS = 'http://www.w3.org/2000/svg';
+
+/** Draw `text` as a QR code (SVG, drawn here: no network, no canvas needed). */
+export function qrSvg(text: string, moduleSize = 5, quiet = 4): SVGSVGElement {
+  const qr = qrcode(0, 'M');
+  qr.addData(text, 'Byte');
+  qr.make();
+  const count = qr.getModuleCount();
+  const size = (count + 2 * quiet) * moduleSize;
+  const svg = document.createElementNS(SVG_NS, 'svg');
+  svg.setAttribute('viewBox', `0 0 ${count + 2 * quiet} ${count + 2 * quiet}`);
+  svg.setAttribute('width', String(size));
+  svg.setAttribute('height', String(size));
+  svg.setAttribute('shape-rendering', 'crispEdges');
+  svg.setAttribute('role', 'img');
+  svg.setAttribute('aria-label', `QR code of ${text}`);
+  const bg = document.createElementNS(SVG_NS, 'rect');
+  bg.setAttribute('width', '100%');
+  bg.setAttribute('height', '100%');
+  bg.setAttribute('fill', '#fff');
+  svg.appendChild(bg);
+  let d = '';
+  for (let r = 0; r < count; r++) {
+    for (let c = 0; c < count; c++) {
+      if (qr.isDark(r, c)) {
+        d += `M${c + quiet} ${r + quiet}h1v1h-1z`;
+      }
+    }
+  }
+  const path = document.createElementNS(SVG_NS, 'path');
+  path.setAttribute('d', d);
+  path.setAttribute('fill', '#000');
+  svg.appendChild(path);
+  return svg;
+}
+
+export type CopyOutcome = 'clipboard' | 'execCommand' | 'manual';
+
+/**
+ * Copy text. The Clipboard API exists only in secure contexts (not on plain HTTP), so
+ * fall back to selecting the text in `field` and execCommand('copy'); if even that
+ * fails, the text stays selected and the student is told to copy it by hand.
+ */
+export async function copyText(
+  text: string,
+  field: HTMLInputElement | HTMLTextAreaElement
+): Promise<CopyOutcome> {
+  const clip = (navigator as any).clipboard;
+  if (window.isSecureContext && clip && typeof clip.writeText === 'function') {
+    try {
+      await clip.writeText(text);
+      return 'clipboard';
+    } catch {
+      // fall through to the fallback
+    }
+  }
+  field.focus();
+  field.select();
+  field.setSelectionRange(0, field.value.length);
+  try {
+    if (document.execCommand('copy')) {
+      return 'execCommand';
+    }
+  } catch {
+    // fall through
+  }
+  return 'manual';
+}
+
+function el<K extends keyof HTMLElementTagNameMap>(
+  tag: K,
+  attrs: Record<string, string> = {},
+  text?: string
+): HTMLElementTagNameMap[K] {
+  const node = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    node.setAttribute(k, v);
+  }
+  if (text !== undefined) {
+    node.textContent = text;
+  }
+  return node;
+}
+
+/** A link with a Copy button and a line that says what happened. */
+function linkRow(link: string, label = 'Copy link'): HTMLElement {
+  const row = el('div', { class: 'kiosk-LinkRow' });
+  // A read-only textarea: the whole link is visible (it wraps), and it can be selected
+  // for the copy fallback.
+  const input = el('textarea', {
+    class: 'kiosk-LinkRow-input',
+    'data-kiosk': 'link',
+    readonly: 'readonly',
+    rows: '2',
+    spellcheck: 'false',
+    'aria-label': 'Link'
+  });
+  input.value = link;
+  const button = el('button', { class: 'jp-mod-styled kiosk-LinkRow-copy', 'data-kiosk': 'copy' }, label);
+  const status = el('div', { class: 'kiosk-LinkRow-status', 'data-kiosk': 'copy-status', 'aria-live': 'polite' });
+  button.addEventListener('click', async () => {
+    const outcome = await copyText(link, input);
+    status.dataset.outcome = outcome;
+    status.textContent =
+      outcome === 'manual'
+        ? 'The link is selected: press Ctrl+C (or ⌘+C, or long-press and choose Copy).'
+        : 'Copied!';
+  });
+  row.append(input, button, status);
+  return row;
+}
+
+export interface IShareView {
+  id: string;
+  readableId: string | null;
+  name: string;
+  /** A sentence above the link, e.g. "This is a new link". */
+  note?: string;
+  viewOnly?: boolean;
+}
+
+/** The body of the Share dialog. */
+export function shareBody(view: IShareView): Widget {
+  const link = shareLink(view);
+  const node = el('div', { class: 'kiosk-ShareDialog', 'data-kiosk': 'share-dialog' });
+  if (view.note) {
+    node.append(el('p', { class: 'kiosk-ShareDialog-note', 'data-kiosk': 'note' }, view.note));
+  }
+  node.append(
+    el(
+      'p',
+      { class: 'kiosk-ShareDialog-intro' },
+      view.viewOnly
+        ? 'This is a shared notebook (view only). Anyone in the class can open it with:'
+        : `"${view.name}" is shared. Anyone in the class can open it with:`
+    )
+  );
+  const top = el('div', { class: 'kiosk-ShareDialog-top' });
+  const codeBox = el('div', { class: 'kiosk-ShareDialog-codebox' });
+  codeBox.append(
+    el('div', { class: 'kiosk-ShareDialog-label' }, 'Code'),
+    el('div', { class: 'kiosk-ShareDialog-code', 'data-kiosk': 'code' }, shareCode(view)),
+    el(
+      'div',
+      { class: 'kiosk-ShareDialog-hint' },
+      'Classmates press "Open a code" at the top and type it, or scan the QR code.'
+    )
+  );
+  const qrBox = el('div', { class: 'kiosk-ShareDialog-qr', 'data-kiosk': 'qr' });
+  qrBox.append(qrSvg(link));
+  top.append(codeBox, qrBox);
+  node.append(top, el('div', { class: 'kiosk-ShareDialog-label' }, 'Link'), linkRow(link));
+  return new Widget({ node });
+}
+
+export async function showShareDialog(view: IShareView): Promise<void> {
+  await showDialog({
+    title: view.viewOnly ? 'Link to this notebook' : 'Shared!',
+    body: shareBody(view),
+    buttons: [Dialog.okButton({ label: 'Close' })]
+  });
+}
+
+export async function showError(title: string, message: string): Promise<void> {
+  const node = el('div', { class: 'kiosk-ErrorDialog', 'data-kiosk': 'error' }, message);
+  await showDialog({
+    title,
+    body: new Widget({ node }),
+    buttons: [Dialog.okButton({ label: 'OK' })]
+  });
+}
+
+/** A table of what this browser has shared. */
+export function myNotebooksBody(entries: IMyNotebook[] = listMine()): Widget {
+  const node = el('div', { class: 'kiosk-MyNotebooks', 'data-kiosk': 'my-notebooks' });
+  if (entries.length === 0) {
+    node.append(el('p', {}, 'You have not shared any notebook from this browser yet. Press Share in a notebook.'));
+    return new Widget({ node });
+  }
+  node.append(
+    el('p', {}, 'Notebooks shared from this browser. They are kept on the kiosk: open a link to get one back.')
+  );
+  const table = el('table', { class: 'kiosk-MyNotebooks-table' });
+  const head = el('tr');
+  head.append(el('th', {}, 'Notebook'), el('th', {}, 'Code'), el('th', {}, 'Last shared'), el('th', {}, 'Link'));
+  table.append(head);
+  for (const entry of entries) {
+    const link = shareLink(entry);
+    const row = el('tr', { 'data-kiosk-id': entry.id });
+    const when = entry.lastShared ? new Date(entry.lastShared).toLocaleString() : '';
+    const linkCell = el('td');
+    const a = el('a', { href: link, target: '_blank', rel: 'noopener' }, link);
+    linkCell.append(a);
+    row.append(
+      el('td', {}, entry.name),
+      el('td', { class: 'kiosk-MyNotebooks-code' }, shareCode(entry)),
+      el('td', {}, when),
+      linkCell
+    );
+    table.append(row);
+  }
+  node.append(table);
+  return new Widget({ node });
+}
+
+export async function showMyNotebooks(): Promise<void> {
+  await showDialog({
+    title: 'My notebooks',
+    body: myNotebooksBody(),
+    buttons: [Dialog.okButton({ label: 'Close' })]
+  });
+}

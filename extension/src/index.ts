@@ -1,0 +1,247 @@
+// The kiosk's JupyterLite extension: Share (link, code, QR), saving shared notebooks to
+// the kiosk, "My notebooks", view-only opening of share links, and the kiosk badge.
+// It uses only stable JupyterLab 4 APIs and the host's shared copies of them, so one
+// prebuilt build loads in JupyterLab 4.4 (jupyterlite-core 0.6) and 4.6 (0.8).
+import {
+  ILabShell,
+  JupyterFrontEnd,
+  JupyterFrontEndPlugin
+} from '@jupyterlab/application';
+import {
+  ICommandPalette,
+  InputDialog,
+  ToolbarButton,
+  WidgetTracker
+} from '@jupyterlab/apputils';
+import { IDocumentManager } from '@jupyterlab/docmanager';
+import {
+  INotebookWidgetFactory,
+  NotebookPanel,
+  NotebookWidgetFactory
+} from '@jupyterlab/notebook';
+import { Widget } from '@lumino/widgets';
+
+import { SharingClient, cleanId } from './api';
+import { KioskBadge } from './badge';
+import { showMyNotebooks } from './dialogs';
+import { siteRoot } from './store';
+import { isViewOnly, Sharer } from './sharer';
+
+export const PLUGIN_ID = '@kiosk/share-extension:plugin';
+export const VIEW_ONLY_FACTORY = 'Kiosk View-only Notebook';
+
+const CMD = {
+  share: 'kiosk:share',
+  copy: 'kiosk:make-copy',
+  mine: 'kiosk:my-notebooks',
+  open: 'kiosk:open-shared'
+} as const;
+
+/** The notebook id in the page's address (`?notebook=<readable id or uuid>`). */
+function requestedNotebook(): string | null {
+  const value = new URLSearchParams(window.location.search).get('notebook');
+  return value && cleanId(value) ? cleanId(value) : null;
+}
+
+/** Which JupyterLite app this page is: 'lab', 'notebooks', or another. */
+function appName(): string {
+  const parts = window.location.pathname.split('/').filter(Boolean);
+  const last = parts[parts.length - 1] === 'index.html' ? parts[parts.length - 2] : parts[parts.length - 1];
+  return last || '';
+}
+
+class ViewOnlyBanner extends Widget {
+  constructor(onCopy: () => void) {
+    super();
+    this.addClass('kiosk-ViewOnlyBanner');
+    this.node.dataset.kiosk = 'view-only-banner';
+    const text = document.createElement('span');
+    text.textContent = 'View only: this is a classmate\'s shared notebook. To change or run it, make your own copy.';
+    const button = document.createElement('button');
+    button.className = 'jp-mod-styled jp-mod-accept kiosk-ViewOnlyBanner-copy';
+    button.dataset.kiosk = 'make-copy';
+    button.textContent = 'Make a copy';
+    button.addEventListener('click', onCopy);
+    this.node.append(text, button);
+  }
+}
+
+const plugin: JupyterFrontEndPlugin<void> = {
+  id: PLUGIN_ID,
+  description: 'Share notebooks through the classroom kiosk.',
+  autoStart: true,
+  requires: [IDocumentManager],
+  optional: [ICommandPalette, INotebookWidgetFactory, ILabShell],
+  activate: (
+    app: JupyterFrontEnd,
+    docManager: IDocumentManager,
+    palette: ICommandPalette | null,
+    nbFactory: NotebookWidgetFactory.IFactory | null,
+    labShell: ILabShell | null
+  ) => {
+    const client = new SharingClient();
+    const sharer = new Sharer(client, docManager, app.serviceManager.contents, labShell !== null);
+    const viewOnlyTracker = new WidgetTracker<NotebookPanel>({ namespace: 'kiosk-view-only' });
+
+    // A notebook factory that never starts a kernel, for view-only copies. It reuses
+    // the host's notebook factory parts (renderers, editors, configuration).
+    const base = nbFactory as unknown as NotebookWidgetFactory | null;
+    let viewFactoryName: string | undefined;
+    if (base && base.rendermime && base.contentFactory && base.mimeTypeService) {
+      const factory = new NotebookWidgetFactory({
+        name: VIEW_ONLY_FACTORY,
+        label: 'View-only Notebook',
+        fileTypes: ['notebook'],
+        modelName: 'notebook',
+        preferKernel: false,
+        canStartKernel: false,
+        shutdownOnClose: false,
+        readOnly: true,
+        rendermime: base.rendermime,
+        contentFactory: base.contentFactory,
+        mimeTypeService: base.mimeTypeService,
+        editorConfig: base.editorConfig,
+        notebookConfig: base.notebookConfig
+      });
+      factory.widgetCreated.connect((_, panel) => {
+        void viewOnlyTracker.add(panel);
+      });
+      app.docRegistry.addWidgetFactory(factory);
+      viewFactoryName = VIEW_ONLY_FACTORY;
+    }
+
+    const currentNotebook = (): NotebookPanel | null => {
+      const widget = app.shell.currentWidget;
+      return widget instanceof NotebookPanel ? widget : null;
+    };
+
+    const decorate = (panel: NotebookPanel): void => {
+      panel.addClass('kiosk-Notebook');
+      const share = new ToolbarButton({
+        className: 'kiosk-ShareButton',
+        label: 'Share',
+        tooltip: 'Share this notebook: get a link, a code and a QR code',
+        onClick: () => void sharer.share(panel)
+      });
+      share.node.dataset.kiosk = 'share';
+      panel.toolbar.insertItem(0, 'kiosk-share', share);
+      void panel.context.ready.then(() => {
+        if (panel.isDisposed) {
+          return;
+        }
+        if (isViewOnly(panel)) {
+          panel.addClass('kiosk-mod-viewOnly');
+          panel.context.model.readOnly = true;
+          const copy = new ToolbarButton({
+            className: 'kiosk-CopyButton',
+            label: 'Make a copy',
+            tooltip: 'Make your own copy that you can change and run',
+            onClick: () => void sharer.makeCopy(panel)
+          });
+          copy.node.dataset.kiosk = 'toolbar-make-copy';
+          panel.toolbar.insertItem(1, 'kiosk-make-copy', copy);
+          panel.contentHeader.insertWidget(0, new ViewOnlyBanner(() => void sharer.makeCopy(panel)));
+        }
+      });
+      panel.context.saveState.connect((_, state) => {
+        if (state === 'completed') {
+          sharer.onSaved(panel);
+        }
+      });
+    };
+
+    const extension = {
+      createNew: (panel: NotebookPanel) => {
+        decorate(panel);
+        return undefined;
+      }
+    };
+    app.docRegistry.addWidgetExtension('Notebook', extension as any);
+    if (viewFactoryName) {
+      app.docRegistry.addWidgetExtension(viewFactoryName, extension as any);
+    }
+
+    app.commands.addCommand(CMD.share, {
+      label: 'Share Notebook',
+      caption: 'Get a link, a code and a QR code for this notebook',
+      isEnabled: () => currentNotebook() !== null,
+      execute: async () => {
+        const panel = currentNotebook();
+        if (panel) {
+          await sharer.share(panel);
+        }
+      }
+    });
+    app.commands.addCommand(CMD.copy, {
+      label: 'Make a Copy of This Notebook',
+      isEnabled: () => currentNotebook() !== null,
+      execute: async () => {
+        const panel = currentNotebook();
+        if (panel) {
+          await sharer.makeCopy(panel);
+        }
+      }
+    });
+    app.commands.addCommand(CMD.mine, {
+      label: 'My Shared Notebooks',
+      execute: () => showMyNotebooks()
+    });
+    app.commands.addCommand(CMD.open, {
+      label: 'Open a Shared Notebook…',
+      execute: async () => {
+        const answer = await InputDialog.getText({
+          title: 'Open a shared notebook',
+          label: 'Code (for example: happy-blue-otter)',
+          okLabel: 'Open'
+        });
+        if (answer.button.accept && answer.value && cleanId(answer.value)) {
+          await sharer.openShared(cleanId(answer.value), viewFactoryName ?? 'Notebook');
+        }
+      }
+    });
+    if (palette) {
+      for (const command of Object.values(CMD)) {
+        palette.addItem({ command, category: 'Kiosk' });
+      }
+    }
+
+    // The badge, in the top area of both apps.
+    const badge = new KioskBadge(
+      () => void showMyNotebooks(),
+      () => void app.commands.execute(CMD.open)
+    );
+    badge.id = 'kiosk-badge';
+    app.shell.add(badge, 'top', { rank: 1000 });
+    badge.start();
+
+    // Share links: lab/index.html?notebook=<id> (and notebooks/index.html?notebook=<id>).
+    const requested = requestedNotebook();
+    if (requested && !labShell) {
+      // The notebook app shows the document named by ?path=: fetch the shared notebook
+      // into this browser, then show it there with the view-only factory.
+      void app.started.then(async () => {
+        const path = await sharer.saveShared(requested);
+        if (path) {
+          const query = new URLSearchParams({ path });
+          if (viewFactoryName) {
+            query.set('factory', viewFactoryName);
+          }
+          window.location.replace(`${siteRoot()}notebooks/index.html?${query.toString()}`);
+        } else {
+          document.body.dataset.kioskOpened = 'failed';
+        }
+      });
+    } else if (requested) {
+      void app.restored.then(async () => {
+        const panel = await sharer.openShared(requested, viewFactoryName ?? 'Notebook');
+        if (panel && labShell) {
+          labShell.activateById(panel.id);
+        }
+        document.body.dataset.kioskOpened = panel ? requested : 'failed';
+      });
+    }
+    document.body.dataset.kioskExtension = appName() || 'loaded';
+  }
+};
+
+export default plugin;
