@@ -46,6 +46,8 @@ def collect_status(app: web.Application) -> dict[str, Any]:
         # Until a sync section reports otherwise: nothing leaves the kiosk.
         "online": False,
         "sync": {"enabled": config.sync_enabled},
+        # Files and input() work on plain HTTP through the kiosk's relay (kiosk.relay).
+        "relay": config.relay_enabled,
     }
     for key, section in app[STATUS_SECTIONS].items():
         status[key] = section(app)

@@ -1,16 +1,18 @@
-"""The drive/stdin relay over real sockets, with a test client playing the notebook page."""
+"""The drive/stdin relay over real sockets, with test clients playing the page's bridge."""
 
 from __future__ import annotations
 
 import asyncio
 import json
+import secrets
+import time
 import uuid
 
 import pytest
 
 from kiosk.app import create_app
-
-pytestmark = pytest.mark.asyncio
+from kiosk.serving.pages import BRIDGE_TAG
+from tests.fakebundle import make_bundle
 
 
 @pytest.fixture
@@ -18,9 +20,13 @@ async def client(aiohttp_client, make_config):
     return await aiohttp_client(create_app(make_config(relay_timeout=1.0)))
 
 
-async def fake_page(client, context: str, answer, seen: list):
-    """Connect as a page and answer every relayed request with answer(body)."""
-    ws = await client.ws_connect(f"/api/relay/ws?browsingContextId={context}")
+def browser_cookie() -> dict[str, str]:
+    return {"Cookie": f"kiosk_browser={secrets.token_urlsafe(18)}"}
+
+
+async def fake_bridge(client, cookie: dict[str, str], answer, seen: list):
+    """Connect as a tab's bridge and answer every relayed request with answer(body)."""
+    ws = await client.ws_connect("/api/relay/ws", headers=cookie)
 
     async def loop():
         async for msg in ws:
@@ -33,20 +39,21 @@ async def fake_page(client, context: str, answer, seen: list):
     return ws, asyncio.create_task(loop())
 
 
-async def test_drive_request_reaches_its_own_page(client):
-    a, b = str(uuid.uuid4()), str(uuid.uuid4())
+async def test_drive_request_reaches_a_tab_of_its_own_browser(client):
+    a, b = browser_cookie(), browser_cookie()
     seen_a: list = []
     seen_b: list = []
-    ws_a, task_a = await fake_page(client, a, lambda body: ["a.csv", body["data"]["path"]], seen_a)
-    ws_b, task_b = await fake_page(client, b, lambda body: ["b.csv"], seen_b)
+    ws_a, task_a = await fake_bridge(client, a, lambda body: ["a.csv", body["data"]["path"]],
+                                     seen_a)
+    ws_b, task_b = await fake_bridge(client, b, lambda body: ["b.csv"], seen_b)
     body = {"data": {"method": "readdir", "path": "/sub", "requestId": "r1"},
-            "browsingContextId": a, "requestId": "r1"}
-    resp = await client.post("/api/drive", json=body)
+            "browsingContextId": str(uuid.uuid4()), "requestId": "r1"}
+    resp = await client.post("/api/drive", json=body, headers=a)
     assert resp.status == 200
     assert await resp.json() == ["a.csv", "/sub"]
     assert seen_a[0]["pathname"] == "/api/drive" and seen_a[0]["body"] == body
-    resp = await client.post("/api/drive", json={"data": {"method": "readdir", "path": ""},
-                                                 "browsingContextId": b})
+    resp = await client.post("/api/drive", headers=b, json={
+        "data": {"method": "readdir", "path": ""}, "browsingContextId": str(uuid.uuid4())})
     assert await resp.json() == ["b.csv"]
     assert len(seen_a) == 1 and len(seen_b) == 1
     for ws, task in ((ws_a, task_a), (ws_b, task_b)):
@@ -54,23 +61,23 @@ async def test_drive_request_reaches_its_own_page(client):
         await task
 
 
-async def test_page_leaving_fails_the_waiting_request(client):
-    ctx = str(uuid.uuid4())
-    ws2, task = await fake_page(client, ctx, lambda body: None, [])
-    resp_task = asyncio.create_task(client.post("/api/drive", json={
-        "data": {"method": "get", "path": "/missing"}, "browsingContextId": ctx}))
+async def test_tab_leaving_fails_the_waiting_request(client):
+    cookie = browser_cookie()
+    ws, task = await fake_bridge(client, cookie, lambda body: None, [])
+    resp_task = asyncio.create_task(client.post("/api/drive", headers=cookie, json={
+        "data": {"method": "get", "path": "/missing"}, "browsingContextId": str(uuid.uuid4())}))
     await asyncio.sleep(0.2)
-    await ws2.close()
+    await ws.close()
     await task
     resp = await resp_task
-    assert resp.status == 503  # the page left before answering
+    assert resp.status == 503
 
 
 async def test_null_answer_is_json_null(client):
-    ctx = str(uuid.uuid4())
-    ws = await client.ws_connect(f"/api/relay/ws?browsingContextId={ctx}")
-    post = asyncio.create_task(client.post("/api/drive", json={
-        "data": {"method": "get", "path": "/missing"}, "browsingContextId": ctx}))
+    cookie = browser_cookie()
+    ws = await client.ws_connect("/api/relay/ws", headers=cookie)
+    post = asyncio.create_task(client.post("/api/drive", headers=cookie, json={
+        "data": {"method": "get", "path": "/missing"}, "browsingContextId": str(uuid.uuid4())}))
     msg = await ws.receive_json(timeout=5)
     await ws.send_json({"id": msg["id"], "response": None})
     resp = await post
@@ -79,14 +86,12 @@ async def test_null_answer_is_json_null(client):
 
 
 async def test_stdin_waits_for_the_student(client):
-    ctx = str(uuid.uuid4())
-    pending: list = []
-    ws = await client.ws_connect(f"/api/relay/ws?browsingContextId={ctx}")
-    post = asyncio.create_task(client.post("/api/stdin/kernel", json={
-        "browsingContextId": ctx, "data": {"header": {"msg_type": "input_request"},
-                                           "content": {"prompt": "name? "}}}))
+    cookie = browser_cookie()
+    ws = await client.ws_connect("/api/relay/ws", headers=cookie)
+    post = asyncio.create_task(client.post("/api/stdin/kernel", headers=cookie, json={
+        "browsingContextId": str(uuid.uuid4()),
+        "data": {"header": {"msg_type": "input_request"}, "content": {"prompt": "name? "}}}))
     msg = await ws.receive_json(timeout=5)
-    pending.append(msg)
     assert msg["pathname"] == "/api/stdin/kernel"
     await asyncio.sleep(1.5)  # longer than relay_timeout: input has no time limit
     assert not post.done()
@@ -97,47 +102,74 @@ async def test_stdin_waits_for_the_student(client):
     await ws.close()
 
 
+async def test_a_tab_that_connects_late_still_gets_the_request(client):
+    cookie = browser_cookie()
+    post = asyncio.create_task(client.post("/api/drive", headers=cookie, json={
+        "data": {"method": "readdir", "path": ""}, "browsingContextId": str(uuid.uuid4())}))
+    await asyncio.sleep(0.3)
+    ws, task = await fake_bridge(client, cookie, lambda body: ["late.csv"], [])
+    resp = await post
+    assert resp.status == 200 and await resp.json() == ["late.csv"]
+    await ws.close()
+    await task
+
+
 async def test_page_that_never_answers_times_out(client):
-    ctx = str(uuid.uuid4())
-    ws = await client.ws_connect(f"/api/relay/ws?browsingContextId={ctx}")
-    resp = await client.post("/api/drive", json={"data": {"method": "getattr", "path": "/x"},
-                                                 "browsingContextId": ctx})
+    cookie = browser_cookie()
+    ws = await client.ws_connect("/api/relay/ws", headers=cookie)
+    resp = await client.post("/api/drive", headers=cookie, json={
+        "data": {"method": "getattr", "path": "/x"}, "browsingContextId": str(uuid.uuid4())})
     assert resp.status == 504
     assert "did not answer" in (await resp.json())["message"]
     await ws.close()
 
 
-async def test_unknown_context_and_bad_bodies(client):
-    resp = await client.post("/api/drive",
-                             json={"data": {}, "browsingContextId": str(uuid.uuid4())})
+async def test_requests_without_a_connected_tab_or_cookie(client, monkeypatch):
+    from kiosk.relay import RELAY_HUB
+
+    client.app[RELAY_HUB].attach_wait = 0.2
+    body = {"data": {}, "browsingContextId": str(uuid.uuid4())}
+    resp = await client.post("/api/drive", json=body, headers=browser_cookie())
     assert resp.status == 503
-    resp = await client.post("/api/drive", data=b"not json",
-                             headers={"Content-Type": "application/json"})
+    resp = await client.post("/api/drive", json=body)
+    assert resp.status == 400 and "kiosk_browser" in (await resp.json())["message"]
+    resp = await client.post("/api/drive", data=b"not json", headers={
+        "Content-Type": "application/json", **browser_cookie()})
     assert resp.status == 400
-    resp = await client.post("/api/drive", json={"data": {}, "browsingContextId": "../../x"})
+    resp = await client.post("/api/drive", json={"data": {}, "browsingContextId": "../../x"},
+                             headers=browser_cookie())
     assert resp.status == 400
-    resp = await client.post("/api/drive", json=[1, 2])
+    resp = await client.post("/api/drive", json=[1, 2], headers=browser_cookie())
+    assert resp.status == 400
+    resp = await client.get("/api/relay/ws", headers={"Cookie": "kiosk_browser=short"})
     assert resp.status == 400
 
 
-async def test_second_page_cannot_take_over_a_context(client):
-    ctx = str(uuid.uuid4())
-    first = await client.ws_connect(f"/api/relay/ws?browsingContextId={ctx}")
-    second = await client.ws_connect(f"/api/relay/ws?browsingContextId={ctx}")
-    msg = await second.receive(timeout=5)
-    assert second.closed or msg.type.name in {"CLOSE", "CLOSED"}
-    assert second.close_code == 4409
-    await first.close()
-
-
-async def test_heartbeat(client):
+async def test_heartbeat_and_bridge_script(client):
     resp = await client.get("/api/service-worker-heartbeat")
     assert resp.status == 200 and await resp.text() == "ok"
+    resp = await client.get("/_kiosk/bridge.js")
+    assert resp.status == 200
+    assert resp.headers["Content-Type"].startswith("text/javascript")
+    assert "BroadcastChannel" in await resp.text()
+
+
+async def test_bundle_pages_load_the_bridge_right_after_the_polyfill(aiohttp_client, make_config,
+                                                                     tmp_path):
+    make_bundle(tmp_path / "bundles")
+    client = await aiohttp_client(create_app(make_config(bundles_dir=tmp_path / "bundles")))
+    html = await (await client.get("/lab/index.html",
+                                   headers={"Accept-Encoding": "identity"})).text()
+    first = html.index("<script")
+    assert html.index(BRIDGE_TAG) < html.index("<script", first + 1) + 1
+    off = await aiohttp_client(create_app(make_config(bundles_dir=tmp_path / "bundles",
+                                                      relay_enabled=False)))
+    html = await (await off.get("/lab/index.html",
+                                headers={"Accept-Encoding": "identity"})).text()
+    assert BRIDGE_TAG not in html
 
 
 async def test_sleep_endpoint_waits(client):
-    import time
-
     started = time.monotonic()
     resp = await client.get("/api/sleep", params={"seconds": "0.5"})
     assert resp.status == 204

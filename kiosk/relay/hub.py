@@ -1,11 +1,13 @@
-"""The relay hub: routes the kernel's drive and stdin requests to the page that owns them.
+"""The relay hub: routes the kernel's drive and stdin requests to a tab of its browser.
 
 On plain HTTP there is no service worker, so the kernel's synchronous ``POST
-/api/drive`` and ``POST /api/stdin/kernel`` reach the kiosk itself. Each notebook
-page keeps a WebSocket open to the kiosk under its ``browsingContextId`` (a random
-UUID the page generated; the kernel worker sends the same id in every request). The
-hub forwards each request to that page, which answers it exactly as it would have
-answered the service worker, and hands the answer back to the waiting HTTP request.
+/api/drive`` and ``POST /api/stdin/kernel`` reach the kiosk itself. Every bundle page
+loads the kiosk's bridge script (``/_kiosk/bridge.js``), which keeps a WebSocket open
+to the kiosk under a random per-browser id (the ``kiosk_browser`` cookie, which the
+kernel worker's requests carry too). The hub forwards each request to a bridge of the
+same browser; the bridge posts it on the page's ``BroadcastChannel('/sw-api.v1')``
+exactly as the service worker would, and any tab of that browser reaches the page
+that owns the request's ``browsingContextId``. The answer comes back the same way.
 
 Nothing is stored: requests live in memory only while they wait.
 """
@@ -18,66 +20,78 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from kiosk.errors import Conflict, GatewayTimeout, KioskError
+from kiosk.errors import GatewayTimeout, KioskError
 
 _LOGGER = logging.getLogger(__name__)
 
 
 class PageGone(KioskError):
-    """The page that owns the request is not connected (closed tab, reload)."""
+    """No tab of the browser is connected (closed, reloading, or no bridge)."""
 
     status = 503
     code = "page_not_connected"
 
 
 class PageLink(Protocol):
-    """What the hub needs of a page's connection (an aiohttp WebSocketResponse fits)."""
+    """What the hub needs of a bridge's connection (an aiohttp WebSocketResponse fits)."""
 
     async def send_json(self, data: Any) -> None: ...
 
 
 @dataclass(slots=True)
-class _Page:
+class _Bridge:
     link: PageLink
     pending: dict[int, asyncio.Future[Any]] = field(default_factory=dict)
 
 
-class RelayHub:
-    """Pages by browsing context id, and the requests waiting for their answers."""
+@dataclass(slots=True)
+class _Browser:
+    bridges: list[_Bridge] = field(default_factory=list)
+    arrived: asyncio.Event = field(default_factory=asyncio.Event)
 
-    def __init__(self) -> None:
-        self._pages: dict[str, _Page] = {}
+
+class RelayHub:
+    """Bridges by browser id, and the requests waiting for their answers."""
+
+    def __init__(self, *, attach_wait: float = 5.0) -> None:
+        self._browsers: dict[str, _Browser] = {}
         self._ids = itertools.count(1)
+        self.attach_wait = attach_wait
 
     @property
     def connected(self) -> int:
-        return len(self._pages)
+        return sum(len(b.bridges) for b in self._browsers.values())
 
-    def attach(self, context_id: str, link: PageLink) -> None:
-        """Register a page; a second page claiming a live id is refused."""
-        if context_id in self._pages:
-            raise Conflict("this browsing context is already connected")
-        self._pages[context_id] = _Page(link)
+    def attach(self, browser_id: str, link: PageLink) -> None:
+        """Register a tab's bridge."""
+        browser = self._browsers.setdefault(browser_id, _Browser())
+        browser.bridges.append(_Bridge(link))
+        browser.arrived.set()
 
-    def detach(self, context_id: str, link: PageLink) -> None:
-        """Forget a page; whatever waited on it fails at once."""
-        page = self._pages.get(context_id)
-        if page is None or page.link is not link:
+    def detach(self, browser_id: str, link: PageLink) -> None:
+        """Forget a bridge; whatever waited on it fails at once."""
+        browser = self._browsers.get(browser_id)
+        if browser is None:
             return
-        del self._pages[context_id]
-        for future in page.pending.values():
-            if not future.done():
-                future.set_exception(PageGone("the notebook page was closed or reloaded"))
+        for bridge in [b for b in browser.bridges if b.link is link]:
+            browser.bridges.remove(bridge)
+            for future in bridge.pending.values():
+                if not future.done():
+                    future.set_exception(PageGone("the notebook tab was closed or reloaded"))
+        if not browser.bridges:
+            browser.arrived.clear()
+            del self._browsers[browser_id]
 
-    def resolve(self, context_id: str, link: PageLink, message: dict[str, Any]) -> None:
-        """A page answered relay request ``message['id']``."""
-        page = self._pages.get(context_id)
-        if page is None or page.link is not link:
+    def resolve(self, browser_id: str, link: PageLink, message: dict[str, Any]) -> None:
+        """A bridge answered relay request ``message['id']``."""
+        browser = self._browsers.get(browser_id)
+        bridge = next((b for b in browser.bridges if b.link is link), None) if browser else None
+        if bridge is None:
             return
         try:
-            future = page.pending.get(int(message["id"]))
+            future = bridge.pending.get(int(message["id"]))
         except (KeyError, TypeError, ValueError):
-            _LOGGER.warning("relay: page sent a message without a valid id")
+            _LOGGER.warning("relay: a bridge sent a message without a valid id")
             return
         if future is None or future.done():
             return
@@ -86,22 +100,34 @@ class RelayHub:
         else:
             future.set_result(message.get("response"))
 
-    async def forward(self, context_id: str, pathname: str, body: dict[str, Any],
+    async def _bridge_for(self, browser_id: str) -> _Bridge:
+        browser = self._browsers.get(browser_id)
+        if browser is None or not browser.bridges:
+            # The kernel can start before the tab's bridge has connected: wait a little.
+            browser = self._browsers.setdefault(browser_id, _Browser())
+            try:
+                await asyncio.wait_for(browser.arrived.wait(), self.attach_wait)
+            except TimeoutError:
+                if not browser.bridges:
+                    self._browsers.pop(browser_id, None)
+                raise PageGone("no notebook tab of this browser is connected to the kiosk"
+                               ) from None
+        return browser.bridges[-1]
+
+    async def forward(self, browser_id: str, pathname: str, body: dict[str, Any],
                       limit_s: float | None) -> Any:
-        """Send one request to its page and wait for the answer (``None``: no limit)."""
-        page = self._pages.get(context_id)
-        if page is None:
-            raise PageGone("no notebook page with this browsing context is connected")
+        """Send one request to a bridge of the browser; wait for the answer (None: no limit)."""
+        bridge = await self._bridge_for(browser_id)
         relay_id = next(self._ids)
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        page.pending[relay_id] = future
+        bridge.pending[relay_id] = future
         try:
-            await page.link.send_json({"id": relay_id, "pathname": pathname, "body": body})
+            await bridge.link.send_json({"id": relay_id, "pathname": pathname, "body": body})
             return await asyncio.wait_for(future, limit_s)
         except TimeoutError:
             raise GatewayTimeout(f"the notebook page did not answer within {limit_s or 0:.0f} s"
                                  ) from None
         except ConnectionError:
-            raise PageGone("the notebook page's connection dropped") from None
+            raise PageGone("the notebook tab's connection dropped") from None
         finally:
-            page.pending.pop(relay_id, None)
+            bridge.pending.pop(relay_id, None)

@@ -11,6 +11,7 @@ from aiohttp import web
 from kiosk.config import KioskConfig
 from kiosk.errors import BundleError
 from kiosk.serving.landing import landing, open_shared
+from kiosk.serving.pages import BRIDGE_TAG
 from kiosk.serving.state import BUNDLE_STATE, BundleState, bundle_context
 from kiosk.serving.static import resolve, send_entry
 
@@ -33,7 +34,8 @@ async def bundle_file(request: web.Request) -> web.StreamResponse:
 
 def setup(app: web.Application, config: KioskConfig) -> None:
     """Add the bundle state, the start page and the bundle's catch-all route."""
-    app[BUNDLE_STATE] = BundleState(config.bundles_path)
+    head_extra = BRIDGE_TAG if config.relay_enabled else ""
+    app[BUNDLE_STATE] = BundleState(config.bundles_path, head_extra)
     app.cleanup_ctx.append(bundle_context(config))
     app.router.add_get("/", landing, name="landing")
     app.router.add_get("/open", open_shared, name="open")

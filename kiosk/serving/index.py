@@ -107,8 +107,11 @@ def _memory_forms(body: bytes) -> dict[str | None, StoredForm]:
     return forms
 
 
-def build_index(bundle_dir: Path, *, verify: bool = True) -> BundleIndex:
-    """Read (and by default verify) a bundle and index it. Blocking: run in a thread."""
+def build_index(bundle_dir: Path, *, verify: bool = True, head_extra: str = "") -> BundleIndex:
+    """Read (and by default verify) a bundle and index it. Blocking: run in a thread.
+
+    ``head_extra`` is inserted in every page right after the polyfill.
+    """
     manifest = read_manifest(bundle_dir)
     if verify:
         problems = verify_bundle(bundle_dir, manifest)
@@ -127,7 +130,7 @@ def build_index(bundle_dir: Path, *, verify: bool = True) -> BundleIndex:
         entry = Entry(rel, ctype, mtime, is_immutable(rel), {})
         if rel.endswith((".html", ".htm")):
             html = path.read_text(encoding="utf-8")
-            served = pages.inject_polyfill(html)
+            served = pages.inject_polyfill(html, head_extra)
             entry.forms = _memory_forms(served.encode("utf-8"))
             entry.csp = pages.bundle_csp([pages.script_hash(pages.POLYFILL_JS),
                                           *pages.inline_script_hashes(html)])

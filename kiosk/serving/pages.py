@@ -39,13 +39,18 @@ def script_hash(source: str) -> str:
     return "'sha256-" + base64.b64encode(digest).decode("ascii") + "'"
 
 
-def inject_polyfill(html: str) -> str:
-    """Insert the polyfill as the very first script of an HTML page."""
+# The relay's page side (kiosk.relay): it must run before JupyterLite's own scripts.
+BRIDGE_TAG = '<script src="/_kiosk/bridge.js"></script>'
+
+
+def inject_polyfill(html: str, extra: str = "") -> str:
+    """Insert the polyfill (then ``extra`` tags) before every other script of a page."""
+    tags = POLYFILL_TAG + extra
     for pattern in (_HEAD_RE, _HTML_RE, _DOCTYPE_RE):
         match = pattern.search(html)
         if match:
-            return html[: match.end()] + POLYFILL_TAG + html[match.end():]
-    return POLYFILL_TAG + html
+            return html[: match.end()] + tags + html[match.end():]
+    return tags + html
 
 
 def inline_script_hashes(html: str) -> list[str]:

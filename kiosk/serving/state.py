@@ -34,6 +34,7 @@ class BundleState:
     """The active bundle's index (or None) and the last problem met switching to one."""
 
     bundles_dir: Path
+    head_extra: str = ""
     index: BundleIndex | None = None
     error: str | None = None
     switched_at: float = field(default_factory=time.time)
@@ -55,7 +56,7 @@ class BundleState:
             return
         self._pointer = target
         try:
-            index = await asyncio.to_thread(build_index, target)
+            index = await asyncio.to_thread(build_index, target, head_extra=self.head_extra)
         except BundleError as exc:
             self._fail(exc.message, strict)
             return

@@ -1,0 +1,179 @@
+// The kiosk's bridge: loaded by every bundle page, before JupyterLite's own scripts.
+//
+// 1. On plain HTTP (no service worker possible), it makes JupyterLite believe a service
+//    worker is registered, so the Pyodide kernel mounts the notebook's files at /drive, and
+//    it relays what a service worker would answer: the kernel's file requests and input()
+//    reach the kiosk, the kiosk sends them here over a WebSocket, and this script hands them
+//    to the page on BroadcastChannel('/sw-api.v1') exactly as the service worker would.
+// 2. On every origin, once a kernel starts, it runs a few silent lines in it so that
+//    time.sleep() waits without spinning a core and downloads go through the kiosk.
+(function () {
+  'use strict';
+  var CHANNEL = '/sw-api.v1';
+  var COOKIE = 'kiosk_browser';
+  var realServiceWorker = window.isSecureContext && 'serviceWorker' in navigator;
+
+  var KERNEL_SETUP = [
+    'def __kiosk_setup():',
+    '    import sys, time, js',
+    '    from urllib.parse import quote, urlsplit',
+    '    here = str(js.location.host)',
+    '    def sleep(seconds):',
+    '        seconds = float(seconds)',
+    '        if seconds != seconds or seconds < 0:',
+    '            raise ValueError("sleep length must be a non-negative number")',
+    '        while seconds > 0:',
+    '            part = min(seconds, 600.0)',
+    '            xhr = js.XMLHttpRequest.new()',
+    '            xhr.open("GET", "/api/sleep?seconds=" + repr(part), False)',
+    '            xhr.send(None)',
+    '            seconds -= part',
+    '    time.sleep = sleep',
+    '    try:',
+    '        import pyodide_http',
+    '    except ImportError:',
+    '        return',
+    '    pyodide_http.patch_all()',
+    '    def through_kiosk(send):',
+    '        def send_via_kiosk(request, stream=False):',
+    '            original = request.url',
+    '            parts = urlsplit(original)',
+    '            relayed = parts.scheme in ("http", "https") and parts.netloc != here',
+    '            if relayed:',
+    '                request.url = "/api/fetch?url=" + quote(original, safe="")',
+    '            response = send(request, stream)',
+    '            if relayed and response.status_code >= 400:',
+    '                import json',
+    '                try:',
+    '                    message = json.loads(bytes(response.body))["message"]',
+    '                except Exception:',
+    '                    message = "the kiosk answered %d" % response.status_code',
+    '                raise OSError("could not download %s: %s" % (original, message))',
+    '            return response',
+    '        return send_via_kiosk',
+    '    for name in ("pyodide_http._urllib", "pyodide_http._requests"):',
+    '        module = sys.modules.get(name)',
+    '        if module is not None and hasattr(module, "send"):',
+    '            module.send = through_kiosk(module.send)',
+    '__kiosk_setup()',
+    'del __kiosk_setup',
+  ].join('\n');
+
+  function randomToken() {
+    var bytes = new Uint8Array(18);
+    crypto.getRandomValues(bytes);
+    return btoa(String.fromCharCode.apply(null, bytes))
+      .replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+  }
+
+  function browserId() {
+    var match = document.cookie.match(/(?:^|;\s*)kiosk_browser=([A-Za-z0-9_-]{16,64})/);
+    if (match) return match[1];
+    var value = randomToken();
+    // A session cookie: it only lets the kiosk route this browser's kernel requests back
+    // to this browser; it is never stored on the kiosk.
+    document.cookie = COOKIE + '=' + value + '; path=/; SameSite=Strict';
+    return value;
+  }
+
+  function fakeServiceWorker() {
+    var registration = {
+      scope: location.origin + '/', active: null, installing: null, waiting: null,
+      update: function () { return Promise.resolve(); },
+      unregister: function () { return Promise.resolve(true); },
+      addEventListener: function () {}, removeEventListener: function () {},
+    };
+    var container = {
+      controller: null,
+      ready: new Promise(function () {}),
+      register: function () { return Promise.resolve(registration); },
+      getRegistration: function () { return Promise.resolve(undefined); },
+      getRegistrations: function () { return Promise.resolve([]); },
+      addEventListener: function () {}, removeEventListener: function () {},
+      startMessages: function () {},
+      kioskRelay: true,
+    };
+    Object.defineProperty(Navigator.prototype, 'serviceWorker', {
+      configurable: true, get: function () { return container; },
+    });
+  }
+
+  function startRelay() {
+    browserId();
+    var channel = new BroadcastChannel(CHANNEL);
+    var pending = [];
+    var socket = null;
+    var delay = 500;
+
+    channel.addEventListener('message', function (event) {
+      var msg = event.data;
+      if (!msg || typeof msg !== 'object' || !('response' in msg)) return;
+      for (var i = 0; i < pending.length; i++) {
+        var p = pending[i];
+        if (p.context === msg.browsingContextId && p.requestId === msg.requestId) {
+          pending.splice(i, 1);
+          if (p.socket.readyState === WebSocket.OPEN) {
+            p.socket.send(JSON.stringify({ id: p.id, response: msg.response === undefined ? null : msg.response }));
+          }
+          return;
+        }
+      }
+    });
+
+    function connect() {
+      var scheme = location.protocol === 'https:' ? 'wss:' : 'ws:';
+      var ws = new WebSocket(scheme + '//' + location.host + '/api/relay/ws');
+      socket = ws;
+      ws.addEventListener('open', function () { delay = 500; });
+      ws.addEventListener('message', function (event) {
+        var req;
+        try { req = JSON.parse(event.data); } catch (e) { return; }
+        var body = req.body || {};
+        pending.push({ id: req.id, context: body.browsingContextId, requestId: body.requestId, socket: ws });
+        var message = {};
+        for (var key in body) message[key] = body[key];
+        message.pathname = req.pathname;
+        channel.postMessage(message);
+      });
+      ws.addEventListener('close', function () {
+        pending = pending.filter(function (p) { return p.socket !== ws; });
+        setTimeout(connect, delay);
+        delay = Math.min(delay * 2, 10000);
+      });
+    }
+    connect();
+  }
+
+  function setUpKernels() {
+    var tries = 0;
+    var timer = setInterval(function () {
+      var app = window.jupyterapp;
+      tries += 1;
+      if (!app || !app.serviceManager) {
+        if (tries > 240) clearInterval(timer);
+        return;
+      }
+      clearInterval(timer);
+      var kernels = app.serviceManager.kernels;
+      var done = {};
+      var setUp = function () {
+        var models = Array.from(kernels.running());
+        models.forEach(function (model) {
+          if (done[model.id]) return;
+          done[model.id] = true;
+          var connection = kernels.connectTo({ model: model, handleComms: false });
+          var future = connection.requestExecute({ code: KERNEL_SETUP, silent: true, store_history: false });
+          future.done.then(function () { connection.dispose(); }, function () { connection.dispose(); });
+        });
+      };
+      kernels.runningChanged.connect(setUp);
+      setUp();
+    }, 500);
+  }
+
+  if (!realServiceWorker) {
+    fakeServiceWorker();
+    startRelay();
+  }
+  setUpKernels();
+})();

@@ -1,0 +1,96 @@
+"""Files, input(), sleep and downloads in a real notebook on a non-secure origin."""
+
+from __future__ import annotations
+
+import base64
+import http.server
+import threading
+
+import pytest
+
+from tests.browserlib import run_scenario
+from tests.test_bundle_e2e import newest_bundle
+
+pytestmark = [pytest.mark.browser, pytest.mark.bundle, pytest.mark.slow]
+
+CSV = b"x,y\n1,10\n2,20\n3,30\n"
+
+
+@pytest.fixture
+def dataset_server():
+    """Plays the internet: reachable by the kiosk, never by the browser (no DNS for it)."""
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            self.send_response(200)
+            self.send_header("Content-Type", "text/csv")
+            self.send_header("Content-Length", str(len(CSV)))
+            self.end_headers()
+            self.wfile.write(CSV)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server
+    server.shutdown()
+    server.server_close()
+    thread.join()
+
+
+def cells(profile: str, csv_url: str) -> list[str]:
+    """What a student runs: pandas where the bundle has it, the standard library otherwise."""
+    if profile == "science":
+        read_local = ("import pandas as pd\ndf = pd.read_csv('mydata.csv')\n"
+                      "print('sum', df['b'].sum())")
+        read_remote = (f"remote = pd.read_csv({csv_url!r})\n"
+                       "print('remote', remote.shape, remote['y'].sum())")
+    else:
+        read_local = ("import csv\nrows = list(csv.DictReader(open('mydata.csv')))\n"
+                      "print('sum', sum(int(r['b']) for r in rows))")
+        read_remote = ("import urllib.request\n"
+                       f"text = urllib.request.urlopen({csv_url!r}).read().decode()\n"
+                       "print('remote', text.count(chr(10)))")
+    return [
+        "import os\nprint(os.getcwd())\n" + read_local,
+        "with open('out.csv', 'w') as fh:\n    fh.write('x,y\\n5,6\\n')\nprint('written')",
+        "import time\nt0 = time.time()\ntime.sleep(1)\nprint('slept', round(time.time() - t0, 2))",
+        "name = input('name? ')\nprint('hello', name)",
+        read_remote,
+    ]
+
+
+@pytest.mark.parametrize("profile", ["science", "core"])
+def test_files_input_sleep_and_downloads_on_plain_http(kiosk_process, dataset_server, tmp_path,
+                                                       profile):
+    from kiosk.bundle.active import set_current
+
+    bundle = newest_bundle(profile)
+    private = tmp_path / "bundles"
+    private.mkdir()
+    (private / bundle.name).symlink_to(bundle.path)
+    set_current(private, bundle.name)
+    kiosk = kiosk_process("--bundles-dir", str(private), "--fetch-allow-private")
+    csv_url = f"http://127.0.0.1:{dataset_server.server_address[1]}/x.csv"
+    result = run_scenario("relay_notebook", {
+        "url": f"http://kiosk.test:{kiosk.port}", "cells": cells(profile, csv_url)},
+        timeout=400)
+    assert result["secure"] is False and result["relay"] is True
+    out = result["outputs"]
+    assert out[0].startswith("/drive"), out
+    assert "sum 6" in out[0]
+    assert "written" in out[1]
+    slept = float(out[2].split()[-1])
+    assert slept >= 1.0, out[2]
+    assert "hello Ada" in out[3], out
+    expected = "remote (3, 2) 60" if profile == "science" else "remote 4"
+    assert expected in out[4], out
+    written = result["written"]
+    text = (base64.b64decode(written["content"]).decode() if written["format"] == "base64"
+            else written["content"])
+    assert text == "x,y\n5,6\n"
+    assert "out.csv" in result["listed"]
+    # Nothing went anywhere but the kiosk: the dataset server was reached by the kiosk only.
+    assert result["foreign"] == [], result["foreign"]
