@@ -28,6 +28,7 @@ test_deps=(
   "curl curl"
   "convert imagemagick"
   "nmcli network-manager"
+  "openssl openssl"
 )
 
 have() {

@@ -62,22 +62,40 @@ def cells(profile: str, csv_url: str) -> list[str]:
     ]
 
 
-@pytest.mark.parametrize("profile", ["science", "core"])
-def test_files_input_sleep_and_downloads_on_plain_http(kiosk_process, dataset_server, tmp_path,
-                                                       profile):
+@pytest.mark.parametrize(("profile", "mode"), [
+    ("science", "plain-http"), ("core", "plain-http"),
+    ("science", "localhost"), ("science", "https"),
+])
+def test_files_input_sleep_and_downloads(kiosk_process, dataset_server, tmp_path, profile, mode):
+    """plain-http: the kiosk's relay does the service worker's job; localhost and https are
+    secure contexts where JupyterLite's own service worker does it. Same notebook, same
+    results."""
     from kiosk.bundle.active import set_current
+    from tests.test_tls import make_certificate
 
     bundle = newest_bundle(profile)
     private = tmp_path / "bundles"
     private.mkdir()
     (private / bundle.name).symlink_to(bundle.path)
     set_current(private, bundle.name)
-    kiosk = kiosk_process("--bundles-dir", str(private), "--fetch-allow-private")
+    tls: list[str] = []
+    if mode == "https":
+        cert, key = make_certificate(tmp_path)
+        tls = ["--tls-cert", str(cert), "--tls-key", str(key)]
+    kiosk = kiosk_process("--bundles-dir", str(private), "--fetch-allow-private", *tls)
+    url = {"plain-http": f"http://kiosk.test:{kiosk.port}",
+           "localhost": f"http://localhost:{kiosk.port}",
+           "https": f"https://kiosk.test:{kiosk.port}"}[mode]
     csv_url = f"http://127.0.0.1:{dataset_server.server_address[1]}/x.csv"
     result = run_scenario("relay_notebook", {
-        "url": f"http://kiosk.test:{kiosk.port}", "cells": cells(profile, csv_url)},
+        "url": url, "cells": cells(profile, csv_url), "trustTestCertificate": mode == "https"},
         timeout=400)
-    assert result["secure"] is False and result["relay"] is True
+    assert result["secure"] is (mode != "plain-http")
+    assert result["relay"] is (mode == "plain-http"), "the fake registration is for plain HTTP"
+    # On localhost JupyterLite's own service worker registers. Chromium refuses a service
+    # worker script over a certificate it does not trust (the test's own), so on https the
+    # bridge falls back to the kiosk's relay: files and input() still work.
+    assert result["fallback"] is (mode == "https")
     out = result["outputs"]
     assert out[0].startswith("/drive"), out
     assert "sum 6" in out[0]

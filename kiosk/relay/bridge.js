@@ -1,7 +1,7 @@
 // The kiosk's bridge: loaded by every bundle page, before JupyterLite's own scripts.
 //
 // 1. On plain HTTP (no service worker possible), it makes JupyterLite believe a service
-//    worker is registered, so the Pyodide kernel mounts the notebook's files at /drive, and
+//    worker is registered (elsewhere the real one is used), so the Pyodide kernel mounts the notebook's files at /drive, and
 //    it relays what a service worker would answer: the kernel's file requests and input()
 //    reach the kiosk, the kiosk sends them here over a WebSocket, and this script hands them
 //    to the page on BroadcastChannel('/sw-api.v1') exactly as the service worker would.
@@ -76,13 +76,33 @@
     return value;
   }
 
-  function fakeServiceWorker() {
-    var registration = {
+  function fakeRegistration() {
+    return {
       scope: location.origin + '/', active: null, installing: null, waiting: null,
       update: function () { return Promise.resolve(); },
       unregister: function () { return Promise.resolve(true); },
       addEventListener: function () {}, removeEventListener: function () {},
+      kioskRelay: true,
     };
+  }
+
+  // A secure origin whose service worker cannot register (an untrusted certificate, a
+  // private window): fall back to the kiosk's relay instead of losing files and input().
+  function registerOrRelay() {
+    var proto = window.ServiceWorkerContainer && ServiceWorkerContainer.prototype;
+    if (!proto || !proto.register) return;
+    var realRegister = proto.register;
+    proto.register = function () {
+      return realRegister.apply(this, arguments).catch(function (err) {
+        console.warn('kiosk: no service worker here (' + err + '); the kiosk relays instead');
+        window.kioskRelayFallback = true;
+        return fakeRegistration();
+      });
+    };
+  }
+
+  function fakeServiceWorker() {
+    var registration = fakeRegistration();
     var container = {
       controller: null,
       ready: new Promise(function () {}),
@@ -171,9 +191,9 @@
     }, 500);
   }
 
-  if (!realServiceWorker) {
-    fakeServiceWorker();
-    startRelay();
-  }
+  if (realServiceWorker) registerOrRelay(); else fakeServiceWorker();
+  // Also on secure origins: until JupyterLite's service worker controls the page (first
+  // visit), the kernel's requests reach the kiosk, which relays them here all the same.
+  startRelay();
   setUpKernels();
 })();

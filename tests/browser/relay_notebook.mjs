@@ -6,7 +6,7 @@ const timeoutMs = params.timeoutMs || 240000;
 const CELLS = params.cells;
 
 scenario(async () => {
-  const b = await launch({ hosts: ['kiosk.test'] });
+  const b = await launch({ hosts: ['kiosk.test', 'localhost'], ignoreHTTPSErrors: !!params.trustTestCertificate });
   try {
     const page = await b.context.newPage();
     const origin = new URL(params.url).origin;
@@ -65,7 +65,8 @@ scenario(async () => {
     await page.evaluate(() => window.jupyterapp.commands.execute('filebrowser:refresh'));
     await page.waitForTimeout(500);
     const listed = await page.evaluate(() => [...document.querySelectorAll('.jp-DirListing-itemText')].map((e) => e.textContent));
-    return { secure: await page.evaluate(() => window.isSecureContext), relay, outputs, written,
+    return { secure: await page.evaluate(() => window.isSecureContext), relay,
+      fallback: await page.evaluate(() => !!window.kioskRelayFallback), outputs, written,
       listed, foreign: foreignRequests(b.requests, [origin]), console: b.consoleLines.slice(-40) };
   } finally {
     await b.close();
