@@ -127,3 +127,36 @@ def kiosk_process(tmp_path: Path) -> Iterator[Callable[..., KioskProcess]]:
     yield start
     for kp in started:
         kp.stop()
+
+
+@pytest.fixture
+def csv_server() -> Iterator[Callable[[bytes], int]]:
+    """Factory: serve one CSV body on 127.0.0.1 from a thread (plays a dataset site on the
+    internet, for tests whose kiosk runs in another process); returns the port."""
+    import http.server
+
+    servers: list[tuple[http.server.ThreadingHTTPServer, threading.Thread]] = []
+
+    def start(body: bytes) -> int:
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                self.send_response(200)
+                self.send_header("Content-Type", "text/csv")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        thread = threading.Thread(target=server.serve_forever, daemon=True)
+        thread.start()
+        servers.append((server, thread))
+        return int(server.server_address[1])
+
+    yield start
+    for server, thread in servers:
+        server.shutdown()
+        server.server_close()
+        thread.join()

@@ -152,11 +152,11 @@ async def test_rebinding_is_caught_at_connect_time():
         await check_host("10.9.9.9", allow_private=False)
 
 
-def test_cache_add_cli_preloads_for_offline(origin_thread, tmp_path):
+def test_cache_add_cli_preloads_for_offline(csv_server, tmp_path):
     import subprocess
     import sys
 
-    url = f"http://127.0.0.1:{origin_thread}/x.csv"
+    url = f"http://127.0.0.1:{csv_server(CSV)}/x.csv"
     base = [sys.executable, "-m", "kiosk", "cache"]
     common = ["--data-dir", str(tmp_path), "--fetch-allow-private"]
     proc = subprocess.run([*base, "add", url, *common], capture_output=True, text=True,
@@ -169,29 +169,3 @@ def test_cache_add_cli_preloads_for_offline(origin_thread, tmp_path):
     proc = subprocess.run([*base, "add", "http://10.0.0.1/x", "--data-dir", str(tmp_path)],
                           capture_output=True, text=True, timeout=60, check=False)
     assert proc.returncode == 1 and "local or private address" in proc.stdout
-
-
-@pytest.fixture
-def origin_thread():
-    """The dataset server in a thread, for tests that run the CLI in a subprocess."""
-    import http.server
-    import threading
-
-    class Handler(http.server.BaseHTTPRequestHandler):
-        def do_GET(self):
-            self.send_response(200)
-            self.send_header("Content-Type", "text/csv")
-            self.send_header("Content-Length", str(len(CSV)))
-            self.end_headers()
-            self.wfile.write(CSV)
-
-        def log_message(self, *args):
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield server.server_address[1]
-    server.shutdown()
-    server.server_close()
-    thread.join()

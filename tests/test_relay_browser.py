@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import base64
-import http.server
-import threading
 
 import pytest
 
@@ -14,30 +12,6 @@ from tests.test_bundle_e2e import newest_bundle
 pytestmark = [pytest.mark.browser, pytest.mark.bundle, pytest.mark.slow]
 
 CSV = b"x,y\n1,10\n2,20\n3,30\n"
-
-
-@pytest.fixture
-def dataset_server():
-    """Plays the internet: reachable by the kiosk, never by the browser (no DNS for it)."""
-
-    class Handler(http.server.BaseHTTPRequestHandler):
-        def do_GET(self):
-            self.send_response(200)
-            self.send_header("Content-Type", "text/csv")
-            self.send_header("Content-Length", str(len(CSV)))
-            self.end_headers()
-            self.wfile.write(CSV)
-
-        def log_message(self, *args):
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield server
-    server.shutdown()
-    server.server_close()
-    thread.join()
 
 
 def cells(profile: str, csv_url: str) -> list[str]:
@@ -66,7 +40,7 @@ def cells(profile: str, csv_url: str) -> list[str]:
     ("science", "plain-http"), ("core", "plain-http"),
     ("science", "localhost"), ("science", "https"),
 ])
-def test_files_input_sleep_and_downloads(kiosk_process, dataset_server, tmp_path, profile, mode):
+def test_files_input_sleep_and_downloads(kiosk_process, csv_server, tmp_path, profile, mode):
     """plain-http: the kiosk's relay does the service worker's job; localhost and https are
     secure contexts where JupyterLite's own service worker does it. Same notebook, same
     results."""
@@ -86,7 +60,8 @@ def test_files_input_sleep_and_downloads(kiosk_process, dataset_server, tmp_path
     url = {"plain-http": f"http://kiosk.test:{kiosk.port}",
            "localhost": f"http://localhost:{kiosk.port}",
            "https": f"https://kiosk.test:{kiosk.port}"}[mode]
-    csv_url = f"http://127.0.0.1:{dataset_server.server_address[1]}/x.csv"
+    # Plays the internet: reachable by the kiosk, never by the browser (no DNS for it).
+    csv_url = f"http://127.0.0.1:{csv_server(CSV)}/x.csv"
     result = run_scenario("relay_notebook", {
         "url": url, "cells": cells(profile, csv_url), "trustTestCertificate": mode == "https"},
         timeout=400)
