@@ -4,17 +4,23 @@ A module-scoped fixture makes the stick once (``kiosk usb make``, all platforms 
 Python versions) with its download cache in ``~/.cache/kiosk/usb`` (or
 ``$KIOSK_USB_CACHE``): a cold cache needs the package index for a few minutes, a
 warm one makes the stick in seconds. The bundle is the real one when ``bundles/dist``
-has one active, else a small fake bundle.
+has one active, else a small fake bundle. The stick carries Debian's Python for
+Linux x86-64 (``--with-python``; its packages are cached beside the wheels).
 """
 
 from __future__ import annotations
 
+import base64
 import json
 import os
+import platform
+import re
 import shutil
 import signal
+import socket
 import subprocess
 import sys
+import tarfile
 import threading
 import time
 import uuid
@@ -50,7 +56,12 @@ def made(tmp_path_factory: pytest.TempPathFactory) -> MakeReport:
         bundles = tmp_path_factory.mktemp("bundles")
         make_bundle(bundles)
     dest = tmp_path_factory.mktemp("usb") / "STICK"
-    return make_stick(MakeOptions(dest=dest, bundles_dir=bundles, cache_dir=CACHE))
+    report = make_stick(MakeOptions(dest=dest, bundles_dir=bundles, cache_dir=CACHE,
+                                    with_python=("linux-x86_64",)))
+    sizes = {part: round(size / 1048576, 1) for part, size in report.sizes().items()}
+    print("USB stick sizes (MiB):", json.dumps(sizes),
+          f"total {report.total_bytes / 1048576:.1f} MiB, made in {report.seconds:.0f} s")
+    return report
 
 
 @pytest.fixture(scope="module")
@@ -147,7 +158,7 @@ def _need_root_tools() -> None:
 @pytest.fixture
 def netns() -> Iterator[str]:
     _need_root_tools()
-    name = f"kiosk-usb-{uuid.uuid4().hex[:8]}"
+    name = f"kiosk-usb-{os.getpid()}-{uuid.uuid4().hex[:6]}"
     subprocess.run(["ip", "netns", "add", name], check=True)
     try:
         subprocess.run(["ip", "-n", name, "link", "set", "lo", "up"], check=True)
@@ -215,8 +226,55 @@ print(json.dumps(out))
 """
 
 
+def _free_host_port(first: int = 8100) -> int:
+    """A port nothing on this machine (outside any namespace) listens on.
+
+    The kiosk in the namespace gets this port, so a page the browser loads from it can
+    only have come from inside the namespace.
+    """
+    for port in range(first, first + 200):
+        with socket.socket() as sock:
+            if sock.connect_ex(("127.0.0.1", port)) != 0:
+                return port
+    raise AssertionError("no free port")
+
+
+def _refused_on_host(port: int) -> bool:
+    with socket.socket() as sock:
+        sock.settimeout(2)
+        return sock.connect_ex(("127.0.0.1", port)) != 0
+
+
+#: what a student runs on the stick's kiosk: the standard library only, so any bundle
+#: profile does; the file is uploaded through the file browser by the scenario
+NOTEBOOK_CELLS = [
+    "import csv, os\nprint(os.getcwd())\nrows = list(csv.DictReader(open('mydata.csv')))\n"
+    "print('sum', sum(int(r['b']) for r in rows))",
+    "with open('out.csv', 'w') as fh:\n    fh.write('x,y\\n5,6\\n')\nprint('written')",
+    "name = input('name? ')\nprint('hello', name)",
+]
+
+
+def _check_notebook(result: dict, port: int) -> None:
+    """The drive (both ways) and input() worked on http://localhost:<port>."""
+    assert result["secure"] is True, "localhost is a secure context"
+    out = result["outputs"]
+    assert out[0].startswith("/drive"), out
+    assert "sum 6" in out[0], out  # the uploaded file, read from Python
+    assert "written" in out[1], out
+    assert "hello Ada" in out[2], out  # input() answered in the notebook
+    written = result["written"]
+    assert written is not None, "out.csv, written by Python, is not in the contents"
+    text = (base64.b64decode(written["content"]).decode() if written["format"] == "base64"
+            else written["content"])
+    assert text == "x,y\n5,6\n"
+    assert "out.csv" in result["listed"], result["listed"]  # shown in the file browser
+    assert result["foreign"] == [], result["foreign"]
+
+
 @pytest.mark.netns
 @pytest.mark.slow
+@pytest.mark.browser
 def test_stick_starts_offline_on_a_clean_linux_laptop(made: MakeReport, netns: str,
                                                        tmp_path: Path):
     stick = tmp_path / "STICK"
@@ -225,7 +283,7 @@ def test_stick_starts_offline_on_a_clean_linux_laptop(made: MakeReport, netns: s
     home.mkdir()
     # A laptop: Debian's python3 on PATH, a fresh home, no pip configuration.
     env = {"PATH": "/usr/bin:/bin", "HOME": str(home), "LANG": "C.UTF-8"}
-    port = 8000
+    port = _free_host_port()
     cmd = ["ip", "netns", "exec", netns, "sh", str(stick / "start.sh"), "--no-browser",
            "--port", str(port)]
 
@@ -234,18 +292,32 @@ def test_stick_starts_offline_on_a_clean_linux_laptop(made: MakeReport, netns: s
         first_start = first.wait_for("The kiosk is running", 600)
         assert any("First start on this laptop" in line for line in first.lines)
         assert any("kept on the USB stick" in line for line in first.lines)
+        assert not any("Python on the stick" in line for line in first.lines), \
+            "the laptop's own Python comes first"
         fetched = json.loads(_in_ns(netns, FETCH % port))
         assert all(status == 200 and size > 0 for status, size in fetched.values()), fetched
-        result = run_scenario_in_ns(netns, {"port": port})
+        result = run_scenario_in_ns(netns, "usb_localhost", {"port": port})
         for path, page in result["pages"].items():
             assert page["status"] == 200, (path, page)
             assert page["secure"] and page["randomUUID"] and page["serviceWorker"], page
         assert result["foreign"] == []
+        if current_bundle(stick / "kiosk" / "bundles").name.startswith("fake"):
+            pytest.fail("the notebook needs a real bundle: run 'make bundles-for-tests'")
+        # A notebook in the laptop's browser, inside the namespace, on localhost: a file
+        # uploaded in the file browser is read by Python, a file Python writes shows in
+        # the file browser, and input() gets what is typed.
+        notebook_started = time.monotonic()
+        notebook = run_scenario_in_ns(netns, "relay_notebook", {
+            "url": f"http://localhost:{port}", "cells": NOTEBOOK_CELLS}, timeout=420)
+        notebook_s = time.monotonic() - notebook_started
+        _check_notebook(notebook, port)
+        assert _refused_on_host(port), "the kiosk must be reachable inside the namespace only"
     finally:
         assert first.stop() == 0 or first.proc.returncode == -signal.SIGTERM, first.lines
     assert (stick / "data").is_dir(), "the share store lives on the stick"
     venvs = list((home / ".local/share/kiosk-usb/venvs").iterdir())
     assert len(venvs) == 1 and venvs[0].name.endswith("-linux-x86_64-py311")
+    assert "home = /usr/bin" in (venvs[0] / "pyvenv.cfg").read_text()
 
     # Second start, stick read-only: no install, and the share store moves to the laptop.
     ro_cmd = ["ip", "netns", "exec", netns, "unshare", "-m", "sh", "-c",
@@ -261,21 +333,112 @@ def test_stick_starts_offline_on_a_clean_linux_laptop(made: MakeReport, netns: s
         assert fetched["/"][0] == 200
     finally:
         second.stop()
-    timings = {"first_start_s": round(first_start, 1), "second_start_s": round(second_start, 1)}
+    timings = {"first_start_s": round(first_start, 1), "second_start_s": round(second_start, 1),
+               "notebook_s": round(notebook_s, 1)}
     print("USB start timings:", json.dumps(timings))
     (tmp_path.parent / "usb-timings.json").write_text(json.dumps(timings))
 
 
-def run_scenario_in_ns(ns: str, params: dict) -> dict:
-    """Run tests/browser/usb_localhost.mjs inside the namespace (Chromium sees only lo)."""
+#: Run as `sh -c HIDE_PYTHON sh COMMAND...` in a private mount namespace: every Python of
+#: this machine (Debian's, pyenv's, /usr/local's) and the libraries the stick's Python
+#: brings (SQLite, OpenSSL, libffi) are hidden behind empty folders and /dev/null.
+HIDE_PYTHON = r"""
+set -e
+empty=$(mktemp -d)
+for d in /usr/lib/python3* /usr/local/lib/python3* /root/.pyenv /opt/wheels; do
+  if [ -d "$d" ]; then mount --bind "$empty" "$d"; fi
+done
+for f in /usr/bin/python* /usr/local/bin/python*; do
+  if [ -e "$f" ]; then mount --bind /dev/null "$f"; fi
+done
+for lib in libsqlite3.so.0 libssl.so.3 libcrypto.so.3 libffi.so.8; do
+  real=$(readlink -f "/usr/lib/$(uname -m)-linux-gnu/$lib") || continue
+  if [ -f "$real" ]; then mount --bind /dev/null "$real"; fi
+done
+for py in python3 python3.11 python; do
+  if "$py" -c 1 >/dev/null 2>&1; then echo "still a $py here"; exit 99; fi
+done
+echo "this laptop has no Python"
+exec "$@"
+"""
+
+
+@pytest.mark.netns
+@pytest.mark.slow
+def test_stick_brings_its_own_python_to_a_laptop_without_one(made: MakeReport, netns: str,
+                                                              tmp_path: Path):
+    """No Python on the laptop at all: start.sh unpacks the stick's and the kiosk runs."""
+    if platform.machine() != "x86_64":
+        pytest.skip("the test stick carries a Python for Linux x86-64 only")
+    assert made.entries.get("kiosk/python/linux-x86_64.tar.gz"), "made without --with-python"
+    stick = tmp_path / "STICK"
+    shutil.copytree(made.dest, stick)
+    home = tmp_path / "home"
+    home.mkdir()
+    env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": str(home), "LANG": "C.UTF-8"}
+    port = _free_host_port()
+    cmd = ["ip", "netns", "exec", netns, "unshare", "-m", "sh", "-c", HIDE_PYTHON, "sh",
+           "sh", str(stick / "start.sh"), "--no-browser", "--port", str(port)]
+    launch = Launch(cmd, env)
+    try:
+        started = launch.wait_for("The kiosk is running", 600)
+        lines = launch.lines
+        assert "this laptop has no Python" in lines, lines
+        assert any("no Python 3.11 to 3.14" in line for line in lines), lines
+        assert any("Using the Python on the stick" in line for line in lines), lines
+        fetched = json.loads(_in_ns(netns, FETCH % port))
+        assert all(status == 200 and size > 0 for status, size in fetched.values()), fetched
+    finally:
+        assert launch.stop() == 0 or launch.proc.returncode == -signal.SIGTERM, launch.lines
+    runtimes = list((home / ".local/share/kiosk-usb/python").iterdir())
+    assert [r.name for r in runtimes] == [
+        f"{made_manifest_runtime_id(made)}-linux-x86_64"], runtimes
+    venv = next((home / ".local/share/kiosk-usb/venvs").iterdir())
+    assert f"home = {runtimes[0] / 'bin'}" in (venv / "pyvenv.cfg").read_text()
+    # the share store opened: SQLite came from the stick (the laptop's is hidden)
+    assert any((stick / "data").iterdir()), "the kiosk made no share store"
+    print("USB start without a laptop Python:", json.dumps({"first_start_s": round(started, 1)}))
+
+
+def test_sticks_python_needs_no_newer_glibc_than_ubuntu_22_04(made: MakeReport,
+                                                              tmp_path: Path):
+    """The runtime's promise (glibc 2.35: Ubuntu 22.04, Debian 12) holds for every ELF file."""
+    if shutil.which("objdump") is None:
+        pytest.fail("this test needs objdump (binutils)")
+    with tarfile.open(made.dest / "kiosk/python/linux-x86_64.tar.gz") as tar:
+        tar.extractall(tmp_path, filter="data")
+    needs: dict[str, tuple[int, int]] = {}
+    for path in sorted(tmp_path.rglob("*")):
+        if path.is_symlink() or not path.is_file() or path.read_bytes()[:4] != b"\x7fELF":
+            continue
+        dump = subprocess.run(["objdump", "-T", str(path)], capture_output=True, text=True,
+                              check=True).stdout
+        versions = [tuple(int(x) for x in v.split(".")[:2])
+                    for v in re.findall(r"GLIBC_(\d+\.\d+)", dump)]
+        needs[str(path.relative_to(tmp_path))] = max(versions, default=(2, 0))
+    assert "bin/python3.11" in needs and len(needs) > 20, sorted(needs)
+    too_new = {p: v for p, v in needs.items() if v > (2, 35)}
+    assert too_new == {}, too_new
+    assert not any("libexpat" in p for p in needs), "the laptop's own libexpat is used"
+
+
+def made_manifest_runtime_id(made: MakeReport) -> str:
+    manifest = json.loads((made.dest / "kiosk-usb.json").read_text())
+    return str(manifest["runtimes"]["linux-x86_64"]["id"])
+
+
+def run_scenario_in_ns(ns: str, name: str, params: dict, *, timeout: float = 180) -> dict:
+    """Run tests/browser/<name>.mjs inside the namespace (Chromium sees only lo)."""
     from tests import browserlib
 
     browserlib.require_browser()
     proc = subprocess.run(
-        ["ip", "netns", "exec", ns, "node", str(browserlib.BROWSER_DIR / "usb_localhost.mjs"),
+        ["ip", "netns", "exec", ns, "node", str(browserlib.BROWSER_DIR / f"{name}.mjs"),
          json.dumps(params)],
-        capture_output=True, text=True, timeout=180, cwd=browserlib.BROWSER_DIR, check=False)
+        capture_output=True, text=True, timeout=timeout, cwd=browserlib.BROWSER_DIR,
+        check=False)
     lines = [line for line in proc.stdout.splitlines() if line.strip()]
     result = json.loads(lines[-1]) if lines else {"error": proc.stderr[-3000:]}
-    assert proc.returncode == 0 and "error" not in result, result.get("error", proc.stderr)
+    assert proc.returncode == 0 and "error" not in result, \
+        (result.get("error"), proc.stderr[-3000:], result.get("console"))
     return result

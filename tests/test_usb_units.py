@@ -345,3 +345,202 @@ def test_pure_wheels_are_shared_and_compiled_ones_per_platform(tmp_path):
         "kiosk/wheels/any/pure-1.0-py3-none-any.whl",
         "kiosk/wheels/windows-x86_64/native-1.0-cp312-cp312-win_amd64.whl",
     ]
+
+
+# -- the stick's own Python (--with-python) ------------------------------------------------
+
+def _deb(folder: Path, name: str, version: str, members: dict[str, bytes | str]) -> Path:
+    """A real .deb (ar archive, data.tar.xz): bytes are files, str are symlink targets."""
+    import lzma
+    import tarfile
+
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tar:
+        for path, body in members.items():
+            info = tarfile.TarInfo("./" + path)
+            if isinstance(body, str):
+                info.type, info.linkname = tarfile.SYMTYPE, body
+                tar.addfile(info)
+            else:
+                info.size, info.mode = len(body), 0o755 if "/bin/" in path else 0o644
+                tar.addfile(info, io.BytesIO(body))
+    data = lzma.compress(buf.getvalue())
+    out = io.BytesIO()
+    out.write(b"!<arch>\n")
+    for member, body in [("debian-binary", b"2.0\n"), ("control.tar.xz", lzma.compress(b"")),
+                         ("data.tar.xz", data)]:
+        out.write(f"{member:<16}{0:<12}{0:<6}{0:<6}{100644:<8}{len(body):<10}`\n".encode())
+        out.write(body + (b"\n" if len(body) % 2 else b""))
+    path = folder / f"{name}_{version.replace(':', '%3a')}_amd64.deb"
+    path.write_bytes(out.getvalue())
+    return path
+
+
+def _fake_debs(folder: Path) -> list[Path]:
+    return [
+        _deb(folder, "python3.11-minimal", "3.11.2-6", {
+            "usr/bin/python3.11": b"\x7fELF interpreter", "usr/share/doc/x": b"doc"}),
+        _deb(folder, "libpython3.11-stdlib", "3.11.2-6", {
+            "usr/lib/python3.11/os.py": b"# os", "usr/lib/python3.11/venv/__init__.py": b"",
+            "usr/lib/python3.11/sitecustomize.py": "/etc/python3.11/sitecustomize.py",
+            "usr/lib/python3.11/lib-dynload/_ssl.so": b"so",
+            "usr/lib/python3.11/test/test_os.py": b"big test",
+            "usr/lib/python3.11/idlelib/x.py": b"gui"}),
+        _deb(folder, "zlib1g", "1:1.2.13", {
+            "lib/x86_64-linux-gnu/libz.so.1.2.13": b"zlib",
+            "lib/x86_64-linux-gnu/libz.so.1": "libz.so.1.2.13"}),
+        _deb(folder, "libssl3", "3.0.22", {
+            "usr/lib/x86_64-linux-gnu/libssl.so.3": b"ssl",
+            "usr/lib/x86_64-linux-gnu/engines-3/afalg.so": b"engine"}),
+    ]
+
+
+def test_runtime_archive_packs_the_interpreter_stdlib_and_libraries(tmp_path):
+    import tarfile
+
+    from kiosk.usb import runtime
+
+    debs = _fake_debs(tmp_path)
+    one = runtime.build_archive(debs, tmp_path / "a" / "rt.tar.gz", "linux-x86_64")
+    two = runtime.build_archive(debs, tmp_path / "b" / "rt.tar.gz", "linux-x86_64")
+    assert one.sha256 == two.sha256, "the same packages give the same bytes"
+    assert one.short_id == f"py311-{one.sha256[:12]}"
+    assert one.packages == {"libpython3.11-stdlib": "3.11.2-6", "libssl3": "3.0.22",
+                            "python3.11-minimal": "3.11.2-6", "zlib1g": "1:1.2.13"}
+    with tarfile.open(one.archive) as tar:
+        members = {m.name: m for m in tar}
+        info = json.loads(tar.extractfile("kiosk-runtime.json").read())  # type: ignore[union-attr]
+    assert sorted(members) == [
+        "bin/python3.11", "kiosk-runtime.json", "lib/libssl.so.3", "lib/libz.so.1",
+        "lib/libz.so.1.2.13", "lib/python3.11/lib-dynload/_ssl.so", "lib/python3.11/os.py",
+        "lib/python3.11/venv/__init__.py"]
+    assert members["bin/python3.11"].mode & 0o111
+    assert members["lib/libz.so.1"].issym() and members["lib/libz.so.1"].linkname == \
+        "libz.so.1.2.13"
+    assert info["python"] == "3.11" and info["packages"]["zlib1g"] == "1:1.2.13"
+
+
+def test_runtime_archive_refuses_packages_without_python(tmp_path):
+    from kiosk.usb import runtime
+
+    debs = _fake_debs(tmp_path)[2:]
+    with pytest.raises(UsbError, match=r"lack bin/python3\.11"):
+        runtime.build_archive(debs, tmp_path / "rt.tar.gz", "linux-x86_64")
+
+
+def test_with_python_only_for_linux(tmp_path):
+    from kiosk.usb import runtime
+    from kiosk.usb.make import MakeOptions, _runtimes
+
+    options = MakeOptions(dest=tmp_path, bundles_dir=tmp_path, with_python=("windows-x86_64",))
+    with pytest.raises(UsbError, match="only be shipped for linux-x86_64, linux-aarch64"):
+        _runtimes(options, [])
+    options = MakeOptions(dest=tmp_path, bundles_dir=tmp_path, with_python=("linux-x86_64",))
+    with pytest.raises(UsbError, match=r"must carry the linux-x86_64 wheels for Python 3\.11"):
+        _runtimes(options, [])
+    assert set(runtime.ARCHES) == {"linux-x86_64", "linux-aarch64"}
+
+
+def _machine_key() -> str:
+    machine = os.uname().machine
+    keys = {"x86_64": "linux-x86_64", "aarch64": "linux-aarch64"}
+    if machine not in keys:
+        pytest.skip(f"no runtime platform for {machine}")
+    return keys[machine]
+
+
+def _shell_only_path(tmp_path: Path) -> dict[str, str]:
+    """PATH with a shell's tools and no Python (a laptop without one)."""
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    for tool in ("dirname", "cat", "uname", "mkdir", "rm", "mv", "tar", "gzip"):
+        (bindir / tool).symlink_to(subprocess.check_output(["which", tool], text=True).strip())
+    return {"PATH": str(bindir), "HOME": str(tmp_path / "home")}
+
+
+def _stick_with_fake_runtime(tmp_path: Path, python_body: str) -> tuple[Path, str]:
+    """start.sh with a runtime whose 'python' is a shell script (to watch what it is run with)."""
+    import tarfile
+
+    key = _machine_key()
+    stick = tmp_path / "stick"
+    (stick / "kiosk" / "python").mkdir(parents=True)
+    with tarfile.open(stick / "kiosk" / "python" / f"{key}.tar.gz", "w:gz") as tar:
+        for name, body, mode in [("kiosk-runtime.json", "{}", 0o644),
+                                 ("bin/python3.11", python_body, 0o755)]:
+            info = tarfile.TarInfo(name)
+            data = body.encode()
+            info.size, info.mode = len(data), mode
+            tar.addfile(info, io.BytesIO(data))
+    (stick / "start.sh").write_text(launchers.render_start_sh(
+        PYTHONS, {key: {"id": "py311-abc", "python": "3.11"}}))
+    return stick, key
+
+
+def test_start_sh_unpacks_and_runs_the_sticks_python_when_the_laptop_has_none(tmp_path):
+    stick, key = _stick_with_fake_runtime(
+        tmp_path, '#!/bin/sh\n[ "$1" = -c ] && exit 0\necho "RAN $* LD=$LD_LIBRARY_PATH"\n')
+    env = _shell_only_path(tmp_path)
+    proc = subprocess.run(["/bin/sh", str(stick / "start.sh"), "--port", "8123"],
+                          capture_output=True, text=True, env=env, check=False)
+    rt_dir = tmp_path / "home/.local/share/kiosk-usb/python" / f"py311-abc-{key}"
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "This laptop has no Python 3.11 to 3.14" in proc.stdout
+    assert f"RAN {stick}/kiosk/launch.py --port 8123 LD={rt_dir}/lib" in proc.stdout
+    assert (rt_dir / "kiosk-runtime.json").is_file()
+    # a second start reuses the unpacked runtime
+    again = subprocess.run(["/bin/sh", str(stick / "start.sh")], capture_output=True,
+                           text=True, env=env, check=False)
+    assert "setting up" not in again.stdout and "RAN" in again.stdout
+
+
+def test_start_sh_says_what_to_install_when_the_sticks_python_cannot_run(tmp_path):
+    stick, _ = _stick_with_fake_runtime(tmp_path, "#!/bin/sh\nexit 1\n")
+    proc = subprocess.run(["/bin/sh", str(stick / "start.sh")], capture_output=True,
+                          text=True, env=_shell_only_path(tmp_path), check=False)
+    assert proc.returncode == 1
+    assert "does not run on this laptop" in proc.stdout
+    assert "sudo apt install python3 python3-venv" in proc.stdout
+
+
+def test_start_command_without_python_says_what_to_install(tmp_path):
+    script = tmp_path / "start.command"
+    script.write_text(launchers.render_start_command(PYTHONS))
+    proc = subprocess.run(["/bin/sh", str(script)], capture_output=True, text=True,
+                          input="\n", env=_shell_only_path(tmp_path), check=False)
+    assert proc.returncode == 1
+    assert "This Mac computer has no Python 3.11 to 3.14" in proc.stdout
+    assert "python.org" in proc.stdout and "universal2" in proc.stdout
+
+
+def test_browser_does_not_get_the_runtimes_libraries(tmp_path):
+    root = tmp_path / "rt"
+    (root / "bin").mkdir(parents=True)
+    (root / "kiosk-runtime.json").write_text("{}")
+    (root / "bin" / "python3.11").write_text("")
+    assert bootstrap.runtime_root(str(root / "bin" / "python3.11")) == root
+    assert bootstrap.runtime_root(str(tmp_path / "elsewhere" / "bin" / "python3")) is None
+    env = {"LD_LIBRARY_PATH": f"{root}/lib:/opt/x/lib", "HOME": "/h"}
+    assert bootstrap.without_runtime_libs(env, root) == {"LD_LIBRARY_PATH": "/opt/x/lib",
+                                                         "HOME": "/h"}
+    assert bootstrap.without_runtime_libs({"LD_LIBRARY_PATH": f"{root}/lib"}, root) == {}
+    assert bootstrap.without_runtime_libs(env, None) == env
+
+
+@pytest.mark.parametrize("argv,expected", [
+    ([], ()), (["--with-python"], ("linux-x86_64",)),
+    (["--with-python", "linux-aarch64"], ("linux-aarch64",)),
+    (["--with-python", "--with-python", "linux-aarch64"], ("linux-x86_64", "linux-aarch64")),
+])
+def test_with_python_option(tmp_path, monkeypatch, argv, expected):
+    import kiosk.usb.make as make_mod
+
+    seen = []
+
+    def fake_make(options):
+        seen.append(options.with_python)
+        raise UsbError("stop here")
+
+    monkeypatch.setattr(make_mod, "make_stick", fake_make)
+    assert main(["usb", "make", str(tmp_path / "stick"), *argv]) != 0
+    assert seen == [expected]

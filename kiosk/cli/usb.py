@@ -38,6 +38,11 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     make.add_argument("--refresh", action="store_true",
                       help="download again even when the cache has the wheels")
     make.add_argument("--jobs", type=int, default=4, help="downloads at once (4)")
+    make.add_argument("--with-python", nargs="?", action="append", metavar="KEY",
+                      const="linux-x86_64", choices=["linux-x86_64", "linux-aarch64"],
+                      help="also carry a Python for Linux laptops that have none (Debian "
+                      "12's Python 3.11, fetched with apt-get; about 9 MiB). KEY: "
+                      "linux-x86_64 (the default) or linux-aarch64; repeat for both")
     make.set_defaults(func=run_make)
     verify = usb_sub.add_parser(
         "verify", parents=[common], help="check a stick against its manifest",
@@ -60,7 +65,8 @@ def run_make(args: argparse.Namespace, config: KioskConfig) -> int:
         platforms=tuple(platform_by_key(k) for k in args.platforms),
         pythons=parse_pythons(args.pythons),
         cache_dir=args.cache_dir or default_cache_dir(), kiosk_wheel=args.kiosk_wheel,
-        refresh=args.refresh, jobs=args.jobs)
+        refresh=args.refresh, jobs=args.jobs,
+        with_python=_with_python(args.with_python))
     report = make_stick(options)
     print(f"Stick written to {report.dest} in {report.seconds:.0f} s: "
           f"{len(report.entries)} files, {_mib(report.total_bytes)}")
@@ -71,6 +77,11 @@ def run_make(args: argparse.Namespace, config: KioskConfig) -> int:
         print(f"  skipped {ws.platform.title}, Python {ws.python}: {ws.skipped}")
     print(f"Check it with: kiosk usb verify {report.dest}")
     return 0
+
+
+def _with_python(keys: list[str] | None) -> tuple[str, ...]:
+    """The platforms ``--with-python`` named (alone: linux-x86_64), each once."""
+    return tuple(dict.fromkeys(keys or ()))
 
 
 def run_verify(args: argparse.Namespace, config: KioskConfig) -> int:

@@ -10,6 +10,8 @@ launchers ``start.bat``, ``start.command`` and ``start.sh``. Modules:
   and the marker-aware completeness check of a wheel set;
 * :mod:`kiosk.usb.layout` - the folder layout, name rules and ``kiosk-usb.json``;
 * :mod:`kiosk.usb.launchers` - the text of the launchers and of the README;
+* :mod:`kiosk.usb.runtime` - Debian's Python for Linux laptops without one
+  (``--with-python``), fetched with apt and packed into one file;
 * :mod:`kiosk.usb.bootstrap` - the stdlib-only program the launchers run on a laptop;
 * :mod:`kiosk.usb.verify` - comparing a stick with its manifest.
 """

@@ -244,6 +244,29 @@ def say(text: str) -> None:
     print(text, flush=True)
 
 
+def runtime_root(executable: str | None = None) -> Path | None:
+    """The folder of the stick's own Python when this is it (``start.sh`` unpacked it).
+
+    Its ``lib`` holds OpenSSL, SQLite... for the kiosk (``start.sh`` puts it on
+    ``LD_LIBRARY_PATH``); the laptop's own programs must not see them.
+    """
+    root = Path(sys.executable if executable is None else executable).resolve().parent.parent
+    return root if (root / "kiosk-runtime.json").is_file() else None
+
+
+def without_runtime_libs(env: dict[str, str], root: Path | None) -> dict[str, str]:
+    """``env`` with the runtime's ``lib`` taken off ``LD_LIBRARY_PATH`` (for the browser)."""
+    if root is None or "LD_LIBRARY_PATH" not in env:
+        return env
+    lib = str(root / "lib")
+    kept = [p for p in env["LD_LIBRARY_PATH"].split(os.pathsep)
+            if p and os.path.normpath(p) != os.path.normpath(lib)]
+    out = {k: v for k, v in env.items() if k != "LD_LIBRARY_PATH"}
+    if kept:
+        out["LD_LIBRARY_PATH"] = os.pathsep.join(kept)
+    return out
+
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description="Start the classroom kiosk from this stick.")
     parser.add_argument("--port", type=int, default=8000, help="first port to try (8000)")
@@ -311,6 +334,11 @@ def supervise(proc: subprocess.Popen[bytes], port: int, args: argparse.Namespace
             f"Students on the same network open http://<this laptop's address>:{port}/ "
             "(the page shows it). Close this window or press Ctrl-C to stop.\n")
         if not args.no_browser:
+            # the kiosk got its environment already; the laptop's browser must not load
+            # the stick runtime's libraries (a different OpenSSL or SQLite)
+            clean = without_runtime_libs(dict(os.environ), runtime_root())
+            os.environ.clear()
+            os.environ.update(clean)
             webbrowser.open(url)
         return proc.wait()
     except LaunchError as exc:

@@ -5,7 +5,9 @@ Each launcher only finds a Python the stick has wheels for and hands over to
 words what to install. The laptop has no internet, so the messages say to fetch the
 installer on another computer (the stick has an ``installers`` folder for it): no
 Python runtime for Windows or macOS is published on the package registries the
-kiosk is built from, so a stick cannot carry one by itself.
+kiosk is built from, so a stick cannot carry one by itself. For Linux it can
+(``kiosk usb make --with-python``, :mod:`kiosk.usb.runtime`): ``start.sh`` then falls
+back to the stick's own Python before giving up.
 
 The files are plain text: ``start.sh`` and ``start.command`` with LF line ends (run
 with ``sh``; FAT has no executable bit), ``start.bat`` and ``README.txt`` with CRLF.
@@ -13,9 +15,14 @@ with ``sh``; FAT has no executable bit), ``start.bat`` and ``README.txt`` with C
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 LAUNCH = "kiosk/launch.py"
+#: a runtime's entry in ``kiosk-usb.json`` (``file``, ``python``, ``id``, ...)
+RuntimeInfo = Mapping[str, Any]
+#: what ``uname -m`` prints on the Linux platforms a runtime can serve
+_MACHINES = {"linux-x86_64": ("x86_64", "amd64"), "linux-aarch64": ("aarch64", "arm64")}
 
 
 def _check_code(pythons: Sequence[str]) -> str:
@@ -35,10 +42,53 @@ def _range(pythons: Sequence[str]) -> str:
     return ordered[0] if len(ordered) == 1 else f"{ordered[-1]} to {ordered[0]}"
 
 
+def _runtime_block(pythons: Sequence[str], runtimes: Mapping[str, RuntimeInfo]) -> str:
+    """Shell code that unpacks and runs the stick's own Python when the laptop has none.
+
+    ``runtimes`` maps the stick's platform key (``linux-x86_64``) to the runtime's entry
+    in ``kiosk-usb.json`` (its Python version and id). The runtime is unpacked once per
+    laptop user into their data folder (the stick may be FAT: no executable bits), and
+    run once as a check before it is used: on a laptop it cannot serve (too old a
+    glibc) the launcher falls through to the plain message.
+    """
+    if not runtimes:
+        return ""
+    cases = []
+    for key, info in sorted(runtimes.items()):
+        cases.append(f"  {'|'.join(_MACHINES[key])}) rt_key={key} rt_id={info['id']} "
+                     f"rt_py=python{info['python']} ;;")
+    case_lines = "\n".join(cases)
+    return f"""# No suitable Python on this laptop: use the one on the stick, if it has one for
+# this processor. It is unpacked once into the user's data folder and reused.
+rt_key=
+case "$(uname -m)" in
+{case_lines}
+esac
+if [ -n "$rt_key" ] && [ -f "$here/kiosk/python/$rt_key.tar.gz" ]; then
+  rt_dir="${{XDG_DATA_HOME:-${{HOME:-/tmp}}/.local/share}}/kiosk-usb/python/$rt_id-$rt_key"
+  if [ ! -f "$rt_dir/kiosk-runtime.json" ]; then
+    echo "This laptop has no Python {_range(pythons)}: setting up the Python on the stick"
+    echo "in $rt_dir (once)..."
+    rm -rf "$rt_dir.part" && mkdir -p "$rt_dir.part" &&
+      tar -xzf "$here/kiosk/python/$rt_key.tar.gz" -C "$rt_dir.part" &&
+      rm -rf "$rt_dir" && mv "$rt_dir.part" "$rt_dir"
+  fi
+  LD_LIBRARY_PATH="$rt_dir/lib${{LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}}"
+  export LD_LIBRARY_PATH
+  if "$rt_dir/bin/$rt_py" -c "import sys" >/dev/null 2>&1; then
+    echo "Using the Python on the stick ($rt_py, Debian's build)."
+    exec "$rt_dir/bin/$rt_py" "$here/{LAUNCH}" "$@"
+  fi
+  echo "The Python on the stick does not run on this laptop (it needs glibc 2.35 or newer)."
+fi
+"""
+
+
 def _posix(pythons: Sequence[str], candidates: list[str], missing: str, *,
-           pause: bool) -> str:
+           pause: bool, runtimes: Mapping[str, RuntimeInfo] | None = None) -> str:
     names = " ".join(candidates)
     wait = "printf 'Press Enter to close this window. '\nread -r _\n" if pause else ""
+    runtime = _runtime_block(pythons, runtimes or {})
     return f"""#!/bin/sh
 # Start the classroom kiosk from this USB stick. Run it with:  sh start.sh
 # It needs Python {_range(pythons)}; everything else is on the stick.
@@ -49,7 +99,7 @@ for py in {names}; do
     exec "$py" "$here/{LAUNCH}" "$@"
   fi
 done
-cat <<'EOF'
+{runtime}cat <<'EOF'
 {missing}
 EOF
 {wait}exit 1
@@ -65,13 +115,15 @@ def _missing_text(os_name: str, pythons: Sequence[str], how: str) -> str:
             f"start the kiosk again. (Recommended version: Python {newest}.)")
 
 
-def render_start_sh(pythons: Sequence[str]) -> str:
-    """``start.sh`` for Linux."""
+def render_start_sh(pythons: Sequence[str],
+                    runtimes: Mapping[str, RuntimeInfo] | None = None) -> str:
+    """``start.sh`` for Linux; ``runtimes``: the Pythons on the stick (``--with-python``)."""
     candidates = [f"python{v}" for v in _newest_first(pythons)] + ["python3", "python"]
     how = ("Install it with your system's package manager, e.g.\n"
            "  Debian/Ubuntu:  sudo apt install python3 python3-venv\n"
            "  Fedora:         sudo dnf install python3")
-    return _posix(pythons, candidates, _missing_text("Linux", pythons, how), pause=False)
+    return _posix(pythons, candidates, _missing_text("Linux", pythons, how), pause=False,
+                  runtimes=runtimes)
 
 
 def render_start_command(pythons: Sequence[str]) -> str:
@@ -127,8 +179,17 @@ def render_start_bat(pythons: Sequence[str]) -> str:
 
 
 def render_readme(*, version: str, bundle: str, pythons: Sequence[str],
-                  platforms: Sequence[str], port: int = 8000) -> str:
-    """``README.txt``: the teacher's guide, on the stick itself (CRLF for Notepad)."""
+                  platforms: Sequence[str], port: int = 8000,
+                  runtimes: Sequence[str] = ()) -> str:
+    """``README.txt``: the teacher's guide, on the stick itself (CRLF for Notepad).
+
+    ``runtimes``: titles of the platforms whose Python is on the stick.
+    """
+    runtime_note = ""
+    if runtimes:
+        runtime_note = ("\n  This stick also carries a Python for " + ", ".join(runtimes)
+                        + ": start.sh uses\n  it when the laptop has no Python of its own "
+                        "(Linux with glibc 2.35 or newer).")
     text = f"""CLASSROOM PYTHON KIOSK ON A USB STICK
 =====================================
 
@@ -160,7 +221,7 @@ THE CLASS'S WORK
 PYTHON
   The laptop needs Python {_range(pythons)}. If it has none, the launcher says what to
   install. The laptop has no internet: fetch the installer on another computer
-  and copy it into the folder 'installers' on this stick.
+  and copy it into the folder 'installers' on this stick.{runtime_note}
   This stick carries the kiosk for: {", ".join(platforms)}.
 
 BEFORE CLASS

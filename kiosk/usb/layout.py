@@ -9,6 +9,8 @@ executable bit)::
     kiosk/bundles/<name>/...           the bundle, copied as plain files
     kiosk/wheels/any/*.whl             pure-Python wheels, shared by every platform
     kiosk/wheels/<platform>/*.whl      compiled wheels, e.g. windows-x86_64
+    kiosk/python/<platform>.tar.gz     a Python for Linux laptops without one (only with
+                                       ``--with-python``; :mod:`kiosk.usb.runtime`)
     data/         the share store (made by the launcher; never in the manifest)
     venvs/        environments put on the stick (only when asked; never listed)
     installers/   Python installers the teacher adds (never listed)

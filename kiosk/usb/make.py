@@ -13,7 +13,7 @@ import kiosk
 from kiosk.bundle.active import current_bundle
 from kiosk.bundle.manifest import read_manifest, verify_bundle
 from kiosk.errors import UsbError
-from kiosk.usb import bootstrap, launchers
+from kiosk.usb import bootstrap, launchers, runtime
 from kiosk.usb.layout import (
     MANIFEST_NAME,
     Entry,
@@ -61,6 +61,8 @@ class MakeOptions:
     source_dir: Path | None = None
     refresh: bool = False
     jobs: int = 4
+    #: platform keys to carry a Python runtime for (``--with-python``; Linux only)
+    with_python: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +83,8 @@ class MakeReport:
                 part = "wheels/" + parts[2]
             elif parts[:2] == ["kiosk", "bundles"]:
                 part = "bundle"
+            elif parts[:2] == ["kiosk", "python"]:
+                part = "python/" + parts[2].removesuffix(".tar.gz")
             else:
                 part = "launchers, README, manifest"
             out[part] = out.get(part, 0) + entry.size
@@ -125,19 +129,24 @@ def make_stick(options: MakeOptions) -> MakeReport:
         raise UsbError(f"no wheel set could be made: {reasons}")
 
     sources = stick_paths(usable, kiosk_wheel, pip_wheel)
+    runtimes = _runtimes(options, usable)
+    for key, rt in runtimes.items():
+        sources[runtime.stick_path(key)] = rt.archive
+    described = {key: rt.describe() for key, rt in runtimes.items()}
     for rel, path in plain_files(bundle):
         sources[f"kiosk/bundles/{bundle.name}/{rel}"] = path
     pythons = sorted({s.python for s in usable}, key=_version_key)
     texts = {
         "kiosk/bundles/current": (bundle.name + "\n").encode(),
         "kiosk/launch.py": Path(bootstrap.__file__).read_bytes(),
-        "start.sh": launchers.render_start_sh(pythons).encode(),
+        "start.sh": launchers.render_start_sh(pythons, described).encode(),
         "start.command": launchers.render_start_command(pythons).encode(),
         "start.bat": launchers.render_start_bat(pythons).encode(),
         "README.txt": launchers.render_readme(
             version=str(kiosk_info.version), bundle=bundle.name, pythons=pythons,
             platforms=[p.title for p in options.platforms
-                       if any(s.platform == p for s in usable)]).encode(),
+                       if any(s.platform == p for s in usable)],
+            runtimes=[p.title for p in options.platforms if p.key in runtimes]).encode(),
     }
     stick_id = _previous_stick_id(options.dest) or bootstrap.new_stick_id()
     entries = write_stick_files(options.dest, sources, texts)
@@ -158,11 +167,26 @@ def make_stick(options: MakeOptions) -> MakeReport:
         "pip_wheel": f"kiosk/wheels/any/{pip_wheel.name}",
         "pythons": pythons,
         "platforms": platforms,
+        "runtimes": described,
     }
     tmp = options.dest / (MANIFEST_NAME + ".part")
     tmp.write_bytes(manifest_json(meta, entries))
     tmp.replace(options.dest / MANIFEST_NAME)
     return MakeReport(options.dest, entries, sets, time.monotonic() - started)
+
+
+def _runtimes(options: MakeOptions, usable: list[WheelSet]) -> dict[str, runtime.Runtime]:
+    """The Python runtimes asked for, each checked against the wheels the stick carries."""
+    out: dict[str, runtime.Runtime] = {}
+    for key in options.with_python:
+        if key not in runtime.ARCHES:
+            raise UsbError(f"--with-python {key}: a Python can only be shipped for "
+                           + ", ".join(runtime.ARCHES) + " (see docs/usb.md)")
+        if not any(s.platform.key == key and s.python == runtime.PYTHON for s in usable):
+            raise UsbError(f"--with-python {key}: the stick must carry the {key} wheels "
+                           f"for Python {runtime.PYTHON} (add it to --platforms and --python)")
+        out[key] = runtime.make_runtime(key, options.cache_dir, refresh=options.refresh)
+    return out
 
 
 def _version_key(version: str) -> tuple[int, ...]:
