@@ -72,12 +72,15 @@ class KioskProcess:
 
 
 def start_kiosk(args: list[str], env: dict[str, str] | None = None,
-                timeout: float = 60) -> KioskProcess:
-    """Start `python -m kiosk serve ARGS` and wait until it listens."""
+                timeout: float = 60, prefix: list[str] | None = None) -> KioskProcess:
+    """Start `python -m kiosk serve ARGS` and wait until it listens.
+
+    ``prefix`` runs it through a wrapper command (``unshare …``), which must exec it.
+    """
     full_env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
     full_env.pop("KIOSK_CONFIG", None)
     proc = subprocess.Popen(
-        [sys.executable, "-m", "kiosk", "serve", *args],
+        [*(prefix or []), sys.executable, "-m", "kiosk", "serve", *args],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=full_env,
         cwd=REPO,
     )
@@ -117,10 +120,11 @@ def kiosk_process(tmp_path: Path) -> Iterator[Callable[..., KioskProcess]]:
     """Factory: start real kiosk processes; all are stopped at the end of the test."""
     started: list[KioskProcess] = []
 
-    def start(*args: str, env: dict[str, str] | None = None) -> KioskProcess:
+    def start(*args: str, env: dict[str, str] | None = None,
+              prefix: list[str] | None = None) -> KioskProcess:
         base = ["--host", "127.0.0.1", "--port", "0", "--data-dir", str(tmp_path / "data"),
                 "--no-mdns-enabled", "--name", "testkiosk"]
-        kp = start_kiosk([*base, *args], env=env)
+        kp = start_kiosk([*base, *args], env=env, prefix=prefix)
         started.append(kp)
         return kp
 

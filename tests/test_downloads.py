@@ -169,3 +169,23 @@ def test_cache_add_cli_preloads_for_offline(csv_server, tmp_path):
     proc = subprocess.run([*base, "add", "http://10.0.0.1/x", "--data-dir", str(tmp_path)],
                           capture_output=True, text=True, timeout=60, check=False)
     assert proc.returncode == 1 and "local or private address" in proc.stdout
+
+
+def test_cache_remove_cli_forgets_the_copy(csv_server, tmp_path):
+    import subprocess
+    import sys
+
+    url = f"http://127.0.0.1:{csv_server(CSV)}/x.csv"
+    base = [sys.executable, "-m", "kiosk", "cache"]
+    common = ["--data-dir", str(tmp_path), "--fetch-allow-private"]
+    subprocess.run([*base, "add", url, *common], capture_output=True, timeout=60, check=True)
+    proc = subprocess.run([*base, "remove", url, "http://example.org/never.csv", *common],
+                          capture_output=True, text=True, timeout=60, check=False)
+    assert proc.returncode == 1, "one of the two was not cached"
+    assert f"removed {url}" in proc.stdout
+    assert "NOT CACHED http://example.org/never.csv" in proc.stdout
+    proc = subprocess.run([*base, "list", *common], capture_output=True, text=True, timeout=60,
+                          check=True)
+    assert url not in proc.stdout and "empty" in proc.stdout
+    assert [p.name for p in (tmp_path / "downloads").iterdir()
+            if not p.name.startswith(".")] == []

@@ -1,8 +1,11 @@
-"""Files, input(), sleep and downloads in a real notebook on a non-secure origin."""
+"""Files, input(), getpass(), sleep and downloads (pandas, urllib, requests) in a real
+notebook, on a non-secure origin and on secure ones."""
 
 from __future__ import annotations
 
 import base64
+import os
+from pathlib import Path
 
 import pytest
 
@@ -12,9 +15,11 @@ from tests.test_bundle_e2e import newest_bundle
 pytestmark = [pytest.mark.browser, pytest.mark.bundle, pytest.mark.slow]
 
 CSV = b"x,y\n1,10\n2,20\n3,30\n"
+RAIN = b"day,rain_mm\nmon,3\ntue,0\nwed,12\n"
+ANSWERS = ["Ada", "open sesame"]
 
 
-def cells(profile: str, csv_url: str) -> list[str]:
+def cells(profile: str, csv_url: str, dataset_url: str) -> list[str]:
     """What a student runs: pandas where the bundle has it, the standard library otherwise."""
     if profile == "science":
         read_local = ("import pandas as pd\ndf = pd.read_csv('mydata.csv')\n"
@@ -32,8 +37,32 @@ def cells(profile: str, csv_url: str) -> list[str]:
         "with open('out.csv', 'w') as fh:\n    fh.write('x,y\\n5,6\\n')\nprint('written')",
         "import time\nt0 = time.time()\ntime.sleep(1)\nprint('slept', round(time.time() - t0, 2))",
         "name = input('name? ')\nprint('hello', name)",
+        "import getpass\nsecret = getpass.getpass('password? ')\n"
+        "print('secret', repr(secret), len(secret))",
         read_remote,
+        # requests is loaded when a cell imports it; the bridge routes it through the kiosk.
+        "import requests\n"
+        f"r = requests.get({dataset_url!r}, timeout=60)\n"
+        "print('requests', r.status_code, r.headers['Content-Type'], "
+        "len(r.text.splitlines()), r.text.splitlines()[-1], len(r.content))\n"
+        "try:\n"
+        "    requests.get('http://datasets.test:9/gone.csv')\n"
+        "except requests.ConnectionError as exc:\n"
+        "    print('unreachable', 'not saved on the kiosk' in str(exc))",
     ]
+
+
+def resolving_datasets_test(tmp_path: Path) -> list[str]:
+    """A wrapper for the kiosk process in which the name datasets.test means 127.0.0.1.
+
+    Its own mount namespace with a hosts file bound over /etc/hosts: the kiosk resolves
+    the name, the browser (which maps every name but the kiosk's to "not found") cannot.
+    """
+    hosts = tmp_path / "hosts"
+    hosts.write_text(Path("/etc/hosts").read_text() + "\n127.0.0.1 datasets.test\n")
+    user = [] if os.geteuid() == 0 else ["--map-root-user"]
+    return ["unshare", "--mount", "--propagation", "private", *user, "sh", "-c",
+            'mount --bind "$0" /etc/hosts && exec "$@"', str(hosts)]
 
 
 @pytest.mark.parametrize(("profile", "mode"), [
@@ -56,15 +85,17 @@ def test_files_input_sleep_and_downloads(kiosk_process, csv_server, tmp_path, pr
     if mode == "https":
         cert, key = make_certificate(tmp_path)
         tls = ["--tls-cert", str(cert), "--tls-key", str(key)]
-    kiosk = kiosk_process("--bundles-dir", str(private), "--fetch-allow-private", *tls)
+    kiosk = kiosk_process("--bundles-dir", str(private), "--fetch-allow-private", *tls,
+                          prefix=resolving_datasets_test(tmp_path))
     url = {"plain-http": f"http://kiosk.test:{kiosk.port}",
            "localhost": f"http://localhost:{kiosk.port}",
            "https": f"https://kiosk.test:{kiosk.port}"}[mode]
     # Plays the internet: reachable by the kiosk, never by the browser (no DNS for it).
     csv_url = f"http://127.0.0.1:{csv_server(CSV)}/x.csv"
+    dataset_url = f"http://datasets.test:{csv_server(RAIN)}/rain.csv"
     result = run_scenario("relay_notebook", {
-        "url": url, "cells": cells(profile, csv_url), "trustTestCertificate": mode == "https"},
-        timeout=400)
+        "url": url, "cells": cells(profile, csv_url, dataset_url), "answers": ANSWERS,
+        "trustTestCertificate": mode == "https"}, timeout=400)
     assert result["secure"] is (mode != "plain-http")
     assert result["relay"] is (mode == "plain-http"), "the fake registration is for plain HTTP"
     # On localhost JupyterLite's own service worker registers. Chromium refuses a service
@@ -78,8 +109,12 @@ def test_files_input_sleep_and_downloads(kiosk_process, csv_server, tmp_path, pr
     slept = float(out[2].split()[-1])
     assert slept >= 1.0, out[2]
     assert "hello Ada" in out[3], out
+    assert result["stdinTypes"] == ["text", "password"], "getpass() asks without echo"
+    assert "secret 'open sesame' 11" in out[4], out
     expected = "remote (3, 2) 60" if profile == "science" else "remote 4"
-    assert expected in out[4], out
+    assert expected in out[5], out
+    assert f"requests 200 text/csv 4 wed,12 {len(RAIN)}" in out[6], out
+    assert "unreachable True" in out[6], out
     written = result["written"]
     text = (base64.b64decode(written["content"]).decode() if written["format"] == "base64"
             else written["content"])

@@ -28,7 +28,7 @@ from kiosk.bundle import active, verify
 from kiosk.bundle.compress import CompressionStats, compress_tree
 from kiosk.bundle.fetch import Cache, run
 from kiosk.bundle.manifest import Manifest, describe_files, sha256_file, write_manifest
-from kiosk.bundle.profiles import Profile, load_profile
+from kiosk.bundle.profiles import Profile, load_profile, recipe_fingerprint
 from kiosk.bundle.progress import Progress
 from kiosk.bundle.pyodide import (
     LOCK_NAME,
@@ -266,7 +266,8 @@ def _lite_build(venv: Path, work: Path, out: Path, *, profile: Profile,
 
 
 def _make_manifest(out: Path, *, profile: Profile, lock: Lock, official_lock: Path,
-                   packages: _Packages, source: str, extension: bool) -> Manifest:
+                   packages: _Packages, source: str, extension: bool,
+                   recipe_sha256: str) -> Manifest:
     shipped_lock = Lock.read(out / PYODIDE_DIR / LOCK_NAME)
     return Manifest(
         profile=profile.name,
@@ -289,6 +290,8 @@ def _make_manifest(out: Path, *, profile: Profile, lock: Lock, official_lock: Pa
                 "from_pypi": dict(sorted(packages.from_pypi.items())),
             },
             "extension": extension,
+            # What --if-missing compares with the recipe on disk (profiles.py).
+            "recipe": {"sha256": recipe_sha256},
         },
     )
 
@@ -307,6 +310,7 @@ def build_bundle(options: BuildOptions, progress: Progress | None = None) -> Bui
         recipes_dir=options.recipes_dir.resolve())
     progress.step(f"reading the recipe {options.profile!r}")
     profile = load_profile(options.recipes_dir, options.profile)
+    recipe_sha256 = recipe_fingerprint(profile)
     progress.say(profile.description)
     archive = options.pyodide_archive
     if archive and not archive.startswith(("http://", "https://")) \
@@ -351,7 +355,8 @@ def build_bundle(options: BuildOptions, progress: Progress | None = None) -> Bui
         source = "archive" if archive_dir else profile.official_from
         manifest = _make_manifest(tmp_out, profile=profile, lock=lock,
                                   official_lock=npm_dir / LOCK_NAME, packages=packages,
-                                  source=source, extension=extension)
+                                  source=source, extension=extension,
+                                  recipe_sha256=recipe_sha256)
         write_manifest(tmp_out, manifest)
         _fail_on(verify.verify_full(tmp_out, official_lock=npm_dir / LOCK_NAME),
                  "the new bundle fails its own verification")

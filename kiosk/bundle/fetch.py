@@ -136,7 +136,9 @@ class Cache:
         """One wheel (no dependencies) from PyPI for a pinned ``name==version`` spec.
 
         ``python_version`` ("3.14") selects wheels for the browser's Python rather than
-        the builder's own.
+        the builder's own. Only platform-independent wheels are asked for (``--platform
+        any``): a package that also publishes compiled wheels (charset-normalizer) would
+        otherwise come as the builder's own ``manylinux`` build, useless in a browser.
         """
         dest = self.root / "pypi" / spec.replace("==", "-").replace("/", "_")
         found = sorted(dest.glob("*.whl")) if dest.is_dir() else []
@@ -147,7 +149,8 @@ class Cache:
         tmp = _fresh(dest)
         target = ["--python-version", python_version] if python_version else []
         run([sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
-             *target, "--disable-pip-version-check", "-q", "-d", tmp, spec],
+             "--platform", "any", *target, "--disable-pip-version-check", "-q", "-d", tmp,
+             spec],
             what=f"downloading {spec} from PyPI")
         wheels = sorted(tmp.glob("*.whl"))
         if len(wheels) != 1:

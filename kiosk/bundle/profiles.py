@@ -22,6 +22,7 @@ A recipe folder holds::
 
 from __future__ import annotations
 
+import hashlib
 import os
 import tomllib
 from dataclasses import dataclass
@@ -129,3 +130,21 @@ def list_profiles(recipes_dir: Path) -> list[str]:
     if not recipes_dir.is_dir():
         return []
     return sorted(p.parent.name for p in recipes_dir.glob(f"*/{PROFILE_FILE}"))
+
+
+def recipe_fingerprint(profile: Profile) -> str:
+    """sha256 over every file of the recipe folder (names and contents), in order.
+
+    A build records it in its manifest (``recipe.sha256``); ``kiosk bundle build
+    --if-missing`` only counts a build made from the same recipe, so a changed
+    ``profile.toml`` (a package added), config file or starter notebook triggers a
+    rebuild instead of serving the stale bundle. Blocking (reads files).
+    """
+    digest = hashlib.sha256()
+    for path in sorted(p for p in profile.folder.rglob("*") if p.is_file()):
+        rel = path.relative_to(profile.folder).as_posix()
+        if any(part.startswith(".") or part == "__pycache__" for part in rel.split("/")):
+            continue
+        digest.update(rel.encode("utf-8") + b"\0")
+        digest.update(hashlib.sha256(path.read_bytes()).digest())
+    return digest.hexdigest()

@@ -33,8 +33,9 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
                        help="downloads and build environments (default: "
                        "$KIOSK_BUNDLE_CACHE or ~/.cache/kiosk/bundles)")
     build.add_argument("--if-missing", action="store_true",
-                       help="do nothing when a build of the profile exists (with --activate: "
-                       "activate it only if no bundle is active)")
+                       help="do nothing when a build of the profile from the same recipe "
+                       "exists (a changed recipe is rebuilt; with --activate: activate "
+                       "the existing build only if no bundle is active)")
     build.add_argument("--recipes", type=Path, metavar="DIR", default=None,
                        help="folder of recipes (default: bundles/ of the source tree)")
     build.add_argument("--extension", type=Path, metavar="DIR", default=None,
@@ -111,23 +112,45 @@ def run_build(args: argparse.Namespace, config: KioskConfig) -> int:
 
 
 def _existing_build(args: argparse.Namespace, config: KioskConfig) -> bool:
-    """For --if-missing: is there a build of the profile? Activate it if nothing is."""
+    """For --if-missing: is there a build of the profile from the recipe as it is now?
+
+    A build counts only if its manifest records the same recipe fingerprint (see
+    :func:`kiosk.bundle.profiles.recipe_fingerprint`): after a recipe change (a package
+    added to ``profile.toml``), or for a build older than fingerprints, it is rebuilt.
+    Activates the matching build if no bundle is active and --activate was given.
+    """
     from kiosk.bundle.active import current_bundle, set_current
     from kiosk.bundle.catalog import built_bundles
-    from kiosk.bundle.profiles import DEFAULT_PROFILE
+    from kiosk.bundle.profiles import (
+        DEFAULT_PROFILE,
+        default_recipes_dir,
+        load_profile,
+        recipe_fingerprint,
+    )
 
     out = args.out or config.bundles_path
     profile = args.profile or DEFAULT_PROFILE
+    wanted = recipe_fingerprint(load_profile(args.recipes or default_recipes_dir(), profile))
     builds = [b for b in built_bundles(out) if b.manifest and b.manifest.profile == profile]
-    if not builds:
+    same = [b for b in builds if b.manifest and _recipe_sha256(b.manifest.extra) == wanted]
+    if not same:
+        if builds:
+            print(f"{builds[-1].name} was built from an older recipe of {profile!r}; "
+                  "rebuilding")
         return False
-    newest = builds[-1]
+    newest = same[-1]
     if args.activate and current_bundle(out) is None:
         set_current(out, newest.name)
         print(f"{newest.name} is already built; now active")
     else:
         print(f"{newest.name} is already built (make bundle rebuilds)")
     return True
+
+
+def _recipe_sha256(extra: dict[str, Any]) -> str | None:
+    """The recipe fingerprint a manifest records (None for builds made before it)."""
+    recipe = extra.get("recipe")
+    return str(recipe.get("sha256")) if isinstance(recipe, dict) else None
 
 
 def _official_lock_for(bundle: Path, cache_dirs: list[Path]) -> Path | None:

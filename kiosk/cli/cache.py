@@ -1,4 +1,8 @@
-"""``kiosk cache add URL`` / ``kiosk cache list``: datasets pre-loaded for a lesson."""
+"""``kiosk cache add|list|remove``: datasets pre-loaded for a lesson.
+
+The dashboard's datasets page (:mod:`kiosk.dashboard.datasets`) does the same from a
+browser.
+"""
 
 from __future__ import annotations
 
@@ -21,16 +25,20 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     add.set_defaults(func=run_add)
     listing = actions.add_parser("list", parents=[common], help="list cached files")
     listing.set_defaults(func=run_list)
+    remove = actions.add_parser("remove", parents=[common], help="delete cached files",
+                                description="Forget the saved copies of these URLs (as "
+                                "listed by 'kiosk cache list').")
+    remove.add_argument("urls", nargs="+", metavar="URL")
+    remove.set_defaults(func=run_remove)
 
 
 async def _add(config: KioskConfig, urls: list[str]) -> int:
     downloader = make_downloader(config)
-    downloader.fresh_seconds = 0
     failures = 0
     try:
         for url in urls:
             try:
-                entry, _ = await downloader.fetch(url)
+                entry, _ = await downloader.fetch(url, refresh=True)
             except Exception as exc:  # reported per URL, then the next one
                 failures += 1
                 print(f"FAILED {url}: {getattr(exc, 'message', exc)}")
@@ -53,3 +61,15 @@ def run_list(args: argparse.Namespace, config: KioskConfig) -> int:
         when = time.strftime("%Y-%m-%d %H:%M", time.localtime(entry.fetched_at))
         print(f"{when}  {entry.size:>10}  {entry.url}")
     return 0
+
+
+def run_remove(args: argparse.Namespace, config: KioskConfig) -> int:
+    cache = make_downloader(config).cache
+    missing = 0
+    for url in args.urls:
+        if cache.remove(url):
+            print(f"removed {url}")
+        else:
+            missing += 1
+            print(f"NOT CACHED {url} (see 'kiosk cache list')")
+    return 1 if missing else 0

@@ -1,6 +1,7 @@
 """The teacher's dashboard at ``/admin``: health, the class, shares, sync, bundles, peers.
 
-``setup(app, config)`` adds the routes (:mod:`kiosk.dashboard.views`), the in-memory
+``setup(app, config)`` adds the routes (:mod:`kiosk.dashboard.views`, and
+:mod:`kiosk.dashboard.datasets` for the lesson datasets), the in-memory
 sessions and sign-in limit, the "students seen" counter hook, and a cleanup context
 that primes psutil's CPU figure and, on the very first start, writes the newly made
 admin secret to the log once (afterwards ``kiosk admin secret`` shows it).
@@ -17,6 +18,7 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 
 from kiosk.config import KioskConfig
+from kiosk.dashboard import datasets
 from kiosk.dashboard.auth import LOGIN_TRIES, LOGIN_WINDOW_SECONDS, Sessions
 from kiosk.dashboard.clients import RecentClients
 from kiosk.dashboard.figures import prime_cpu_percent
@@ -67,3 +69,4 @@ def setup(app: web.Application, config: KioskConfig) -> None:
     app.on_startup.insert(0, before_everything)
     app.cleanup_ctx.append(dashboard_ctx)
     app.router.add_routes(routes())
+    app.router.add_routes(datasets.routes())

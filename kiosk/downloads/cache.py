@@ -69,6 +69,14 @@ class DownloadCache:
         tmp_meta.replace(self.root / f"{key}.json")
         return entry
 
+    def remove(self, url: str) -> bool:
+        """Forget ``url``: delete its body and metadata. False if it was not cached."""
+        key = self._key(url)
+        found = self.get(url) is not None
+        for path in (self.root / f"{key}.json", self.root / f"{key}.body"):
+            path.unlink(missing_ok=True)
+        return found
+
     def entries(self) -> list[CachedFile]:
         out: list[CachedFile] = []
         if not self.root.is_dir():

@@ -78,10 +78,14 @@ class Downloader:
             await self._session.close()
             self._session = None
 
-    async def fetch(self, url: str) -> tuple[CachedFile, str]:
-        """The file for ``url`` and how it was obtained: ``fresh``, ``cached`` or ``stale``."""
+    async def fetch(self, url: str, *, refresh: bool = False) -> tuple[CachedFile, str]:
+        """The file for ``url`` and how it was obtained: ``fresh``, ``cached`` or ``stale``.
+
+        ``refresh=True`` (the teacher pre-loading a dataset) always downloads and never
+        falls back to an older copy: a failure is raised, so the teacher learns of it.
+        """
         url = check_url(url)
-        cached = await asyncio.to_thread(self.cache.get, url)
+        cached = None if refresh else await asyncio.to_thread(self.cache.get, url)
         if cached is not None and cached.age() < self.fresh_seconds:
             return cached, "cached"
         running = self._inflight.get(url)
@@ -130,7 +134,8 @@ class Downloader:
             ) from None
 
     def _too_large(self) -> str:
-        return f"the file is larger than the kiosk's limit of {self.max_bytes // 1048576} MiB"
+        return (f"the file is larger than the kiosk's download limit of "
+                f"{round(self.max_bytes / 1048576, 3):g} MiB (setting fetch_max_mib)")
 
     async def _save(self, url: str, resp: aiohttp.ClientResponse, ctype: str) -> CachedFile:
         temp = await asyncio.to_thread(self.cache.temp_path)

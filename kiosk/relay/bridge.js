@@ -6,7 +6,8 @@
 //    reach the kiosk, the kiosk sends them here over a WebSocket, and this script hands them
 //    to the page on BroadcastChannel('/sw-api.v1') exactly as the service worker would.
 // 2. On every origin, once a kernel starts, it runs a few silent lines in it so that
-//    time.sleep() waits without spinning a core and downloads go through the kiosk.
+//    time.sleep() waits without spinning a core and downloads (urllib, pandas, and
+//    requests once a cell imports it) go through the kiosk's /api/fetch.
 (function () {
   'use strict';
   var CHANNEL = '/sw-api.v1';
@@ -34,7 +35,7 @@
     '    except ImportError:',
     '        return',
     '    pyodide_http.patch_all()',
-    '    def through_kiosk(send):',
+    '    def through_kiosk(send, error):',
     '        def send_via_kiosk(request, stream=False):',
     '            original = request.url',
     '            parts = urlsplit(original)',
@@ -48,13 +49,47 @@
     '                    message = json.loads(bytes(response.body))["message"]',
     '                except Exception:',
     '                    message = "the kiosk answered %d" % response.status_code',
-    '                raise OSError("could not download %s: %s" % (original, message))',
+    '                raise error("could not download %s: %s" % (original, message))',
     '            return response',
+    '        send_via_kiosk.kiosk = True',
     '        return send_via_kiosk',
-    '    for name in ("pyodide_http._urllib", "pyodide_http._requests"):',
+    '    def route(name, error):',
     '        module = sys.modules.get(name)',
-    '        if module is not None and hasattr(module, "send"):',
-    '            module.send = through_kiosk(module.send)',
+    '        send = getattr(module, "send", None)',
+    '        if send is not None and not getattr(send, "kiosk", False):',
+    '            module.send = through_kiosk(send, error)',
+    '    route("pyodide_http._urllib", OSError)',
+    // No import statement naming requests here: the kernel would load it at every start.
+    '    def patch_requests():',
+    '        pyodide_http.patch_requests(continue_on_import_error=True)',
+    '        route("pyodide_http._requests", sys.modules["requests"].ConnectionError)',
+    '    if "requests" in sys.modules:',
+    '        patch_requests()',
+    '        return',
+    // Pyodide loads requests only when a cell imports it, long after this set-up ran:
+    // patch it right after its first import instead.
+    '    import importlib.util',
+    '    class PatchRequestsOnImport:',
+    '        busy = False',
+    '        def find_spec(self, name, path=None, target=None):',
+    '            if name != "requests" or self.busy:',
+    '                return None',
+    '            self.busy = True',
+    '            try:',
+    '                spec = importlib.util.find_spec(name)',
+    '            finally:',
+    '                self.busy = False',
+    '            loader = spec.loader if spec is not None else None',
+    '            if loader is None or not hasattr(loader, "exec_module"):',
+    '                return None',
+    '            sys.meta_path.remove(self)',
+    '            run = loader.exec_module',
+    '            def exec_module(module):',
+    '                run(module)',
+    '                patch_requests()',
+    '            loader.exec_module = exec_module',
+    '            return spec',
+    '    sys.meta_path.insert(0, PatchRequestsOnImport())',
     '__kiosk_setup()',
     'del __kiosk_setup',
   ].join('\n');

@@ -45,13 +45,24 @@ scenario(async () => {
     const adminAxe = await runAxe(page);
     const admin = adminAxe.violations;
 
+    // The datasets page, reached by its link on the dashboard.
+    await Promise.all([page.waitForURL(`${base}/admin/datasets`), page.click('#datasets-link')]);
+    await page.waitForSelector('#h-add');
+    const datasetsAxe = await runAxe(page);
+    const datasetsForm = await page.locator('form[action="/admin/datasets/add"] input[name=csrf]').count();
+
     // Pages students see.
     const others = await checkUrls(context, [`${base}/`, `${base}/join`, `${base}/s/${params.shareId}`]);
     return {
       signedOut, wrongText, figures,
       cookie: cookie && { httpOnly: cookie.httpOnly, sameSite: cookie.sameSite, path: cookie.path },
       a11y: { [`${base}/admin`]: { status: 200, violations: admin, serious: serious(admin),
-                                  passes: adminAxe.passes, version: adminAxe.version }, ...others },
+                                  passes: adminAxe.passes, version: adminAxe.version },
+              [`${base}/admin/datasets`]: { status: 200, violations: datasetsAxe.violations,
+                                            serious: serious(datasetsAxe.violations),
+                                            passes: datasetsAxe.passes, version: datasetsAxe.version },
+              ...others },
+      datasetsForm,
       console: consoleLines,
     };
   } finally {

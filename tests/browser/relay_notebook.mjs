@@ -1,9 +1,11 @@
 // Files, input() and downloads for a kernel on a non-secure origin, through the kiosk.
-// params: { url, cells: [python sources], timeoutMs }; answers 'Ada' to input().
+// params: { url, cells: [python sources], timeoutMs, answers }; types each of `answers`
+// (default ['Ada']) into the notebook's input box, in order, as input()/getpass() ask.
 import { launch, scenario, foreignRequests, params } from './harness.mjs';
 
 const timeoutMs = params.timeoutMs || 240000;
 const CELLS = params.cells;
+const ANSWERS = params.answers || ['Ada'];
 
 scenario(async () => {
   const b = await launch({ hosts: ['kiosk.test', 'localhost'], ignoreHTTPSErrors: !!params.trustTestCertificate });
@@ -37,9 +39,15 @@ scenario(async () => {
     page.on('crash', () => process.stderr.write('PAGE CRASHED\n'));
     page.on('close', () => process.stderr.write('PAGE CLOSED\n'));
     await page.evaluate(() => { void window.jupyterapp.commands.execute('notebook:run-all-cells'); });
-    const stdin = await page.waitForSelector('.jp-Stdin-input', { timeout: timeoutMs });
-    await stdin.fill('Ada');
-    await stdin.press('Enter');
+    const stdinTypes = [];
+    for (const answer of ANSWERS) {
+      const stdin = await page.waitForSelector('.jp-Stdin-input', { timeout: timeoutMs });
+      stdinTypes.push(await stdin.evaluate((el) => el.type));  // 'password' for getpass()
+      await stdin.fill(answer);
+      await stdin.press('Enter');
+      // The answered box is replaced by its text; the next prompt gets a new one.
+      await page.waitForFunction((el) => !el.isConnected, stdin, { timeout: 30000, polling: 100 });
+    }
     await page.waitForFunction(() => {
       const w = window.jupyterapp.shell.currentWidget;
       const cells = w.content.widgets.filter((c) => c.model.type === 'code');
@@ -66,7 +74,7 @@ scenario(async () => {
     await page.waitForTimeout(500);
     const listed = await page.evaluate(() => [...document.querySelectorAll('.jp-DirListing-itemText')].map((e) => e.textContent));
     return { secure: await page.evaluate(() => window.isSecureContext), relay,
-      fallback: await page.evaluate(() => !!window.kioskRelayFallback), outputs, written,
+      fallback: await page.evaluate(() => !!window.kioskRelayFallback), outputs, written, stdinTypes,
       listed, foreign: foreignRequests(b.requests, [origin]), console: b.consoleLines.slice(-40) };
   } finally {
     await b.close();
