@@ -188,8 +188,8 @@ class FaultyProxy:
             await self._session.close()
 
     def _drop(self, request: web.Request) -> web.StreamResponse:
-        assert request.transport is not None
-        request.transport.abort()
+        if request.transport is not None:  # None: the client has gone already
+            request.transport.abort()
         return web.Response(status=500)
 
     async def handle(self, request: web.Request) -> web.StreamResponse:

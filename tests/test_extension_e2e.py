@@ -12,16 +12,20 @@ The bundles come from `make bundles-for-tests` (bundles/dist), or KIOSK_E2E_BUND
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import urllib.request
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
+from aiohttp import web
 
 from tests.browserlib import run_scenario
 from tests.qr_decode import zbar_decode
+from tests.sync_helpers import FaultyProxy
 
 REPO = Path(__file__).resolve().parent.parent
 EXT_NAME = "@kiosk/share-extension"
@@ -43,7 +47,23 @@ def _latest_bundle(profile: str) -> Path:
     if not (bundle / "extensions" / EXT_NAME / "package.json").is_file():
         pytest.fail(f"{bundle} was built without the kiosk extension "
                     "(run extension/build.sh before building bundles)")
+    # `make bundles-for-tests` keeps an existing build (--if-missing): after a change to
+    # extension/src, say so plainly rather than fail on a missing element in the page.
+    built = _extension_entry(REPO / "extension" / "dist" / "labextension")
+    if built is not None and _extension_entry(bundle / "extensions" / EXT_NAME) != built:
+        pytest.fail(f"{bundle.name} holds an older build of the kiosk extension than "
+                    f"extension/dist: rebuild it (kiosk bundle build --profile {profile})")
     return bundle
+
+
+def _extension_entry(folder: Path) -> str | None:
+    """The webpack entry file a labextension build loads (named by its content hash)."""
+    try:
+        meta = json.loads((folder / "package.json").read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None
+    entry = meta.get("jupyterlab", {}).get("_build", {}).get("load")
+    return entry if isinstance(entry, str) else None
 
 
 def _single_bundle_dir(tmp_path: Path, bundle: Path) -> Path:
@@ -108,6 +128,9 @@ def test_share_flow(profile: str, kiosk_process: Any, tmp_path: Path) -> None:
 
     # The dialog's QR code, seen as a phone would see it, is the link.
     assert zbar_decode(Path(share_a["shot"])) == [share_a["link"]]
+    # Sync is off on this kiosk: no take-home part, in any of the dialogs.
+    for dialog in (share_a, result["b"]["viewShare"], result["b"]["share"]):
+        assert dialog["takeHome"] == {"state": "off", "visible": False}
 
     # B: the same cells and outputs, read-only, no kernel.
     b = result["b"]
@@ -171,3 +194,92 @@ def test_share_errors_in_plain_words(profile: str, kiosk_process: Any, tmp_path:
     assert r["badge404"].startswith("Kiosk")
     assert "connected" not in r["badge404"]
     assert r["insecureNote"] == 1
+
+
+async def test_share_dialog_take_home_link(kiosk_process: Any, tmp_path: Path) -> None:
+    """Issue 7: a classroom kiosk syncing to a hub kiosk (both real, on loopback).
+
+    The hub is away when the student shares: the dialog says the take-home link will
+    come. The hub comes back while the dialog is open: the link to the hub's copy and
+    its QR code appear; the QR, decoded with zbarimg, is that link, and the link names
+    the notebook the hub holds, with the student's cell in it.
+    """
+    bundle = _latest_bundle("core")
+    hub = await asyncio.to_thread(kiosk_process, "--data-dir", str(tmp_path / "hub"),
+                                  "--name", "hub")
+    proxy = FaultyProxy(hub.url(), rate=0.0)  # no faults: only "away", then back
+    await proxy.start()
+    proxy.away = True
+
+    async def hub_up(request: web.Request) -> web.Response:
+        proxy.away = False
+        return web.Response(status=204)
+
+    control = web.Application()
+    control.router.add_post("/hub-up", hub_up)
+    runner = web.AppRunner(control)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    control_port = runner.addresses[0][1]
+    upstream = f"http://127.0.0.1:{proxy.port}"
+    try:
+        room = await asyncio.to_thread(
+            kiosk_process, "--bundles-dir", str(_single_bundle_dir(tmp_path, bundle)),
+            "--data-dir", str(tmp_path / "room"), "--name", "room",
+            "--upstream-url", f"{upstream}/api/v1", "--sync-enabled", "--sync-interval", "0.5",
+            "--sync-backoff-base", "0.2", "--sync-backoff-max", "1")
+        result = await asyncio.to_thread(run_scenario, "share_take_home", {
+            "origin": f"http://kiosk.test:{room.port}",
+            "hubUpUrl": f"http://127.0.0.1:{control_port}/hub-up",
+            "outDir": str(tmp_path / "shots")}, timeout=400)
+
+        # While the hub was away: the promise, and no take-home QR code yet.
+        pending = result["pending"]
+        assert pending["state"] == "pending", pending
+        assert pending["text"] == "A take-home link will be sent when the kiosk is online."
+        assert pending["upstreamQr"] == 0
+        # The classroom link and its QR code are there regardless.
+        assert zbar_decode(Path(pending["shot"])) == [
+            f"http://kiosk.test:{room.port}/lab/index.html?notebook={result['code']}"]
+
+        # Once synced: the link is the hub's copy, as the kiosk's endpoint gives it.
+        async with aiohttp.ClientSession() as http:
+            async with http.get(f"{room.url()}/api/kiosk/shares/{result['sharedId']}"
+                                "/upstream") as r:
+                info = await r.json()
+            secret = (tmp_path / "hub" / "admin-secret").read_text().strip()
+            async with http.get(f"{hub.url()}/api/admin/shares",
+                                headers={"Authorization": f"Bearer {secret}"}) as r:
+                on_hub = (await r.json())["shares"]
+            async with http.post(f"{hub.url()}/api/v1/auth/issue") as r:
+                token = (await r.json())["token"]
+            (hub_share,) = on_hub
+            async with http.get(
+                    f"{hub.url()}/api/v1/notebooks/get-by-readable-id/"
+                    f"{hub_share['readable_id']}",
+                    headers={"Authorization": f"Bearer {token}"}) as r:
+                hub_notebook = await r.json()
+        take_home = f"{upstream}/lab/index.html?notebook={hub_share['readable_id']}"
+        assert info["sync_enabled"] is True and info["synced"] is True
+        assert info["url"] == take_home
+        first = result["first"]
+        assert first["link"] == take_home
+        assert first["localLink"] != take_home
+        assert "at home" in first["text"]
+        # The QR code of the take-home part, seen as a phone would see it, is the link;
+        # the whole dialog carries both codes, with no scrolling needed.
+        assert first["scrolled"] is False
+        assert zbar_decode(Path(first["qrShot"])) == [take_home]
+        assert sorted(zbar_decode(Path(first["dialogShot"]))) == sorted(
+            [take_home, first["localLink"]])
+        assert "take me home" in json.dumps(hub_notebook["content"]["cells"])
+        assert result["appearedAfterS"] < 30
+        # Opened again later, the dialog shows the same take-home link straight away.
+        assert result["again"]["link"] == take_home
+        assert zbar_decode(Path(result["again"]["qrShot"])) == [take_home]
+        # The browser only ever talked to the classroom kiosk.
+        assert result["foreign"] == [], result["foreign"]
+    finally:
+        await runner.cleanup()
+        await proxy.close()

@@ -9,6 +9,7 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from kiosk.app import create_app
 from kiosk.cli import main
+from kiosk.sharing.keys import SHARING
 from kiosk.sharing.store import ShareStore, UpdateGrant
 from kiosk.sync import outbox
 from kiosk.sync.keys import SYNC_WORKER
@@ -163,3 +164,34 @@ def test_cli_sync_status_reads_the_store(make_config, tmp_path, capsys):
     out = json.loads(capsys.readouterr().out)
     assert out["queued"] == 0 and out["enabled"] is False
     assert main(["sync", "now", "--data-dir", str(data), "--port", "1"]) == 2
+
+
+async def test_upstream_endpoint_says_whether_a_share_is_on_its_way(make_config, tmp_path,
+                                                                    aiohttp_client):
+    # A share made while sync was off is not back-filled: no take-home link is promised.
+    data = tmp_path / "room"
+    before = create_app(make_config(data_dir=data))
+    client = await aiohttp_client(before)
+    old = (await client.app[SHARING].store.create(json.dumps(make_notebook()),
+                                                   owner_session="s")).share
+    off = await (await client.get(f"/api/kiosk/shares/{old.id}/upstream")).json()
+    assert (off["sync_enabled"], off["queued"], off["synced"]) == (False, False, False)
+    await client.close()
+
+    # Sync on, towards an upstream nobody answers (discard port on loopback).
+    config = make_config(data_dir=data, sync_enabled=True,
+                         upstream_url="http://127.0.0.1:9/api/v1", sync_timeout=1)
+    client = await aiohttp_client(create_app(config))
+    store = client.app[SHARING].store
+    info = await (await client.get(f"/api/kiosk/shares/{old.readable_id}/upstream")).json()
+    assert (info["sync_enabled"], info["queued"], info["synced"]) == (True, False, False)
+    new = (await store.create(json.dumps(make_notebook()), owner_session="s")).share
+    info = await (await client.get(f"/api/kiosk/shares/{new.id}/upstream")).json()
+    assert (info["sync_enabled"], info["queued"], info["synced"]) == (True, True, False)
+    assert "url" not in info
+    # Changing the old share queues it too.
+    await store.update(old.id, json.dumps(make_notebook("x")), grant=UpdateGrant("s"))
+    info = await (await client.get(f"/api/kiosk/shares/{old.id}/upstream")).json()
+    assert info["queued"] is True
+    missing = await client.get("/api/kiosk/shares/no-such-share/upstream")
+    assert missing.status == 404

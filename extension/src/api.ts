@@ -236,3 +236,59 @@ export function explain(err: unknown): string {
       return 'Something went wrong. Please try again in a moment.';
   }
 }
+
+/** Where a share lives upstream (GET /api/kiosk/shares/<id>/upstream on the kiosk). */
+export interface IUpstreamInfo {
+  /** Whether this kiosk forwards shares to an upstream at all. */
+  syncEnabled: boolean;
+  /** Whether the share (or a newer version of it) waits to be sent upstream. */
+  queued: boolean;
+  /** Whether the share has reached the upstream (then `url` is its take-home link). */
+  synced: boolean;
+  url: string | null;
+  /** Whether the upstream holds the latest version (false: a newer one is waiting). */
+  upToDate: boolean;
+}
+
+/** The kiosk's own endpoints live beside /api/v1 (same origin as the sharing API). */
+export function kioskApiUrl(path: string): string {
+  const base = apiBaseUrl();
+  const origin = base.endsWith('/api/v1') ? base.slice(0, -'/api/v1'.length) : window.location.origin;
+  return `${origin}/api/kiosk/${path}`;
+}
+
+/**
+ * The take-home state of a share; null when the kiosk cannot say (no such endpoint,
+ * an unknown share, the kiosk unreachable): the dialog then shows nothing about it.
+ */
+export async function fetchUpstream(id: string): Promise<IUpstreamInfo | null> {
+  let response: Response;
+  try {
+    response = await fetch(kioskApiUrl(`shares/${encodeURIComponent(id)}/upstream`), {
+      cache: 'no-store',
+      credentials: 'omit'
+    });
+  } catch {
+    return null;
+  }
+  if (!response.ok) {
+    return null;
+  }
+  let body: any;
+  try {
+    body = await response.json();
+  } catch {
+    return null;
+  }
+  if (!body || typeof body !== 'object') {
+    return null;
+  }
+  const synced = body.synced === true && typeof body.url === 'string' && /^https?:\/\//.test(body.url);
+  return {
+    syncEnabled: body.sync_enabled === true,
+    queued: body.queued === true,
+    synced,
+    url: synced ? body.url : null,
+    upToDate: body.up_to_date !== false
+  };
+}

@@ -3,6 +3,7 @@ import { Dialog, showDialog } from '@jupyterlab/apputils';
 import { Widget } from '@lumino/widgets';
 import qrcode from 'qrcode-generator';
 
+import { fetchUpstream, IUpstreamInfo } from './api';
 import { IMyNotebook, listMine, shareCode, shareLink } from './store';
 
 const SVG_NS = 'http://www.w3.org/2000/svg';
@@ -89,22 +90,29 @@ function el<K extends keyof HTMLElementTagNameMap>(
   return node;
 }
 
-/** A link with a Copy button and a line that says what happened. */
-function linkRow(link: string, label = 'Copy link'): HTMLElement {
+/**
+ * A link with a Copy button and a line that says what happened. `prefix` names its
+ * parts for tests (`<prefix>link`, `<prefix>copy`, `<prefix>copy-status`).
+ */
+function linkRow(link: string, label = 'Copy link', prefix = '', ariaLabel = 'Link'): HTMLElement {
   const row = el('div', { class: 'kiosk-LinkRow' });
   // A read-only textarea: the whole link is visible (it wraps), and it can be selected
   // for the copy fallback.
   const input = el('textarea', {
     class: 'kiosk-LinkRow-input',
-    'data-kiosk': 'link',
+    'data-kiosk': `${prefix}link`,
     readonly: 'readonly',
     rows: '2',
     spellcheck: 'false',
-    'aria-label': 'Link'
+    'aria-label': ariaLabel
   });
   input.value = link;
-  const button = el('button', { class: 'jp-mod-styled kiosk-LinkRow-copy', 'data-kiosk': 'copy' }, label);
-  const status = el('div', { class: 'kiosk-LinkRow-status', 'data-kiosk': 'copy-status', 'aria-live': 'polite' });
+  const button = el('button', { class: 'jp-mod-styled kiosk-LinkRow-copy', 'data-kiosk': `${prefix}copy` }, label);
+  const status = el('div', {
+    class: 'kiosk-LinkRow-status',
+    'data-kiosk': `${prefix}copy-status`,
+    'aria-live': 'polite'
+  });
   button.addEventListener('click', async () => {
     const outcome = await copyText(link, input);
     status.dataset.outcome = outcome;
@@ -124,6 +132,132 @@ export interface IShareView {
   /** A sentence above the link, e.g. "This is a new link". */
   note?: string;
   viewOnly?: boolean;
+}
+
+/** What the take-home part of the Share dialog shows. */
+export type TakeHomeState = 'loading' | 'off' | 'none' | 'pending' | 'synced' | 'unknown';
+
+export const TAKE_HOME_PENDING = 'A take-home link will be sent when the kiosk is online.';
+export const TAKE_HOME_BEHIND = 'Your latest changes will follow when the kiosk is online.';
+
+/**
+ * The "take home" part of the Share dialog. When the kiosk forwards shares to an
+ * upstream (the Jupyter Everywhere service or a school hub), the copy there has a
+ * link that works outside the classroom: once the share has arrived, this shows that
+ * link and its QR code. Until then it says the link will come when the kiosk is
+ * online, and asks the kiosk again every few seconds while the dialog is open. When
+ * sync is off ('off'), the share is not on its way ('none': made before sync was
+ * turned on, and not changed since) or the kiosk cannot say ('unknown'), it shows
+ * nothing. Its state is in `data-state` on the node (for tests).
+ */
+export class TakeHome {
+  constructor(
+    readonly id: string,
+    readonly node: HTMLElement,
+    readonly intervalMs = 3000
+  ) {
+    node.dataset.state = 'loading';
+    node.hidden = true;
+  }
+
+  /** Ask the kiosk now, then again until synced and up to date or `stop()`. */
+  start(): void {
+    void this._tick();
+  }
+
+  stop(): void {
+    this._stopped = true;
+    if (this._timer !== undefined) {
+      window.clearTimeout(this._timer);
+      this._timer = undefined;
+    }
+  }
+
+  render(info: IUpstreamInfo | null): TakeHomeState {
+    if (info === null && (this._shown === 'pending' || this._shown.startsWith('synced'))) {
+      return 'unknown'; // the kiosk did not answer this time: keep what is shown
+    }
+    const state: TakeHomeState =
+      info === null
+        ? 'unknown'
+        : info.synced
+          ? 'synced'
+          : !info.syncEnabled
+            ? 'off'
+            : info.queued
+              ? 'pending'
+              : 'none';
+    const node = this.node;
+    const key = info?.synced ? `${state}|${info.url}|${info.upToDate}` : state;
+    node.dataset.state = state;
+    if (key === this._shown) {
+      return state;
+    }
+    this._shown = key;
+    node.replaceChildren();
+    node.hidden = state !== 'pending' && state !== 'synced';
+    if (state === 'pending') {
+      node.append(
+        el('div', { class: 'kiosk-ShareDialog-label' }, 'To take home'),
+        el('p', { class: 'kiosk-TakeHome-pending', 'data-kiosk': 'upstream-pending' }, TAKE_HOME_PENDING)
+      );
+    } else if (state === 'synced' && info && info.url) {
+      const qr = el('div', { class: 'kiosk-TakeHome-qr', 'data-kiosk': 'upstream-qr' });
+      qr.append(qrSvg(info.url, 4));
+      const text = el('div', { class: 'kiosk-TakeHome-text' });
+      text.append(
+        el('p', {}, 'This notebook is also saved outside the classroom. Open this link at home:'),
+        linkRow(info.url, 'Copy take-home link', 'upstream-', 'Take-home link')
+      );
+      if (!info.upToDate) {
+        text.append(el('p', { class: 'kiosk-TakeHome-behind', 'data-kiosk': 'upstream-behind' }, TAKE_HOME_BEHIND));
+      }
+      const row = el('div', { class: 'kiosk-TakeHome-row' });
+      row.append(text, qr);
+      node.append(el('div', { class: 'kiosk-ShareDialog-label' }, 'To take home'), row);
+    }
+    return state;
+  }
+
+  private async _tick(): Promise<void> {
+    this._timer = undefined;
+    // Belt and braces beside stop(): a node taken off the page asks no more.
+    if (this.node.isConnected) {
+      this._wasConnected = true;
+    } else if (this._wasConnected) {
+      this.stop();
+    }
+    if (this._stopped) {
+      return;
+    }
+    const info = await fetchUpstream(this.id);
+    if (this._stopped) {
+      return;
+    }
+    const state = this.render(info);
+    const done = state === 'off' || state === 'none' || (state === 'synced' && info !== null && info.upToDate);
+    if (!done) {
+      this._timer = window.setTimeout(() => void this._tick(), this.intervalMs);
+    }
+  }
+
+  private _stopped = false;
+  private _wasConnected = false;
+  private _shown = '';
+  private _timer: number | undefined;
+}
+
+/** The Share dialog's body: stops asking the kiosk once the dialog is gone. */
+class ShareBody extends Widget {
+  constructor(node: HTMLElement, readonly takeHome: TakeHome) {
+    super({ node });
+    takeHome.start();
+  }
+
+  dispose(): void {
+    this.takeHome.stop();
+    super.dispose();
+  }
 }
 
 /** The body of the Share dialog. */
@@ -157,7 +291,9 @@ export function shareBody(view: IShareView): Widget {
   qrBox.append(qrSvg(link));
   top.append(codeBox, qrBox);
   node.append(top, el('div', { class: 'kiosk-ShareDialog-label' }, 'Link'), linkRow(link));
-  return new Widget({ node });
+  const takeHomeNode = el('div', { class: 'kiosk-TakeHome', 'data-kiosk': 'take-home' });
+  node.append(takeHomeNode);
+  return new ShareBody(node, new TakeHome(view.id, takeHomeNode));
 }
 
 export async function showShareDialog(view: IShareView): Promise<void> {

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import html
 import json
+from dataclasses import dataclass
 from typing import Any
 
 from kiosk import __version__
@@ -51,6 +52,9 @@ button.plain{background:#fff;color:#0b3d6e}
 margin:0}
 .error{background:#fdecec;border-left-color:#a4161a}
 .qr svg{width:100%;max-width:14rem;height:auto;display:block}
+details.take-home summary{cursor:pointer;color:#0b5cad;font-weight:600}
+details.take-home summary .note{font-weight:400}
+details.take-home svg{width:11rem;height:auto;display:block;background:#fff}
 form.inline{display:inline}
 """
 
@@ -266,26 +270,67 @@ def _extra_sections(ov: Overview) -> str:
     return "".join(out)
 
 
+# The lesson datasets have a page of their own (kiosk/dashboard/datasets.py).
+_DATASETS = ('<section aria-labelledby="h-datasets"><h2 id="h-datasets">Datasets</h2>'
+             '<p>Files notebooks download, saved on the kiosk for offline lessons.</p>'
+             '<p><a href="/admin/datasets" id="datasets-link">Pre-load or remove '
+             'datasets</a></p></section>')
+
+
 def _join(qr_svg: str, url: str) -> str:
     return ('<section class="qr" aria-labelledby="h-join"><h2 id="h-join">Join</h2>'
             f'{qr_svg}<p class="mono">{_e(url)}</p>'
             '<p><a href="/join">Open the join page for the projector</a></p></section>')
 
 
+@dataclass(frozen=True, slots=True)
+class TakeHomeLink:
+    """A synced share's link upstream (what students take home), for the shares table."""
+
+    url: str
+    label: str
+    qr_svg: str
+    up_to_date: bool
+
+
+def _take_home_cell(share: ShareSummary, link: TakeHomeLink | None, sync_on: bool,
+                    waiting: bool) -> str:
+    """The take-home link and, on click (``<details>``: no script), its QR code."""
+    if link is None:
+        if not sync_on:
+            return '<td class="note">—</td>'
+        return ('<td class="note">not sent yet</td>' if waiting else
+                '<td class="note">not sent (shared before sync was turned on)</td>')
+    behind = ("" if link.up_to_date else
+              '<br><span class="note">a newer version is waiting to be sent</span>')
+    return (f'<td><a class="mono take-home-link" href="{_e(link.url)}" rel="noreferrer">'
+            f"{_e(link.label)}</a>{behind}"
+            f'<details class="take-home"><summary>QR code<span class="note"> of '
+            f"{_e(share.readable_id)}'s take-home link</span></summary>{link.qr_svg}"
+            "</details></td>")
+
+
 def _shares(shares: list[ShareSummary], search: str, matching: int | None,
-            csrf: str) -> str:
+            csrf: str, *, take_home: dict[str, TakeHomeLink] | None = None,
+            sync_on: bool = False, waiting: set[str] | None = None) -> str:
+    links, queued = take_home or {}, waiting or set()
+    # The take-home column appears once sync is on, or once any share went upstream.
+    with_links = sync_on or bool(links)
     rows = []
     for s in shares:
         label = s.name or "(no name)"
+        upstream = (_take_home_cell(s, links.get(s.id), sync_on, s.id in queued)
+                    if with_links else "")
         rows.append(
             f'<tr><td><a href="/s/{_e(s.readable_id)}">{_e(s.readable_id)}</a></td>'
-            f"<td>{_e(label)}</td><td>{_e(human_bytes(s.size))}</td>"
+            f"<td>{_e(label)}</td><td>{_e(human_bytes(s.size))}</td>{upstream}"
             f'<td><form class="inline" method="post" action="/admin/shares/{_e(s.id)}/delete">'
             f'{_csrf(csrf)}<button type="submit" class="danger" '
             f'aria-label="Delete {_e(s.readable_id)}">Delete</button></form></td></tr>')
+    upstream_head = '<th scope="col">Take-home link</th>' if with_links else ""
     table = ('<table id="shares"><thead><tr><th scope="col">Code</th><th scope="col">Name'
-             '</th><th scope="col">Size</th><th scope="col">Action</th></tr></thead>'
-             f'<tbody>{"".join(rows)}</tbody></table>') if rows else (
+             f'</th><th scope="col">Size</th>{upstream_head}<th scope="col">Action</th>'
+             f'</tr></thead><tbody>{"".join(rows)}</tbody></table>') if rows else (
         '<p class="note" id="shares">No shares match.</p>' if search else
         '<p class="note" id="shares">No shares yet.</p>')
     shown = ("" if matching is None else
@@ -303,8 +348,14 @@ def _shares(shares: list[ShareSummary], search: str, matching: int | None,
 def render_dashboard(ov: Overview, *, csrf: str, shares: list[ShareSummary], search: str,
                      matching: int | None, qr_svg: str, join_url: str,
                      sync_available: bool, message: str | None = None,
-                     error: str | None = None) -> str:
-    """The signed-in dashboard."""
+                     error: str | None = None,
+                     take_home: dict[str, TakeHomeLink] | None = None,
+                     waiting: set[str] | None = None) -> str:
+    """The signed-in dashboard.
+
+    ``take_home``: share id → its link upstream, for synced shares; ``waiting``: ids of
+    shares queued to go upstream.
+    """
     msg = f'<p class="msg" role="status">{_e(message)}</p>' if message else ""
     err = f'<p class="msg error" role="alert">{_e(error)}</p>' if error else ""
     return _head(f"{ov.name}: teacher's dashboard") + f"""<body>
@@ -313,7 +364,8 @@ def render_dashboard(ov: Overview, *, csrf: str, shares: list[ShareSummary], sea
 <button type="submit" class="plain">Sign out</button></form></header>
 <main>{msg}{err}
 {_class(ov)}{_health(ov)}{_sync(ov, csrf, sync_available)}{_bundle(ov, csrf)}
-{_network(ov)}{_join(qr_svg, join_url)}{_extra_sections(ov)}
-{_shares(shares, search, matching, csrf)}
+{_network(ov)}{_join(qr_svg, join_url)}{_DATASETS}{_extra_sections(ov)}
+{_shares(shares, search, matching, csrf, take_home=take_home, sync_on=sync_available,
+         waiting=waiting)}
 </main><footer class="note" style="text-align:center;padding:1rem">kiosk {_e(__version__)}
 </footer></body></html>"""

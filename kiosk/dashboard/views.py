@@ -20,12 +20,14 @@ from kiosk.bundle.catalog import built_bundles
 from kiosk.dashboard import auth, csrf
 from kiosk.dashboard.figures import gather_overview
 from kiosk.dashboard.keys import LOGIN_LIMITER, RECENT_CLIENTS, SESSIONS
-from kiosk.dashboard.pages import MESSAGES, render_dashboard, render_login
+from kiosk.dashboard.pages import MESSAGES, TakeHomeLink, render_dashboard, render_login
 from kiosk.errors import BadRequest, Forbidden, NotFound
 from kiosk.keys import CONFIG
 from kiosk.qr import qr_svg
 from kiosk.sharing import ids
 from kiosk.sharing.keys import SHARING, STORE
+from kiosk.sharing.store import ShareStore, ShareSummary
+from kiosk.sharing.view import upstream_lab_url
 from kiosk.urls import viewer_url
 
 _NO_STORE = {"Cache-Control": "no-store"}
@@ -66,6 +68,40 @@ def sync_worker(app: web.Application) -> Any | None:
     return worker
 
 
+async def take_home_links(store: ShareStore,
+                          shares: list[ShareSummary]) -> dict[str, TakeHomeLink]:
+    """The links upstream of those ``shares`` that sync has sent (by share id).
+
+    Read from the store whether or not sync is on now, like the ``/s/`` page; the QR
+    codes are drawn in one thread trip.
+    """
+    refs = await asyncio.gather(*(store.upstream_of(s.id) for s in shares))
+    synced = [(s, ref) for s, ref in zip(shares, refs, strict=True) if ref is not None]
+    if not synced:
+        return {}
+
+    def draw() -> dict[str, TakeHomeLink]:
+        links = {}
+        for share, ref in synced:
+            url = upstream_lab_url(ref.upstream, ref.upstream_id, ref.upstream_readable_id)
+            links[share.id] = TakeHomeLink(
+                url=url, label=ref.upstream_readable_id or ref.upstream_id,
+                qr_svg=qr_svg(url, border=2, title=f"QR code of {url}"),
+                up_to_date=ref.synced_version >= share.version)
+        return links
+
+    return await asyncio.to_thread(draw)
+
+
+async def waiting_shares(app: web.Application, shares: list[ShareSummary]) -> set[str]:
+    """Ids of those ``shares`` queued to go upstream (empty when sync is off)."""
+    worker = sync_worker(app)
+    if worker is None or not hasattr(worker, "is_queued"):
+        return set()
+    queued = await asyncio.gather(*(worker.is_queued(s.id) for s in shares))
+    return {s.id for s, q in zip(shares, queued, strict=True) if q}
+
+
 def _require_session(request: web.Request) -> auth.Session:
     session = auth.current_session(request, request.app[SESSIONS])
     if session is None:
@@ -101,7 +137,9 @@ async def dashboard(request: web.Request) -> web.Response:
     return _page(render_dashboard(
         overview, csrf=session.csrf, shares=shares, search=search, matching=matching,
         qr_svg=qr, join_url=url, sync_available=sync_worker(request.app) is not None,
-        message=message, error=ERRORS.get(request.query.get("err", ""))))
+        message=message, error=ERRORS.get(request.query.get("err", "")),
+        take_home=await take_home_links(store, shares),
+        waiting=await waiting_shares(request.app, shares)))
 
 
 async def login(request: web.Request) -> web.StreamResponse:

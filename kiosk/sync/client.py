@@ -67,7 +67,12 @@ class Fetched:
 
 
 def post_body(content: str, password: str) -> str:
-    """The POST body around a notebook's exact JSON text (never re-serialised)."""
+    """The POST body around a notebook's exact JSON text (never re-serialised).
+
+    An empty ``password`` is left out: the notebook then has none upstream.
+    """
+    if not password:
+        return f'{{"notebook": {content}}}'
     return f'{{"notebook": {content}, "password": {json.dumps(password)}}}'
 
 

@@ -69,7 +69,14 @@ async def sync_now(request: web.Request) -> web.Response:
 
 
 async def share_upstream(request: web.Request) -> web.Response:
-    """``GET /api/kiosk/shares/{ref}/upstream``: where a share lives upstream, if anywhere."""
+    """``GET /api/kiosk/shares/{ref}/upstream``: where a share lives upstream, if anywhere.
+
+    Always: ``id``, ``readable_id``, ``version``, ``sync_enabled``, ``queued`` (waiting
+    in the outbox: a new version is on its way), ``synced``. Once
+    synced: ``url`` (the take-home link), ``qr_svg``, ``upstream_id``,
+    ``upstream_readable_id``, ``synced_version``, ``synced_at``, ``up_to_date``.
+    A link made before sync was turned off is still shown (``synced`` stays true).
+    """
     service = request.app[SHARING]
     ref = request.match_info["ref"]
     canonical = ids.parse_uuid(ref)
@@ -77,9 +84,14 @@ async def share_upstream(request: web.Request) -> web.Response:
              else await service.store.get_by_readable_id(ref))
     if share is None:
         raise NotFound(f"There is no shared notebook '{ref}' on this kiosk.")
-    link = await request.app[SYNC_WORKER].upstream_link(share.id)
+    worker = request.app[SYNC_WORKER]
+    link = await worker.upstream_link(share.id)
+    # The share dialog promises a take-home link only when sync is on and the share is
+    # on its way (shares made before sync was turned on are not back-filled).
+    queued = worker.enabled and await worker.is_queued(share.id)
     body: dict[str, Any] = {"id": share.id, "readable_id": share.readable_id,
-                            "version": share.version, "synced": link is not None}
+                            "version": share.version, "sync_enabled": worker.enabled,
+                            "queued": queued, "synced": link is not None}
     if link is not None:
         assert link.upstream_id is not None
         url = upstream_lab_url(link.upstream, link.upstream_id, link.upstream_readable_id)

@@ -113,6 +113,12 @@ def load_unit(conn: sqlite3.Connection, share_id: str) -> WorkUnit | None:
     return WorkUnit(OutboxItem(*item), int(share[0]), str(share[1]), get_link(conn, share_id))
 
 
+def is_queued(conn: sqlite3.Connection, share_id: str) -> bool:
+    """Whether the share waits in the outbox (made or changed while sync was on)."""
+    return conn.execute("SELECT 1 FROM outbox WHERE share_id = ?",
+                        (share_id,)).fetchone() is not None
+
+
 def get_link(conn: sqlite3.Connection, share_id: str) -> UpstreamLink | None:
     row = conn.execute(f"SELECT {_LINK_COLUMNS} FROM upstream_links WHERE share_id = ?",  # noqa: S608
                        (share_id,)).fetchone()

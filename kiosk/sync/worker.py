@@ -13,6 +13,12 @@ session token is kept in the store, so a retry after a lost answer (or a SIGKILL
 is replayed by the upstream, never applied twice. The JE service has no such key:
 a POST whose answer was lost is retried and counted as a possible duplicate.
 
+Ownership upstream: the JE service gets a random password with each notebook (its
+sessions expire in two hours; later updates use a password-scoped token). A hub kiosk
+gets none, which spares it a bcrypt hash per notebook: this kiosk's session owns
+what it created there, and is refreshed while the hub answers (see
+:meth:`SyncWorker._keep_session_alive` and :meth:`SyncWorker._update_by_session`).
+
 Failures get full-jitter exponential backoff per row, stored in the database, so it
 survives a restart; a lost connection ends the round and makes the upstream
 "unreachable" until the next successful probe, which makes every row due again.
@@ -126,6 +132,8 @@ class SyncWorker:
         self._round_lock = asyncio.Lock()
         self._notebook_tokens: dict[str, _Token] = {}
         self._in_flight: set[str] = set()
+        # Whether the upstream's last health answer said "service": "kiosk".
+        self._upstream_says_kiosk = False
         self._stop_round = False
         self._last_ok = -1e18
         self._counted_at = -1e18
@@ -188,6 +196,10 @@ class SyncWorker:
         link = await self.store.execute_read(lambda c: outbox.get_link(c, share_id))
         return link if link is not None and link.upstream_id is not None else None
 
+    async def is_queued(self, share_id: str) -> bool:
+        """Whether the share waits to go upstream (shares from before sync are not)."""
+        return await self.store.execute_read(lambda c: outbox.is_queued(c, share_id))
+
     async def run_round(self) -> None:
         """One round: probe, then drain what is due. Public for tests and benchmarks."""
         if self._client is None:
@@ -198,6 +210,7 @@ class SyncWorker:
                 await self.store.execute_write(outbox.reset_backoff)
             self._status.last_round_at = time.time()
             if await self._probe():
+                await self._keep_session_alive()
                 await self._drain()
             await self.refresh_counts()
 
@@ -256,8 +269,9 @@ class SyncWorker:
             self._status.reachable = False
             self._error(f"upstream not reachable: {exc}")
             return False
+        self._upstream_says_kiosk = answer.get("service") == "kiosk"
         if self.kind is None:
-            self.kind = "kiosk" if answer.get("service") == "kiosk" else "je"
+            self.kind = "kiosk" if self._upstream_says_kiosk else "je"
             _LOGGER.info("sync: the upstream is a %s", "kiosk" if self.kind == "kiosk"
                          else "Jupyter Everywhere service")
         self._status.reachable = True
@@ -354,8 +368,11 @@ class SyncWorker:
             await self.store.execute_write(lambda c: outbox.drop_item(c, share_id))
             return
         link = unit.link
-        if link is not None and link.upstream != self.base:
-            # The teacher pointed the kiosk at another upstream: start afresh there.
+        if link is not None and (link.upstream != self.base or (
+                self.kind is not None and link.kind != self.kind and not link.password)):
+            # The teacher pointed the kiosk at another upstream (or what answers there is
+            # now another kind, and this link has no password to prove it is ours):
+            # start afresh there.
             await self.store.execute_write(lambda c: c.execute(
                 "DELETE FROM upstream_links WHERE share_id = ?", (share_id,)))
             link = None
@@ -373,6 +390,7 @@ class SyncWorker:
         if link is not None and link.pending_key is not None and link.pending_body is not None:
             # A POST was sent before and its answer never seen: repeat it exactly.
             key, body, version = link.pending_key, link.pending_body, link.pending_version or 1
+            password = _password_of(body)
             if kind != "kiosk":
                 note = (f"POST attempt {link.post_attempts} of version {version} got no "
                         "answer; the JE service may hold an extra copy")
@@ -380,11 +398,10 @@ class SyncWorker:
                     lambda c: outbox.note_possible_duplicate(c, share_id, note))
                 _LOGGER.warning("sync: share %s: %s", share_id, note)
         else:
-            password = link.password if link is not None else secrets.token_urlsafe(24)
+            password = self._new_post_password(kind, link)
             version = unit.version
             key = f"{self._kiosk_id}:{share_id}:{version}:post"
             body = post_body(unit.content, password)
-        password = link.password if link is not None else _password_of(body)
         prepared = await self.store.execute_write(lambda c: outbox.prepare_post(
             c, share_id, upstream=self.base, kind=kind, password=password, key=key,
             version=version, body=body))
@@ -415,6 +432,24 @@ class SyncWorker:
                             prepared.password, version, now, prepared.post_attempts, None,
                             None, None, prepared.possible_duplicates, prepared.duplicate_note)
 
+    def _new_post_password(self, kind: str, link: UpstreamLink | None) -> str:
+        """The password a new POST carries: none to a kiosk hub, a random one to JE.
+
+        A hub kiosk hashes every notebook password with bcrypt (12 rounds, about a
+        quarter of a second of its CPU), which made a backlog drain at ≈3 shares/s.
+        The password is only ever used by this worker, to update a notebook when its
+        session no longer owns it; with a kiosk the session is kept alive instead
+        (stored, refreshed with ``auth/refresh``, see :meth:`_keep_session_alive`).
+        So no password goes to an upstream whose ``health`` said it is a kiosk. The
+        JE service expires sessions after two hours: there a password is required,
+        and so is any upstream not seen answering as a kiosk (the safe default).
+        """
+        if kind == "kiosk" and self._upstream_says_kiosk:
+            return ""
+        if link is not None and link.password:
+            return link.password
+        return secrets.token_urlsafe(24)
+
     async def _update(self, unit: WorkUnit, link: UpstreamLink) -> None:
         assert self._client is not None and link.upstream_id is not None
         share_id, upstream_id = unit.item.share_id, link.upstream_id
@@ -423,6 +458,9 @@ class SyncWorker:
         # A kiosk upstream: the creating session owns the notebook (and scopes the
         # Idempotency-Key). JE: a password-scoped token, since its sessions expire.
         scoped = kind != "kiosk"
+        if not link.password:
+            await self._update_by_session(unit, link, key)
+            return
         for attempt in range(3):
             token = (await self._notebook_bearer(upstream_id, link.password) if scoped
                      else await self._session_bearer())
@@ -446,9 +484,52 @@ class SyncWorker:
                 raise
         else:  # pragma: no cover
             raise UpstreamRejected("PUT notebooks refused every token", 403)
-        now, version = time.time(), unit.version
+        await self._record_update(share_id, unit.version, saved.readable_id)
+
+    async def _update_by_session(self, unit: WorkUnit, link: UpstreamLink, key: str) -> None:
+        """PUT a notebook created without a password (kiosk hub): only our session may.
+
+        A 401 means the session token is dead (expired, or the hub's key changed):
+        drop it and try once more with a refreshed or new one. A 403 means the hub
+        no longer counts this kiosk's session as the owner (its token expired while
+        the kiosk was away for longer than the hub's ``token_days``); with no password
+        to prove ownership, the notebook is shared anew on the hub (a new take-home
+        link; the old one keeps the last version it received) and a warning is logged.
+        """
+        assert self._client is not None and link.upstream_id is not None
+        share_id, upstream_id = unit.item.share_id, link.upstream_id
+        for attempt in range(2):
+            token = await self._session_bearer()
+            try:
+                saved = await self._client.update(token, upstream_id, unit.content,
+                                                  idempotency_key=key)
+                break
+            except UpstreamRejected as exc:
+                status = exc.upstream_status
+                if status == 401 and attempt == 0 and not self.config.upstream_token:
+                    await self._drop_session_token(token)
+                    continue
+                if status in (403, 404):
+                    await self.store.execute_write(
+                        lambda c: outbox.forget_upstream(c, share_id))
+                    what = ("no longer counts this kiosk's session as its owner" if status == 403
+                            else "lost the notebook")
+                    if status == 403:
+                        _LOGGER.warning("sync: share %s: the upstream %s; sharing it anew "
+                                        "there (the old upstream copy %s keeps version %d)",
+                                        share_id, what, link.upstream_readable_id or upstream_id,
+                                        link.synced_version)
+                    raise UpstreamRejected(f"the upstream {what}; it will be created again",
+                                           status) from None
+                raise
+        else:  # pragma: no cover - the loop always breaks or raises
+            raise UpstreamRejected("PUT notebooks refused the session token", 401)
+        await self._record_update(share_id, unit.version, saved.readable_id)
+
+    async def _record_update(self, share_id: str, version: int, readable_id: str | None) -> None:
+        now = time.time()
         await self.store.execute_write(lambda c: outbox.record_updated(
-            c, share_id, version=version, readable_id=saved.readable_id, now=now))
+            c, share_id, version=version, readable_id=readable_id, now=now))
 
     # ------------------------------------------------------------------ tokens
 
@@ -479,8 +560,15 @@ class SyncWorker:
             value: str | None = None
             if current is not None and not _expired(current.value, now):
                 # Refreshing keeps the session: it owns our notebooks and scopes our keys.
-                with contextlib.suppress(UpstreamRejected):
+                # With a kiosk, only a clear refusal (a 4xx: expired, unknown) ends it; a
+                # server error or a busy answer is retried later with the same session.
+                # (JE notebooks carry passwords, so there any refusal starts a new one.)
+                try:
                     value = await self._client.refresh(current.value)
+                except UpstreamRejected as exc:
+                    status = exc.upstream_status
+                    if self.kind == "kiosk" and (status >= 500 or status == 429):
+                        raise
             if value is None:
                 value = await self._client.issue()
             token = _Token(value, now)
@@ -489,6 +577,23 @@ class SyncWorker:
             key = f"{SESSION_KEY}:{self.base}"
             await self.store.execute_write(lambda c: outbox.set_state(c, key, saved))
             return value
+
+    async def _keep_session_alive(self) -> None:
+        """Refresh the stored session token when due, even with nothing to send.
+
+        Called each round the upstream answers: the hub's session owns every notebook
+        this kiosk created there without a password, so it is renewed well before the
+        hub's token lifetime (``token_days``) runs out; only an absence longer than
+        that loses it. A failure here is left for the next round.
+        """
+        if self._session_token is None or self.config.upstream_token:
+            return
+        if self.clock() - self._session_token.obtained_at < TOKEN_RENEW_SECONDS:
+            return
+        try:
+            await self._session_bearer()
+        except UpstreamError as exc:
+            _LOGGER.info("sync: could not refresh the upstream session yet: %s", exc)
 
     async def _drop_session_token(self, value: str) -> None:
         async with self._token_lock:

@@ -52,13 +52,23 @@ async function readShareDialog(page, shotName) {
   const code = (await dialog.locator('[data-kiosk=code]').innerText()).trim();
   const note = await dialog.locator('[data-kiosk=note]').count()
     ? await dialog.locator('[data-kiosk=note]').innerText() : null;
+  // The take-home part asks the kiosk whether the share went upstream; with sync off it
+  // must settle on "off" and show nothing.
+  await page.waitForFunction(() => {
+    const node = document.querySelector('.jp-Dialog [data-kiosk=take-home]');
+    return node && node.dataset.state !== 'loading';
+  }, null, { timeout: T });
+  const takeHome = {
+    state: await dialog.locator('[data-kiosk=take-home]').getAttribute('data-state'),
+    visible: await dialog.locator('[data-kiosk=take-home]').isVisible(),
+  };
   const shot = path.join(outDir, `${shotName}.png`);
   await dialog.locator('.jp-Dialog-content').screenshot({ path: shot });
   // Copy: on plain HTTP there is no Clipboard API; the fallback must say what happened.
   await dialog.locator('[data-kiosk=copy]').click();
   const copyStatus = await dialog.locator('[data-kiosk=copy-status]').innerText();
   const copyOutcome = await dialog.locator('[data-kiosk=copy-status]').getAttribute('data-outcome');
-  return { link, code, note, shot, copyStatus, copyOutcome, codeHeight: codeBox && codeBox.height };
+  return { link, code, note, shot, copyStatus, copyOutcome, codeHeight: codeBox && codeBox.height, takeHome };
 }
 
 async function closeDialog(page) {
