@@ -97,3 +97,31 @@ def test_if_missing_skips_only_a_build_of_the_same_recipe(
     with pytest.raises(SystemExit):
         main(args)
     assert built == ["fake", "fake"]
+
+
+def test_a_rebuilt_extension_makes_the_build_stale(
+        recipes: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`make bundles-for-tests` after a change to extension/src rebuilds the bundles."""
+    built: list[str] = []
+
+    def fake_build(options, progress=None):
+        built.append(options.profile)
+        raise SystemExit(0)
+
+    monkeypatch.setattr("kiosk.bundle.build.build_bundle", fake_build)
+    extension = tmp_path / "labextension"
+    extension.mkdir()
+    (extension / "package.json").write_text('{"jupyterlab": {"_build": {"load": "a.js"}}}',
+                                            encoding="utf-8")
+    dist = tmp_path / "dist"
+    bundle = make_bundle(dist / "fake-20261123T000000")
+    built_from(bundle, recipe_fingerprint(load_profile(recipes, "fake"), extension))
+    args = ["bundle", "build", "--profile", "fake", "--recipes", str(recipes),
+            "--bundles-dir", str(dist), "--if-missing", "--extension", str(extension)]
+    assert main(args) == 0
+    assert built == []
+    (extension / "package.json").write_text('{"jupyterlab": {"_build": {"load": "b.js"}}}',
+                                            encoding="utf-8")
+    with pytest.raises(SystemExit):
+        main(args)
+    assert built == ["fake"]

@@ -310,7 +310,7 @@ def build_bundle(options: BuildOptions, progress: Progress | None = None) -> Bui
         recipes_dir=options.recipes_dir.resolve())
     progress.step(f"reading the recipe {options.profile!r}")
     profile = load_profile(options.recipes_dir, options.profile)
-    recipe_sha256 = recipe_fingerprint(profile)
+    recipe_sha256 = recipe_fingerprint(profile, options.extension_dir)
     progress.say(profile.description)
     archive = options.pyodide_archive
     if archive and not archive.startswith(("http://", "https://")) \

@@ -132,13 +132,16 @@ def list_profiles(recipes_dir: Path) -> list[str]:
     return sorted(p.parent.name for p in recipes_dir.glob(f"*/{PROFILE_FILE}"))
 
 
-def recipe_fingerprint(profile: Profile) -> str:
+def recipe_fingerprint(profile: Profile, extension_dir: Path | None = None) -> str:
     """sha256 over every file of the recipe folder (names and contents), in order.
 
     A build records it in its manifest (``recipe.sha256``); ``kiosk bundle build
     --if-missing`` only counts a build made from the same recipe, so a changed
     ``profile.toml`` (a package added), config file or starter notebook triggers a
-    rebuild instead of serving the stale bundle. Blocking (reads files).
+    rebuild instead of serving the stale bundle. The kiosk extension the build includes
+    (``extension_dir``) counts too, through its ``package.json``: it names the built
+    entry file by a hash of its content, so a rebuilt extension changes it. Blocking
+    (reads files).
     """
     digest = hashlib.sha256()
     for path in sorted(p for p in profile.folder.rglob("*") if p.is_file()):
@@ -147,4 +150,7 @@ def recipe_fingerprint(profile: Profile) -> str:
             continue
         digest.update(rel.encode("utf-8") + b"\0")
         digest.update(hashlib.sha256(path.read_bytes()).digest())
+    if extension_dir is not None and (extension_dir / "package.json").is_file():
+        digest.update(b"extension\0")
+        digest.update(hashlib.sha256((extension_dir / "package.json").read_bytes()).digest())
     return digest.hexdigest()

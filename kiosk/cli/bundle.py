@@ -81,7 +81,7 @@ def run_build(args: argparse.Namespace, config: KioskConfig) -> int:
     if args.if_missing and _existing_build(args, config):
         return 0
     recipes = args.recipes or default_recipes_dir()
-    extension = args.extension or recipes.parent / "extension" / "dist" / "labextension"
+    extension = _extension_dir(args)
     options = BuildOptions(
         profile=args.profile or DEFAULT_PROFILE,
         recipes_dir=recipes,
@@ -116,7 +116,8 @@ def _existing_build(args: argparse.Namespace, config: KioskConfig) -> bool:
 
     A build counts only if its manifest records the same recipe fingerprint (see
     :func:`kiosk.bundle.profiles.recipe_fingerprint`): after a recipe change (a package
-    added to ``profile.toml``), or for a build older than fingerprints, it is rebuilt.
+    added to ``profile.toml``), a rebuilt kiosk extension, or for a build older than
+    fingerprints, it is rebuilt.
     Activates the matching build if no bundle is active and --activate was given.
     """
     from kiosk.bundle.active import current_bundle, set_current
@@ -130,7 +131,8 @@ def _existing_build(args: argparse.Namespace, config: KioskConfig) -> bool:
 
     out = args.out or config.bundles_path
     profile = args.profile or DEFAULT_PROFILE
-    wanted = recipe_fingerprint(load_profile(args.recipes or default_recipes_dir(), profile))
+    wanted = recipe_fingerprint(load_profile(args.recipes or default_recipes_dir(), profile),
+                                _extension_dir(args))
     builds = [b for b in built_bundles(out) if b.manifest and b.manifest.profile == profile]
     same = [b for b in builds if b.manifest and _recipe_sha256(b.manifest.extra) == wanted]
     if not same:
@@ -145,6 +147,15 @@ def _existing_build(args: argparse.Namespace, config: KioskConfig) -> bool:
     else:
         print(f"{newest.name} is already built (make bundle rebuilds)")
     return True
+
+
+def _extension_dir(args: argparse.Namespace) -> Path:
+    """The built kiosk extension a build includes (default: the source tree's)."""
+    from kiosk.bundle.profiles import default_recipes_dir
+
+    if args.extension is not None:
+        return Path(args.extension)
+    return (args.recipes or default_recipes_dir()).parent / "extension" / "dist" / "labextension"
 
 
 def _recipe_sha256(extra: dict[str, Any]) -> str | None:
