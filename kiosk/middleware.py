@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import errno
 import html
 import json
 import logging
+import sqlite3
 from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
-from kiosk.errors import KioskError
+from kiosk.errors import InsufficientStorage, KioskError
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -73,10 +75,30 @@ async def errors_middleware(request: web.Request, handler: Handler) -> web.Strea
         headers = {k: v for k, v in exc.headers.items()
                    if k.lower() in {"allow", "retry-after", "content-range"}}
         return error_response(request, exc.status, code, message or exc.reason, headers)
-    except Exception:
+    except Exception as exc:
+        if is_disk_full(exc):
+            _LOGGER.error("%s %s: the data directory's disk is full (%s)", request.method,
+                          request.path, exc)
+            full = InsufficientStorage(
+                "The kiosk's storage is full, so it cannot keep this work; ask the teacher "
+                "to free space. Nothing saved before was lost.")
+            return error_response(request, full.status, full.code, full.message)
         _LOGGER.exception("unhandled error on %s %s", request.method, request.path)
         return error_response(request, 500, "internal_error",
                               "Something went wrong inside the kiosk; it has been logged.")
+
+
+def is_disk_full(exc: BaseException) -> bool:
+    """Did a write fail for lack of space (SQLite's SQLITE_FULL, or ENOSPC / EDQUOT)?
+
+    The free-space floor (``min_free_disk_mib``) refuses new shares before this happens,
+    but it is read every few seconds and does not cover updates: the real end of the disk
+    can still be met, and the client must get a 507, not a 500. SQLite rolls the failed
+    transaction back, so nothing acknowledged before is affected.
+    """
+    if isinstance(exc, sqlite3.Error):
+        return getattr(exc, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL
+    return isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT)
 
 
 async def security_headers(request: web.Request, response: web.StreamResponse) -> None:

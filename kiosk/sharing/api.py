@@ -93,8 +93,10 @@ def _idempotency(request: web.Request, claims: TokenClaims, body: bytes) -> Idem
     if key is None:
         return None
     key = key.strip()
-    if not 1 <= len(key) <= 200:
-        raise BadRequest(f"{IDEMPOTENCY_HEADER} must be 1 to 200 characters.")
+    # Printable ASCII only: aiohttp hands other bytes over as surrogate escapes,
+    # which SQLite cannot store.
+    if not 1 <= len(key) <= 200 or not (key.isascii() and key.isprintable()):
+        raise BadRequest(f"{IDEMPOTENCY_HEADER} must be 1 to 200 printable ASCII characters.")
     digest = hashlib.sha256(f"{request.method} {request.path}\n".encode())
     digest.update(body)
     return IdempotencyKey(claims.session_id, key, digest.hexdigest())
