@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import json
 import os
+import random
 import re
 import statistics
 import subprocess
@@ -28,15 +30,38 @@ REPO = Path(__file__).resolve().parent.parent
 LISTEN = re.compile(r"listening on (https?)://\S+?:(\d+)")
 
 
-def notebook(kib: int, tag: str) -> str:
-    line = "x" * 99 + "\n"
-    lines = [line] * (kib * 1024 // 100)
+CONTENT_KINDS = ("class", "image", "text")
+
+
+def notebook(kib: int, tag: str, kind: str = "class") -> str:
+    """A ~``kib`` KiB notebook; ``kind`` decides how compressible it is.
+
+    * ``class`` (default): what a 200 KB classroom notebook is made of — half a plot
+      (a PNG's base64: near-random bytes) and half a printed table of numbers;
+    * ``image``: only the PNG-like base64 (the worst case for compression);
+    * ``text``: one output line repeated (the best case).
+    """
+    rng = random.Random(tag)
+    target = kib * 1024
+    outputs: list[dict[str, object]] = []
+    if kind in ("class", "image"):
+        share = target if kind == "image" else target // 2
+        png = base64.b64encode(rng.randbytes(share * 3 // 4)).decode()
+        outputs.append({"output_type": "display_data", "metadata": {},
+                        "data": {"image/png": png, "text/plain": ["<Figure size 640x480>"]}})
+    if kind in ("class", "text"):
+        share = target if kind == "text" else target // 2
+        if kind == "text":
+            rows = ["x" * 99 + "\n"] * (share // 100)
+        else:
+            rows = [f"{i:5d}  " + "  ".join(f"{rng.gauss(50, 15):8.3f}" for _ in range(8)) + "\n"
+                    for i in range(share // 88)]
+        outputs.append({"output_type": "stream", "name": "stdout", "text": rows})
     nb = {
         "cells": [
             {"cell_type": "markdown", "id": "m1", "metadata": {}, "source": f"# Bench {tag}"},
             {"cell_type": "code", "id": "c1", "metadata": {}, "execution_count": 1,
-             "source": "print('x' * 100)",
-             "outputs": [{"output_type": "stream", "name": "stdout", "text": lines}]},
+             "source": "df.describe()\ndf.plot()", "outputs": outputs},
         ],
         "metadata": {"kernelspec": {"name": "python", "display_name": "Python"}},
         "nbformat": 4, "nbformat_minor": 5,
@@ -65,10 +90,21 @@ def start_kiosk(data_dir: str) -> tuple[subprocess.Popen[str], int]:
     raise SystemExit("the kiosk did not start:\n" + log_path.read_text())
 
 
-async def client(session: aiohttp.ClientSession, url: str, rounds: int, kib: int, n: int,
+def bodies(rounds: int, kib: int, n: int, kind: str) -> list[tuple[bytes, bytes]]:
+    """One client's (POST body, PUT body) per round, made before the clock starts.
+
+    Building a 200 KB JSON text costs the load generator a few milliseconds of CPU; done
+    inside the timed loop it would stall the other 59 clients' coroutines and be
+    counted as the kiosk's latency.
+    """
+    return [(('{"notebook": ' + notebook(kib, f"{n}-{r}", kind) + "}").encode(),
+             notebook(kib, f"{n}-{r}-v2", kind).encode()) for r in range(rounds)]
+
+
+async def client(session: aiohttp.ClientSession, url: str, work: list[tuple[bytes, bytes]],
                  lat: dict[str, list[float]], deadline: float) -> int:
     shared = 0
-    for r in range(rounds):
+    for body, update in work:
         if time.monotonic() > deadline:
             break
         t = time.perf_counter()
@@ -77,14 +113,12 @@ async def client(session: aiohttp.ClientSession, url: str, rounds: int, kib: int
             token = (await resp.json())["token"]
         lat["issue"].append(time.perf_counter() - t)
         headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
-        body = '{"notebook": ' + notebook(kib, f"{n}-{r}") + "}"
         t = time.perf_counter()
         async with session.post(f"{url}/notebooks", data=body, headers=headers) as resp:
             assert resp.status == 201, (resp.status, await resp.text())
             share_id = (await resp.json())["notebook"]["id"]
         lat["post"].append(time.perf_counter() - t)
         shared += 1
-        update = notebook(kib, f"{n}-{r}-v2")
         t = time.perf_counter()
         async with session.put(f"{url}/notebooks/{share_id}", data=update,
                                headers=headers) as resp:
@@ -105,16 +139,17 @@ async def run(args: argparse.Namespace, port: int) -> dict[str, object]:
     connector = aiohttp.TCPConnector(limit=args.clients)
     async with aiohttp.ClientSession(connector=connector) as session:
         # Warm-up (schema compile, first connections) is not measured.
-        await client(session, url, 1, args.kib, -1, {"issue": [], "post": [], "put": []},
-                     time.monotonic() + 30)
+        await client(session, url, bodies(1, args.kib, -1, args.content),
+                     {"issue": [], "post": [], "put": []}, time.monotonic() + 30)
+        work = [bodies(args.rounds, args.kib, n, args.content) for n in range(args.clients)]
         start = time.perf_counter()
         deadline = time.monotonic() + args.max_seconds
-        counts = await asyncio.gather(*(client(session, url, args.rounds, args.kib, n, lat,
-                                               deadline) for n in range(args.clients)))
+        counts = await asyncio.gather(*(client(session, url, work[n], lat, deadline)
+                                        for n in range(args.clients)))
         wall = time.perf_counter() - start
     every = lat["issue"] + lat["post"] + lat["put"]
     result: dict[str, object] = {
-        "clients": args.clients, "kib": args.kib, "shares": sum(counts),
+        "clients": args.clients, "kib": args.kib, "content": args.content, "shares": sum(counts),
         "requests": len(every), "seconds": round(wall, 2),
         "shares_per_s": round(sum(counts) / wall, 1),
         "requests_per_s": round(len(every) / wall, 1),
@@ -131,6 +166,8 @@ def main() -> int:
     parser.add_argument("--clients", type=int, default=60)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--kib", type=int, default=200)
+    parser.add_argument("--content", choices=CONTENT_KINDS, default="class",
+                        help="what the notebooks hold (see notebook())")
     parser.add_argument("--max-seconds", type=float, default=120)
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
     parser.add_argument("--port", type=int, help="use a kiosk already running on this "
