@@ -35,8 +35,8 @@ Component = Callable[[web.Application, KioskConfig], None]
 # routes match in the order they were added, so the bundle's catch-all comes last.
 COMPONENTS: list[Component] = [
     sharing.setup,
-    discovery.setup,
     status.setup,
+    discovery.setup,  # after status (its section)
     relay.setup,
     downloads.setup,
     hotspot.setup,  # after status (its section); before serving (probe paths)

@@ -147,6 +147,9 @@ class KioskConfig:
 
     # Discovery and join page
     mdns_enabled: bool = _setting(True, "Announce the kiosk with mDNS.")
+    mdns_conflict_check_interval: float = _setting(
+        30.0, "Seconds between checks that no other device answers for the kiosk's "
+        "mDNS name (a clash found later makes one of the two rename).", check=_positive)
     interfaces: tuple[str, ...] = _setting((), "Interfaces to announce on: names or patterns "
                                            "such as veth* (empty: eth*, en*, wlan*, wl*, usb*, "
                                            "uap* that are up with an address).")

@@ -145,7 +145,7 @@ def test_txt_values_over_230_bytes_are_blanked(caplog):
 def test_kiosk_txt(make_config):
     txt = txt_for(make_config(name="lab-3"), "abc123")
     assert txt == {"id": "abc123", "name": "lab-3", "version": txt["version"], "path": "/",
-                   "api": "/api/v1", "sync": "off"}
+                   "api": "/api/v1", "sync": "off", "scheme": "http"}
 
 
 @pytest.mark.parametrize(("ssid", "password", "expected"), [
@@ -279,3 +279,211 @@ async def test_hook_without_mdns_prints_banner_and_leaves_no_task(make_config, c
     leftovers = [t.get_name() for t in asyncio.all_tasks()
                  if t.get_name().startswith("kiosk-discovery")]
     assert leftovers == []
+
+
+# -- several links, conflicts after start, peers ------------------------------------
+
+
+def test_keeps_name_is_the_rfc_tie_break_and_symmetric():
+    from kiosk.discovery.conflicts import keeps_name
+
+    assert keeps_name(["198.51.100.3"], ["198.51.100.1"]) is True
+    assert keeps_name(["198.51.100.1"], ["198.51.100.3"]) is False
+    # Byte order, not text order: .10 is later than .9.
+    assert keeps_name(["192.0.2.10"], ["192.0.2.9"]) is True
+    # IPv4 decides when both have it; IPv6 otherwise; nothing to compare: give way.
+    assert keeps_name(["192.0.2.2", "fe80::1"], ["192.0.2.1", "fe80::9"]) is True
+    assert keeps_name(["fe80::9"], ["192.0.2.1", "fe80::1"]) is True
+    assert keeps_name([], ["192.0.2.1"]) is False
+    for a, b in [(["192.0.2.1"], ["192.0.2.2"]), (["fe80::1"], ["fe80::2"])]:
+        assert keeps_name(a, b) != keeps_name(b, a)  # exactly one side keeps it
+
+
+def _address_update(name, address, ttl=120):
+    import ipaddress
+
+    from zeroconf import RecordUpdate
+    from zeroconf._dns import DNSAddress
+
+    ip = ipaddress.ip_address(address)
+    record = DNSAddress(name, 1 if ip.version == 4 else 28, 1, ttl, ip.packed)
+    return RecordUpdate(record, None)
+
+
+def test_claim_watcher_sees_foreign_answers_and_goodbyes():
+    from kiosk.discovery.conflicts import ClaimWatcher
+
+    alarms = []
+    watcher = ClaimWatcher(lambda: {"192.0.2.1"}, lambda: alarms.append(1))
+    watcher.set_current("lab.local.")
+    watcher.async_update_records(None, 1000, [_address_update("lab.local.", "192.0.2.1")])
+    assert alarms == []  # our own answer
+    watcher.async_update_records(None, 2000, [_address_update("other.local.", "192.0.2.7")])
+    assert alarms == [] and watcher.seen_since("other.local.", 0) == []  # not watched
+    watcher.async_update_records(None, 3000, [_address_update("LAB.local.", "192.0.2.7")])
+    assert alarms == [1]
+    assert sorted(watcher.seen_since("lab.local.", 0)) == ["192.0.2.1", "192.0.2.7"]
+    assert watcher.seen_since("lab.local.", 2500) == ["192.0.2.7"]
+    watcher.async_update_records(None, 4000, [_address_update("lab.local.", "192.0.2.7", 0)])
+    assert watcher.seen_since("lab.local.", 2500) == []  # its goodbye withdrew the claim
+    watcher.watch("lab-2.local.")
+    watcher.async_update_records(None, 5000, [_address_update("lab-2.local.", "192.0.2.1")])
+    assert watcher.seen_since("lab-2.local.", 0) == ["192.0.2.1"]
+
+
+def test_claim_watcher_notices_a_goodbye_for_a_shared_ptr():
+    from zeroconf import RecordUpdate
+    from zeroconf._dns import DNSPointer
+
+    from kiosk.discovery.conflicts import ClaimWatcher
+
+    clobbered = []
+    watcher = ClaimWatcher(set, services=lambda: {"lab._jupyter-kiosk._tcp.local."},
+                           on_clobbered=lambda: clobbered.append(1))
+    ptr = DNSPointer("_jupyter-kiosk._tcp.local.", 12, 1, 0, "lab._jupyter-kiosk._tcp.local.")
+    other = DNSPointer("_jupyter-kiosk._tcp.local.", 12, 1, 0, "x._jupyter-kiosk._tcp.local.")
+    live = DNSPointer("_jupyter-kiosk._tcp.local.", 12, 1, 4500, "lab._jupyter-kiosk._tcp.local.")
+    watcher.async_update_records(None, 0, [RecordUpdate(other, None), RecordUpdate(live, None)])
+    assert clobbered == []
+    watcher.async_update_records(None, 0, [RecordUpdate(ptr, None)])
+    assert clobbered == [1]
+
+
+def test_peer_url_and_status_summary():
+    peer = PeerKiosk(service="b._jupyter-kiosk._tcp.local.", name="b", host="b.local.",
+                     addresses=["fe80::1", "2001:db8::2", "192.0.2.9"], port=8123,
+                     txt={"id": "x", "path": "/", "version": "1.0"})
+    assert peer.url == "http://192.0.2.9:8123/"
+    assert PeerKiosk(service="s", name="n", addresses=["192.0.2.9"], port=443,
+                     txt={"scheme": "https", "path": "/lab"}).url == "https://192.0.2.9/lab"
+    assert PeerKiosk(service="s", name="n", addresses=["fe80::1"], port=80).url is None
+    status = DiscoveryStatus(enabled=True, requested_name="a", host_name="a-2.local",
+                             conflicts=["a.local is also answered by 192.0.2.9"])
+    status.peers[peer.service] = peer
+    summary = status.summary()
+    assert summary["renamed"] is True and summary["conflicts"]
+    assert summary["peers"] == [{"name": "b", "url": "http://192.0.2.9:8123/",
+                                 "host": "b.local.", "addresses": peer.addresses,
+                                 "version": "1.0", "id": "x"}]
+
+
+async def test_status_endpoint_has_the_discovery_section(aiohttp_client, make_config):
+    app = create_app(make_config())
+    app[DISCOVERY_STATUS].peers["x"] = PeerKiosk(service="x", name="other", port=8000,
+                                                 addresses=["192.0.2.9"])
+    client = await aiohttp_client(app)
+    data = await (await client.get("/api/kiosk/status")).json()
+    assert data["discovery"]["peers"][0]["url"] == "http://192.0.2.9:8000/"
+    assert data["discovery"]["renamed"] is False
+
+
+def test_peers_seen_on_two_links_merge():
+    from kiosk.discovery.announcer import Announcer
+    from kiosk.discovery.responder import LinkResponder
+
+    status = DiscoveryStatus(enabled=True, requested_name="a")
+    announcer = Announcer(status, {"id": "me"})
+    links = []
+    for name, address in [("eth0", "192.0.2.9"), ("wlan0", "198.51.100.9")]:
+        link = LinkResponder(InterfaceAddresses(name, 1, ("192.0.2.1",)), set, lambda: None)
+        link.peers["b"] = PeerKiosk(service="b", name="b", addresses=[address], port=1)
+        links.append(link)
+    announcer._links = {link.name: link for link in links}
+    announcer._merge_peers()
+    assert status.peers["b"].addresses == ["192.0.2.9", "198.51.100.9"]
+    assert links[0].peers["b"].addresses == ["192.0.2.9"]  # the links' own lists untouched
+    del links[1].peers["b"]
+    links[0].peers.clear()
+    announcer._merge_peers()
+    assert status.peers == {}
+
+
+class _FakeLink:
+    """Stands in for a LinkResponder: who answers for which host name is scripted."""
+
+    def __init__(self, name, addresses, answers):
+        self.name = name
+        self.addresses = addresses
+        self.answers = answers  # host → addresses answering (ours included when registered)
+        self.infos = []
+        self.peers = {}
+        self.registered = []
+
+    async def claimants(self, host, wait, *, stop_at_first=False):
+        return list(self.answers.get(host, []))
+
+    async def register(self, label, port, txt):
+        self.registered.append(label)
+        self.infos = [SimpleNamespace(name=f"{label}.{t}", type=t) for t in txt]
+        return self.infos
+
+    async def unregister(self):
+        self.infos = []
+
+
+async def _contested_announcer(mine, theirs):
+    from kiosk.discovery.announcer import Announcer
+
+    status = DiscoveryStatus(enabled=True, requested_name="lab")
+    announcer = Announcer(status, {"id": "me"}, check_interval=30)
+    link = _FakeLink("eth0", [mine], {"lab.local.": [mine, theirs],
+                                      "lab-2.local.": []})
+    announcer._links = {"eth0": link}
+    announcer._port = 8000
+    announcer._label = "lab"
+    await link.register("lab", 8000, announcer._txt)
+    return announcer, link, status
+
+
+async def test_late_clash_the_lower_address_renames_at_once():
+    announcer, link, status = await _contested_announcer("192.0.2.1", "192.0.2.9")
+    await announcer.check_now()
+    assert link.registered == ["lab", "lab-2"]
+    assert status.host_name == "lab-2.local" and status.renamed
+    assert "renamed from" in status.conflicts[-1] and "192.0.2.9" in status.conflicts[-1]
+
+
+async def test_late_clash_the_higher_address_keeps_then_gives_way():
+    announcer, link, status = await _contested_announcer("192.0.2.9", "192.0.2.1")
+    clock = [1000.0]
+    announcer._clock = lambda: clock[0]
+    await announcer.check_now()
+    await announcer.check_now()
+    assert link.registered == ["lab"]  # kept: the other kiosk should rename
+    assert len(status.conflicts) == 1 and "keeping the name" in status.conflicts[0]
+    clock[0] += 89  # three 30 s intervals not yet over
+    await announcer.check_now()
+    assert link.registered == ["lab"]
+    clock[0] += 2  # the other device never renamed: give way
+    await announcer.check_now()
+    assert link.registered == ["lab", "lab-2"]
+    assert "does not rename" in status.conflicts[-1]
+
+
+async def test_late_clash_gone_resets_the_wait():
+    announcer, link, _status = await _contested_announcer("192.0.2.9", "192.0.2.1")
+    clock = [1000.0]
+    announcer._clock = lambda: clock[0]
+    await announcer.check_now()
+    link.answers["lab.local."] = ["192.0.2.9"]  # the other kiosk renamed
+    clock[0] += 60
+    await announcer.check_now()
+    link.answers["lab.local."] = ["192.0.2.9", "192.0.2.1"]  # a new clash, a new wait
+    clock[0] += 60
+    await announcer.check_now()
+    assert link.registered == ["lab"]
+
+
+async def test_rename_ignores_our_own_echo_for_the_name_given_up():
+    """Answers we queued before saying goodbye may still go out: for the name just given
+    up they are not someone else's claim (the other kiosk left meanwhile here)."""
+    announcer, link, status = await _contested_announcer("192.0.2.1", "192.0.2.9")
+
+    async def unregister():
+        link.infos = []
+        link.answers["lab.local."] = ["192.0.2.1"]  # only our own late answer
+
+    link.unregister = unregister
+    await announcer.check_now()
+    assert link.registered == ["lab", "lab"]
+    assert status.host_name == "lab.local"

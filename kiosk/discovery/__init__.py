@@ -5,8 +5,10 @@ one serving hook (entered by :mod:`kiosk.server` once the socket is bound) that:
 
 1. takes a snapshot of the interfaces and keeps it fresh (:class:`AddressMonitor`,
    a 2 s poll, damped), updating ``RuntimeInfo.urls`` and the status;
-2. when ``mdns_enabled``, starts the :class:`Announcer` (services, host name,
-   conflicts, browsing for other kiosks) and re-announces on every change;
+2. when ``mdns_enabled``, starts the :class:`Announcer`: one responder per
+   interface, each answering with that interface's own addresses (services, host
+   name, browsing for other kiosks), name conflicts at start and later (a check
+   every ``mdns_conflict_check_interval`` s), and re-announces on every change;
 3. prints the start banner (IP URLs, then ``<name>.local``, then a QR code).
 
 On the way out it stops the monitor, then sends mDNS goodbyes and closes.
@@ -31,6 +33,7 @@ from kiosk.discovery.monitor import AddressMonitor
 from kiosk.discovery.pages import add_routes
 from kiosk.discovery.status import DiscoveryStatus, PeerKiosk
 from kiosk.keys import CONFIG, RUNTIME, SERVING_HOOKS, RuntimeInfo
+from kiosk.status import STATUS_SECTIONS
 from kiosk.urls import ip_urls, reachable_addresses, url_for
 
 if TYPE_CHECKING:
@@ -46,9 +49,11 @@ _BANNER_WAIT = 8.0
 
 
 def setup(app: web.Application, config: KioskConfig) -> None:
-    """Add the join pages, the discovery status and the serving hook."""
-    app[DISCOVERY_STATUS] = DiscoveryStatus(enabled=config.mdns_enabled,
-                                            requested_name=config.name)
+    """Add the join pages, the discovery status (also as the ``discovery`` section of
+    ``/api/kiosk/status``) and the serving hook."""
+    status = DiscoveryStatus(enabled=config.mdns_enabled, requested_name=config.name)
+    app[DISCOVERY_STATUS] = status
+    app[STATUS_SECTIONS]["discovery"] = lambda _app: status.summary()
     app[SERVING_HOOKS].append(discovery_hook)
     add_routes(app)
 
@@ -56,7 +61,8 @@ def setup(app: web.Application, config: KioskConfig) -> None:
 def txt_for(config: KioskConfig, kiosk_id: str) -> dict[str, str | None]:
     """The ``_jupyter-kiosk._tcp`` TXT record."""
     return {"id": kiosk_id, "name": config.name, "version": __version__, "path": "/",
-            "api": "/api/v1", "sync": "on" if config.sync_enabled else "off"}
+            "api": "/api/v1", "sync": "on" if config.sync_enabled else "off",
+            "scheme": "https" if config.tls_cert else "http"}
 
 
 def _refresh_urls(config: KioskConfig, runtime: RuntimeInfo, status: DiscoveryStatus,
@@ -95,7 +101,8 @@ async def discovery_hook(app: web.Application) -> AsyncIterator[None]:
         status.enabled = False
     if config.mdns_enabled and status.enabled:
         status.kiosk_id = await asyncio.to_thread(_load_kiosk_id, config)
-        announcer = Announcer(status, txt_for(config, status.kiosk_id))
+        announcer = Announcer(status, txt_for(config, status.kiosk_id),
+                              check_interval=config.mdns_conflict_check_interval)
         assert runtime.port is not None
         announcer.start(runtime.port, snapshot)
 

@@ -1,7 +1,9 @@
-"""Keep a list of the other kiosks on the LAN (``_jupyter-kiosk._tcp``).
+"""Keep a list of the other kiosks on one link (``_jupyter-kiosk._tcp``).
 
-The list feeds the teacher's dashboard now and syncing to a school hub later. Our
-own announcement is left out (by kiosk id, so a rename does not make us our own peer).
+One browser runs per announced interface (see :mod:`kiosk.discovery.responder`);
+the announcer merges their lists into ``DiscoveryStatus.peers``, which feeds the
+teacher's dashboard and ``/api/kiosk/status``. Our own announcement is left out
+(``is_self``: by kiosk id, so a rename does not make us our own peer).
 """
 
 from __future__ import annotations
@@ -27,10 +29,12 @@ class KioskBrowser:
     """Browse for other kiosks; ``peers`` is updated in place, on the loop."""
 
     def __init__(self, azc: AsyncZeroconf, peers: dict[str, PeerKiosk],
-                 is_self: Callable[[str, dict[str, str]], bool]) -> None:
+                 is_self: Callable[[str, dict[str, str]], bool],
+                 on_change: Callable[[], None] | None = None) -> None:
         self._azc = azc
         self._peers = peers
         self._is_self = is_self
+        self._changed = on_change or (lambda: None)
         self._browser: AsyncServiceBrowser | None = None
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -58,6 +62,7 @@ class KioskBrowser:
         if state_change is ServiceStateChange.Removed:
             if self._peers.pop(name, None) is not None:
                 _LOGGER.info("kiosk %s left", instance_of(name, KIOSK_TYPE))
+                self._changed()
             return
         task = asyncio.create_task(self._resolve(service_type, name),
                                    name=f"kiosk-discovery-resolve-{name}")
@@ -78,6 +83,7 @@ class KioskBrowser:
             addresses=info.parsed_addresses(), port=info.port, txt=txt,
             last_seen=time.time(),
         )
+        self._changed()
         if not known:
             _LOGGER.info("found kiosk %s at %s", instance_of(name, service_type),
                          ", ".join(info.parsed_addresses()) or "?")

@@ -7,6 +7,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from kiosk.discovery.interfaces import InterfaceAddresses, all_addresses
+from kiosk.urls import ip_urls
 
 
 @dataclass(slots=True)
@@ -24,6 +25,18 @@ class PeerKiosk:
     @property
     def kiosk_id(self) -> str | None:
         return self.txt.get("id")
+
+    @property
+    def url(self) -> str | None:
+        """The peer's web address by IP (IPv4 first), with the ``path`` of its TXT."""
+        if self.port is None:
+            return None
+        scheme = "https" if self.txt.get("scheme") == "https" else "http"
+        urls = ip_urls(self.addresses, self.port, scheme)
+        if not urls:
+            return None
+        path = self.txt.get("path") or "/"
+        return urls[0].rstrip("/") + (path if path.startswith("/") else "/" + path)
 
 
 @dataclass(slots=True)
@@ -67,7 +80,23 @@ class DiscoveryStatus:
             "interfaces": [asdict(i) for i in self.interfaces],
             "addresses": self.addresses,
             "urls": list(self.urls),
-            "peers": [asdict(p) for p in self.peers.values()],
+            "peers": [{**asdict(p), "url": p.url} for p in self.peers.values()],
             "error": self.error,
             "last_change": self.last_change,
+        }
+
+    def summary(self) -> dict[str, Any]:
+        """The ``discovery`` section of ``GET /api/kiosk/status``: the name, any
+        conflict sentences and the other kiosks (name, URL, host, version)."""
+        return {
+            "enabled": self.enabled,
+            "announced": self.announced,
+            "host_name": self.host_name,
+            "renamed": self.renamed,
+            "conflicts": list(self.conflicts),
+            "urls": list(self.urls),
+            "peers": [{"name": p.name, "url": p.url, "host": p.host,
+                       "addresses": list(p.addresses), "version": p.txt.get("version"),
+                       "id": p.kiosk_id}
+                      for p in sorted(self.peers.values(), key=lambda p: p.name)],
         }
