@@ -173,3 +173,23 @@ async def test_first_start_logs_the_secret_once(aiohttp_client, make_config, cap
     assert not [r for r in caplog.records if secret in r.getMessage()]
     mode = (config.data_path / "admin-secret").stat().st_mode & 0o777
     assert mode == 0o600
+
+
+async def test_peer_kiosks_are_listed_with_a_link(aiohttp_client, make_config):
+    from kiosk.discovery.keys import DISCOVERY_STATUS
+    from kiosk.discovery.status import PeerKiosk
+
+    client = await aiohttp_client(create_app(make_config()))
+    status = client.app[DISCOVERY_STATUS]
+    status.peers["lab-2._jupyter-kiosk._tcp.local."] = PeerKiosk(
+        "lab-2._jupyter-kiosk._tcp.local.", "lab-2", "lab-2.local.", ["192.0.2.7"], 8080,
+        {"version": "9.9", "path": "/", "id": "x"})
+    status.peers["odd._jupyter-kiosk._tcp.local."] = PeerKiosk(
+        "odd._jupyter-kiosk._tcp.local.", "<odd>", None, [], None, {})
+    await sign_in(client)
+    page = await (await client.get("/admin")).text()
+    table = page[page.index('<table id="peers"'):]
+    table = table[:table.index("</table>")]
+    assert '<a href="http://192.0.2.7:8080/" rel="noreferrer">lab-2</a>' in table
+    assert "9.9" in table
+    assert "&lt;odd&gt;" in table and "<odd>" not in table  # no address: a name, escaped

@@ -155,7 +155,7 @@ async def gather_overview(app: web.Application, students_seen: int) -> Overview:
             sections[key] = section(app)
     sync = sections.pop("sync", None) or {"enabled": config.sync_enabled}
     discovery = app[DISCOVERY_STATUS]
-    peers = [{"name": p.name, "host": p.host, "addresses": list(p.addresses),
+    peers = [{"name": p.name, "url": p.url, "host": p.host, "addresses": list(p.addresses),
               "port": p.port, "version": p.txt.get("version"),
               "age_s": max(0.0, time.time() - p.last_seen)}
              for p in sorted(discovery.peers.values(), key=lambda p: p.name)]

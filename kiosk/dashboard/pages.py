@@ -240,6 +240,14 @@ def _bundle(ov: Overview, csrf: str) -> str:
             f"{current}{error}{switch}</section>")
 
 
+def _peer_name(peer: dict[str, Any]) -> str:
+    """A peer kiosk's name, linked to its page when its address is known."""
+    url = peer.get("url")
+    if not url:
+        return _e(peer["name"])
+    return f'<a href="{_e(url)}" rel="noreferrer">{_e(peer["name"])}</a>'
+
+
 def _network(ov: Overview) -> str:
     urls = "".join(f'<li class="mono">{_e(u)}</li>' for u in ov.urls)
     name = (f'<p>Announced as <strong class="mono">{_e(ov.host_name)}</strong></p>'
@@ -247,7 +255,7 @@ def _network(ov: Overview) -> str:
     conflicts = "".join(f'<p class="bad">{_e(c)}</p>' for c in ov.conflicts)
     if ov.peers:
         rows = "".join(
-            f"<tr><td>{_e(p['name'])}</td><td class=\"mono\">"
+            f"<tr><td>{_peer_name(p)}</td><td class=\"mono\">"
             f"{_e(', '.join(p['addresses']) or p['host'] or '?')}</td>"
             f"<td>{_e(p['version'] or '?')}</td></tr>" for p in ov.peers)
         peers = ('<table id="peers"><caption class="note">Other kiosks on the LAN</caption>'
