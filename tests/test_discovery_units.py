@@ -474,16 +474,17 @@ async def test_late_clash_gone_resets_the_wait():
     assert link.registered == ["lab"]
 
 
-async def test_rename_ignores_our_own_echo_for_the_name_given_up():
-    """Answers we queued before saying goodbye may still go out: for the name just given
-    up they are not someone else's claim (the other kiosk left meanwhile here)."""
+async def test_rename_never_takes_back_the_name_given_up():
+    """The kiosk that lost the tie-break moves on even if nobody answers the re-probe of
+    the old name: the winner may just be silent (one multicast per record per second,
+    RFC 6762 §6), and taking the name back left two kiosks with one name."""
     announcer, link, status = await _contested_announcer("192.0.2.1", "192.0.2.9")
 
     async def unregister():
         link.infos = []
-        link.answers["lab.local."] = ["192.0.2.1"]  # only our own late answer
+        link.answers["lab.local."] = []  # the winner stays silent for a moment
 
     link.unregister = unregister
     await announcer.check_now()
-    assert link.registered == ["lab", "lab"]
-    assert status.host_name == "lab.local"
+    assert link.registered == ["lab", "lab-2"]
+    assert status.host_name == "lab-2.local"

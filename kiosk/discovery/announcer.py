@@ -253,16 +253,15 @@ class Announcer:
                      ", ".join(f"'{n}' {t}" for t, n in names.items()), self._describe_links())
 
     async def _choose_label(self, given_up: str | None = None) -> str:
-        """The first free name of ``<name>``, ``<name>-2``, ...; ``given_up`` is a label
-        we have just said goodbye to (answers we queued before may still echo)."""
+        """The first free name of ``<name>``, ``<name>-2``, ...; never ``given_up``, the
+        label we have just lost a conflict for. (Asking again whether it is free could
+        wrongly say yes: a responder that multicast its answer less than a second ago
+        stays silent, RFC 6762 §6.)"""
         requested = self.status.requested_name
         for label in candidate_names(requested):
             if label == given_up:
-                # Hear every answer, then leave out our own echoes.
-                owner = await self._answering(host_fqdn(label), stop_at_first=False)
-                owner = [a for a in owner if a not in self._own_addresses()]
-            else:
-                owner = await self._answering(host_fqdn(label))
+                continue
+            owner = await self._answering(host_fqdn(label))
             if not owner:
                 return label
             self._conflict(f"{label}.local is already answered by "
