@@ -14,10 +14,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import signal
 import sqlite3
-import subprocess
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -27,6 +25,7 @@ import aiohttp
 import pytest
 
 from tests.sharing_helpers import make_notebook
+from tests.smalldisk import fill, mounted_tmpfs
 
 pytestmark = pytest.mark.slow
 
@@ -36,35 +35,8 @@ WRITERS = 4
 @pytest.fixture
 def small_disk(tmp_path: Path) -> Iterator[Path]:
     """A real 8 MiB tmpfs for the data directory, unmounted at teardown."""
-    if os.geteuid() != 0:
-        pytest.skip("mounting a tmpfs needs root")
-    mnt = tmp_path / "small"
-    mnt.mkdir()
-    result = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=8m,mode=0700", "tmpfs",
-                             str(mnt)], capture_output=True, text=True, check=False)
-    if result.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs: {result.stderr.strip()}")
-    try:
+    with mounted_tmpfs(tmp_path / "small", 8) as mnt:
         yield mnt
-    finally:
-        subprocess.run(["umount", "-l", str(mnt)], check=False)
-
-
-def fill(directory: Path, leave_bytes: int) -> Path:
-    """Write a filler file until at most ``leave_bytes`` stay free; return its path."""
-    filler = directory / "filler"
-    chunk = b"\0" * 65536
-    with filler.open("ab") as fh:
-        while True:
-            st = os.statvfs(directory)
-            if st.f_bavail * st.f_frsize <= leave_bytes:
-                break
-            try:
-                fh.write(chunk)
-                fh.flush()
-            except OSError:
-                break
-    return filler
 
 
 class Writers:

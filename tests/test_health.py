@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import io
 import json
-import os
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,6 +14,7 @@ from kiosk.health import DISK_PROBE, HEALTH_CHECKS, CheckResult
 from kiosk.sharing.keys import SHARING
 from tests.fakebundle import make_bundle
 from tests.sharing_helpers import make_notebook
+from tests.smalldisk import fill, mounted_tmpfs
 
 JSON = {"Content-Type": "application/json"}
 
@@ -87,30 +86,8 @@ async def test_health_extra_check_hook(aiohttp_client, make_config):
 @pytest.fixture
 def small_tmpfs(tmp_path: Path) -> Iterator[Path]:
     """A real 2 MiB tmpfs (root only), unmounted at teardown."""
-    if os.geteuid() != 0:
-        pytest.skip("mounting a tmpfs needs root")
-    mnt = tmp_path / "small"
-    mnt.mkdir()
-    result = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m,mode=0700", "tmpfs",
-                             str(mnt)], capture_output=True, text=True, check=False)
-    if result.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs: {result.stderr.strip()}")
-    try:
+    with mounted_tmpfs(tmp_path / "small", 2) as mnt:
         yield mnt
-    finally:
-        subprocess.run(["umount", "-l", str(mnt)], check=False)
-
-
-def fill(directory: Path, leave_bytes: int) -> None:
-    """Write a file until at most ``leave_bytes`` stay free."""
-    chunk = b"\0" * 65536
-    with (directory / "filler").open("wb") as fh:
-        while os.statvfs(directory).f_bavail * os.statvfs(directory).f_frsize > leave_bytes:
-            try:
-                fh.write(chunk)
-                fh.flush()
-            except OSError:
-                break
 
 
 async def test_health_degraded_on_full_tmpfs_and_share_post_507(
