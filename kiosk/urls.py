@@ -24,6 +24,9 @@ from kiosk.keys import RUNTIME
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
+#: Where the sharing API lives on every kiosk (the Jupyter Everywhere API's base path).
+API_PREFIX = "/api/v1"
+
 
 def _parse(address: str) -> IPAddress | None:
     try:

@@ -34,7 +34,7 @@ from kiosk.discovery.pages import add_routes
 from kiosk.discovery.status import DiscoveryStatus, PeerKiosk
 from kiosk.keys import CONFIG, RUNTIME, SERVING_HOOKS, RuntimeInfo
 from kiosk.status import STATUS_SECTIONS
-from kiosk.urls import ip_urls, reachable_addresses, url_for
+from kiosk.urls import API_PREFIX, ip_urls, reachable_addresses, url_for
 
 if TYPE_CHECKING:
     from kiosk.discovery.announcer import Announcer
@@ -61,7 +61,7 @@ def setup(app: web.Application, config: KioskConfig) -> None:
 def txt_for(config: KioskConfig, kiosk_id: str) -> dict[str, str | None]:
     """The ``_jupyter-kiosk._tcp`` TXT record."""
     return {"id": kiosk_id, "name": config.name, "version": __version__, "path": "/",
-            "api": "/api/v1", "sync": "on" if config.sync_enabled else "off",
+            "api": API_PREFIX, "sync": "on" if config.sync_enabled else "off",
             "scheme": "https" if config.tls_cert else "http"}
 
 

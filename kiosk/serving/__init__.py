@@ -14,12 +14,13 @@ from kiosk.serving.landing import landing, open_shared
 from kiosk.serving.pages import BRIDGE_TAG
 from kiosk.serving.state import BUNDLE_STATE, BundleState, bundle_context
 from kiosk.serving.static import resolve, send_entry
+from kiosk.urls import API_PREFIX
 
 __all__ = ["BUNDLE_STATE", "BundleState", "setup"]
 
-# The sharing API's prefix (kiosk/sharing/api.py): no bundle file lives under it, so a
-# request there that no API route took is a 404 (or 405), bundle or not.
-_API_PREFIX = "/api/v1/"
+# No bundle file lives under the sharing API's prefix, so a request there that no API
+# route took is a 404 (or 405), bundle or not.
+_API_PREFIX = API_PREFIX + "/"
 
 
 async def bundle_file(request: web.Request) -> web.StreamResponse:

@@ -14,6 +14,7 @@ import re
 from aiohttp import web
 
 from kiosk.errors import BadRequest
+from kiosk.urls import API_PREFIX
 
 _HOST_RE = re.compile(
     r"(?P<host>[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?|\[[0-9A-Fa-f:.]{2,45}\])"
@@ -51,4 +52,4 @@ def request_origin(request: web.Request) -> str:
 
 def api_base_url(request: web.Request) -> str:
     """The sharing API's absolute base URL for this request's origin."""
-    return request_origin(request) + "/api/v1"
+    return request_origin(request) + API_PREFIX

@@ -36,10 +36,11 @@ from kiosk.sharing.validate import (
     parse_put_body,
     too_large_message,
 )
+from kiosk.urls import API_PREFIX
 
 _LOGGER = logging.getLogger(__name__)
 
-PREFIX = "/api/v1"
+PREFIX = API_PREFIX
 # Room for the {"notebook": ..., "password": ...} wrapping around a notebook.
 WRAPPER_SLACK = 64 * 1024
 SMALL_BODY = 64 * 1024

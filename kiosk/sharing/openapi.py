@@ -12,8 +12,9 @@ from typing import Any
 from aiohttp import web
 
 from kiosk import __version__
+from kiosk.urls import API_PREFIX
 
-PREFIX = "/api/v1"
+PREFIX = API_PREFIX
 
 
 def _ref(name: str) -> dict[str, str]:
