@@ -14,11 +14,8 @@ import argparse
 import asyncio
 import base64
 import json
-import os
 import random
-import re
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -27,8 +24,8 @@ from pathlib import Path
 import aiohttp
 
 REPO = Path(__file__).resolve().parent.parent
-LISTEN = re.compile(r"listening on (https?)://\S+?:(\d+)")
-
+sys.path.insert(0, str(REPO))
+from tests.conftest import start_kiosk  # noqa: E402
 
 CONTENT_KINDS = ("class", "image", "text")
 
@@ -67,27 +64,6 @@ def notebook(kib: int, tag: str, kind: str = "class") -> str:
         "nbformat": 4, "nbformat_minor": 5,
     }
     return json.dumps(nb)
-
-
-def start_kiosk(data_dir: str) -> tuple[subprocess.Popen[str], int]:
-    args = [sys.executable, "-m", "kiosk", "serve", "--host", "127.0.0.1", "--port", "0",
-            "--data-dir", data_dir, "--no-mdns-enabled", "--name", "benchkiosk",
-            "--rate-issue-per-minute", "1000000", "--rate-post-per-minute", "1000000"]
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    env.pop("KIOSK_CONFIG", None)
-    # The log goes to a file, so a full pipe can never stall the server.
-    log_path = Path(data_dir) / "kiosk.log"
-    with log_path.open("w") as log:
-        proc = subprocess.Popen(args, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT,
-                                text=True)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and proc.poll() is None:
-        match = LISTEN.search(log_path.read_text())
-        if match:
-            return proc, int(match.group(2))
-        time.sleep(0.1)
-    proc.kill()
-    raise SystemExit("the kiosk did not start:\n" + log_path.read_text())
 
 
 def bodies(rounds: int, kib: int, n: int, kind: str) -> list[tuple[bytes, bytes]]:
@@ -179,12 +155,14 @@ def main() -> int:
               " ".join(f"{k}={v}" for k, v in result.items()))
         return 0
     with tempfile.TemporaryDirectory(prefix="kiosk-bench-") as data_dir:
-        proc, port = start_kiosk(data_dir)
+        kiosk = start_kiosk(["--host", "127.0.0.1", "--port", "0", "--data-dir", data_dir,
+                             "--no-mdns-enabled", "--name", "benchkiosk",
+                             "--rate-issue-per-minute", "1000000",
+                             "--rate-post-per-minute", "1000000"])
         try:
-            result = asyncio.run(run(args, port))
+            result = asyncio.run(run(args, kiosk.port))
         finally:
-            proc.terminate()
-            proc.wait(15)
+            kiosk.stop()
     if args.json:
         print(json.dumps(result))
     else:

@@ -29,11 +29,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import random
-import re
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -46,10 +43,12 @@ import aiohttp
 import psutil
 
 REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+from tests.conftest import start_kiosk  # noqa: E402
+
 DEFAULT_REQUESTS = REPO / "bench" / "data" / "cold-start-science.json"
 DEFAULT_BUNDLES = REPO / "bundles" / "dist"
 PER_STUDENT_CONNECTIONS = 6
-LISTEN = re.compile(r"listening on (https?)://\S+?:(\d+)")
 
 
 def notebook(student: int, version: int, kib: int) -> dict[str, Any]:
@@ -300,28 +299,6 @@ async def soak(base: str, pid: int, cold_start: list[dict[str, Any]], *, student
     return report
 
 
-def start_kiosk(data_dir: Path, bundles_dir: Path) -> tuple[subprocess.Popen[bytes], int]:
-    """``python -m kiosk serve`` on 127.0.0.1, port 0; its process and port once it listens."""
-    args = [sys.executable, "-m", "kiosk", "serve", "--host", "127.0.0.1", "--port", "0",
-            "--data-dir", str(data_dir), "--bundles-dir", str(bundles_dir),
-            "--no-mdns-enabled", "--name", "soakkiosk",
-            "--rate-issue-per-minute", "1000000", "--rate-post-per-minute", "1000000"]
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    env.pop("KIOSK_CONFIG", None)
-    data_dir.mkdir(parents=True, exist_ok=True)
-    log_path = data_dir.parent / "kiosk.log"
-    with log_path.open("wb") as log:  # a file, so a full pipe can never stall the server
-        proc = subprocess.Popen(args, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and proc.poll() is None:
-        match = LISTEN.search(log_path.read_text(errors="replace"))
-        if match:
-            return proc, int(match.group(2))
-        time.sleep(0.1)
-    proc.kill()
-    raise SystemExit("the kiosk did not start:\n" + log_path.read_text(errors="replace"))
-
-
 def markdown(report: dict[str, Any]) -> str:
     """The report as the docs/performance.md block."""
     kinds = ", ".join(f"{k} {n}" for k, n in report["requests_by_kind"].items())
@@ -360,15 +337,17 @@ def main() -> int:
     args = parser.parse_args()
     cold_start = json.loads(args.requests.read_text())["requests"]
     tmp = Path(tempfile.mkdtemp(prefix="kiosk-soak-"))
-    proc, port = start_kiosk(tmp / "data", args.bundles_dir)
+    kiosk = start_kiosk(["--host", "127.0.0.1", "--port", "0", "--data-dir", str(tmp / "data"),
+                         "--bundles-dir", str(args.bundles_dir), "--no-mdns-enabled",
+                         "--name", "soakkiosk", "--rate-issue-per-minute", "1000000",
+                         "--rate-post-per-minute", "1000000"], timeout=120)
     try:
-        report = asyncio.run(soak(f"http://127.0.0.1:{port}", proc.pid, cold_start,
+        report = asyncio.run(soak(kiosk.url(), kiosk.proc.pid, cold_start,
                                   students=args.students, seconds=args.minutes * 60,
                                   autosave_s=args.autosave_seconds, kib=args.kib))
-        report["kiosk_alive"] = proc.poll() is None
+        report["kiosk_alive"] = kiosk.proc.poll() is None
     finally:
-        proc.terminate()
-        proc.wait(30)
+        kiosk.stop(timeout=30)
         shutil.rmtree(tmp, ignore_errors=True)
     print(json.dumps(report, indent=1))
     if args.out:
