@@ -32,15 +32,23 @@ def admin_secret_path(data_dir: Path) -> Path:
     return data_dir / ADMIN_SECRET_FILE
 
 
+def min_length(nbytes: int) -> int:
+    """Characters in ``secrets.token_urlsafe(nbytes)``: the shortest value accepted back."""
+    return -(-nbytes * 4 // 3)
+
+
 def load_or_create_secret(path: Path, *, nbytes: int = 32) -> str:
     """Return the secret stored at ``path``, creating a random one (mode 0600) if absent.
 
+    A stored value shorter than what ``nbytes`` random bytes encode to is refused (a
+    truncated or hand-edited file), so the reader and the writer use one length rule.
     Creation is atomic (a temporary file, fsynced, then linked into place), so two
     processes starting at once agree on one secret and a power cut never leaves an
     empty file behind.
     """
+    shortest = min_length(nbytes)
     try:
-        return _read(path)
+        return _read(path, shortest)
     except FileNotFoundError:
         pass
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -56,7 +64,7 @@ def load_or_create_secret(path: Path, *, nbytes: int = 32) -> str:
             # link() fails if another process won the race; then its secret counts.
             os.link(tmp, path)
         except FileExistsError:
-            return _read(path)
+            return _read(path, shortest)
     finally:
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
@@ -65,14 +73,14 @@ def load_or_create_secret(path: Path, *, nbytes: int = 32) -> str:
     return value
 
 
-def _read(path: Path) -> str:
+def _read(path: Path, shortest: int) -> str:
     st = path.stat()
     if st.st_mode & (stat.S_IRWXG | stat.S_IRWXO):
         # Someone loosened the mode (a backup restore, a copy): tighten it again.
         _LOGGER.warning("%s was readable by others; setting its mode to 0600", path)
         os.chmod(path, 0o600)
     value = path.read_text(encoding="ascii").strip()
-    if len(value) < 16:
+    if len(value) < shortest:
         raise StartupError(f"the secret in {path} is empty or too short; delete the file "
                            "and restart to generate a new one")
     return value

@@ -119,3 +119,21 @@ def test_validation_errors_say_what_is_wrong():
     with pytest.raises(BadRequest, match="password"):
         parse_post_body(json.dumps({"notebook": make_notebook(), "password": 5}).encode(),
                         10**7)
+
+
+def test_short_identifier_reads_back_at_its_own_length(tmp_path):
+    # The mDNS kiosk-id is 9 random bytes (12 characters): a second start must read it.
+    path = tmp_path / "kiosk-id"
+    first = load_or_create_secret(path, nbytes=9)
+    assert len(first) == 12
+    assert load_or_create_secret(path, nbytes=9) == first
+
+
+def test_truncated_secret_is_refused_with_a_clear_error(tmp_path):
+    from kiosk.errors import StartupError
+
+    path = tmp_path / "admin-secret"
+    path.write_text("short\n")
+    os.chmod(path, 0o600)
+    with pytest.raises(StartupError, match="too short"):
+        load_or_create_secret(path)
