@@ -72,6 +72,37 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     use.add_argument("name", help="a bundle directory name, or a profile (its newest build)")
     use.set_defaults(func=run_use)
 
+    imp = verbs.add_parser(
+        "import", parents=[common], help="make a JupyterLite site built elsewhere a bundle",
+        description="Import a built JupyterLite site (a folder, .tar.gz or .zip; "
+        "jupyterlite-core 0.4 or newer): Pyodide and fonts are made local, the kiosk "
+        "extension is added, and anything that would still reach outside the kiosk "
+        "stops the import with a list. See docs/bundles.md.")
+    imp.add_argument("source", type=Path, metavar="SOURCE",
+                     help="the built site: a folder, a .tar.gz/.tgz or a .zip")
+    imp.add_argument("--bundle-name", default=None,
+                     help="name of the new bundle (default: from SOURCE), a timestamp is added")
+    imp.add_argument("--allow", type=Path, metavar="FILE", default=None,
+                     help="your reviewed list of inert references (JSON: {\"allow\": "
+                     "[{\"path\", \"host\", \"reason\"}]}); a failed import writes "
+                     "candidates to start from")
+    imp.add_argument("--kiosk-extension", action=argparse.BooleanOptionalAction, default=True,
+                     help="add the kiosk's Share dialog, view-only links and relay "
+                     "(--no-kiosk-extension when the site brings its own Share UI)")
+    imp.add_argument("--extension", type=Path, metavar="DIR", default=None,
+                     help="prebuilt kiosk labextension (default: extension/dist/labextension)")
+    imp.add_argument("--package", action="append", default=[], metavar="NAME",
+                     help="another Pyodide package to ship (pure Python unless "
+                     "--pyodide-archive is given); repeat as needed")
+    imp.add_argument("--pyodide-archive", metavar="PATH_OR_URL", default=None,
+                     help="the official full Pyodide release archive, for compiled packages")
+    imp.add_argument("--cache-dir", type=Path, metavar="DIR", default=None,
+                     help="downloads (default: $KIOSK_BUNDLE_CACHE or ~/.cache/kiosk/bundles)")
+    imp.add_argument("--activate", action=argparse.BooleanOptionalAction, default=False,
+                     help="make the imported bundle the active one")
+    imp.add_argument("--quiet", action="store_true", help="print only the result")
+    imp.set_defaults(func=run_import, recipes=None)
+
 
 def run_build(args: argparse.Namespace, config: KioskConfig) -> int:
     from kiosk.bundle.build import STEPS, BuildOptions, build_bundle
@@ -108,6 +139,31 @@ def run_build(args: argparse.Namespace, config: KioskConfig) -> int:
           f"{stats.raw / 2**20:.1f} MiB (br {stats.encoded['br'] / 2**20:.1f} MiB, "
           f"gzip {stats.encoded['gzip'] / 2**20:.1f} MiB)"
           + ("; active" if result.activated else ""))
+    return 0
+
+
+def run_import(args: argparse.Namespace, config: KioskConfig) -> int:
+    from kiosk.bundle.profiles import default_cache_dir
+    from kiosk.bundle.progress import Progress
+    from kiosk.bundle.site_import import STEPS, ImportOptions, import_site
+
+    extension = _extension_dir(args) if args.kiosk_extension else None
+    if extension is not None and not (extension / "package.json").is_file():
+        raise BundleError(f"no built kiosk extension at {extension}: run 'make extension', "
+                          "or import with --no-kiosk-extension")
+    options = ImportOptions(
+        source=args.source, out_dir=config.bundles_path,
+        cache_dir=args.cache_dir or default_cache_dir(), name=args.bundle_name,
+        extension_dir=extension, allow_file=args.allow,
+        pyodide_archive=args.pyodide_archive, extra_packages=tuple(args.package),
+        activate=args.activate)
+    progress = Progress(STEPS, quiet=args.quiet)
+    result = import_site(options, progress)
+    report = result.report
+    print(f"imported {result.path}: {len(report.localized)} made local, "
+          f"{len(report.allowed)} allowed, {len(report.dropped)} dropped"
+          + ("; active" if result.activated else "")
+          + f"\nreport: {result.path / 'kiosk-import.txt'}")
     return 0
 
 
