@@ -26,8 +26,9 @@ from kiosk.keys import CONFIG
 from kiosk.qr import qr_svg
 from kiosk.sharing import ids
 from kiosk.sharing.keys import SHARING, STORE
-from kiosk.sharing.store import ShareStore, ShareSummary
+from kiosk.sharing.store import ShareSummary
 from kiosk.sharing.view import upstream_lab_url
+from kiosk.sync.keys import SYNC_WORKER
 from kiosk.urls import viewer_url
 
 _NO_STORE = {"Cache-Control": "no-store"}
@@ -68,15 +69,15 @@ def sync_worker(app: web.Application) -> Any | None:
     return worker
 
 
-async def take_home_links(store: ShareStore,
+async def take_home_links(app: web.Application,
                           shares: list[ShareSummary]) -> dict[str, TakeHomeLink]:
     """The links upstream of those ``shares`` that sync has sent (by share id).
 
-    Read from the store whether or not sync is on now, like the ``/s/`` page; the QR
+    Read in one query whether or not sync is on now, like the ``/s/`` page; the QR
     codes are drawn in one thread trip.
     """
-    refs = await asyncio.gather(*(store.upstream_of(s.id) for s in shares))
-    synced = [(s, ref) for s, ref in zip(shares, refs, strict=True) if ref is not None]
+    refs = await app[SYNC_WORKER].upstream_refs([s.id for s in shares])
+    synced = [(s, refs[s.id]) for s in shares if s.id in refs]
     if not synced:
         return {}
 
@@ -95,11 +96,7 @@ async def take_home_links(store: ShareStore,
 
 async def waiting_shares(app: web.Application, shares: list[ShareSummary]) -> set[str]:
     """Ids of those ``shares`` queued to go upstream (empty when sync is off)."""
-    worker = sync_worker(app)
-    if worker is None or not hasattr(worker, "is_queued"):
-        return set()
-    queued = await asyncio.gather(*(worker.is_queued(s.id) for s in shares))
-    return {s.id for s, q in zip(shares, queued, strict=True) if q}
+    return await app[SYNC_WORKER].queued_among([s.id for s in shares])
 
 
 def _require_session(request: web.Request) -> auth.Session:
@@ -138,7 +135,7 @@ async def dashboard(request: web.Request) -> web.Response:
         overview, csrf=session.csrf, shares=shares, search=search, matching=matching,
         qr_svg=qr, join_url=url, sync_available=sync_worker(request.app) is not None,
         message=message, error=ERRORS.get(request.query.get("err", "")),
-        take_home=await take_home_links(store, shares),
+        take_home=await take_home_links(request.app, shares),
         waiting=await waiting_shares(request.app, shares)))
 
 

@@ -59,9 +59,7 @@ class SharingService:
 
     def __init__(self, config: KioskConfig) -> None:
         self.config = config
-        # The outbox fills only once the teacher configured an upstream and turned sync on.
-        self.store = ShareStore.in_data_dir(
-            config.data_path, outbox=bool(config.sync_enabled and config.upstream_url))
+        self.store = ShareStore.in_data_dir(config.data_path)
         # Set by kiosk.sync when it runs: fetch a notebook this kiosk does not hold from
         # the upstream (and its offline cache); see api._find.
         self.pull_through: Callable[[str], Awaitable[Share | None]] | None = None

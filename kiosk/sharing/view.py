@@ -19,6 +19,7 @@ from aiohttp import web
 from kiosk.errors import NotFound
 from kiosk.qr import qr_svg
 from kiosk.sharing.keys import SHARING
+from kiosk.sharing.upstream import upstream_ref
 
 VIEW_CSP = (
     "default-src 'none'; img-src 'self' data:; style-src 'unsafe-inline'; "
@@ -75,7 +76,7 @@ def upstream_lab_url(upstream: str, upstream_id: str, readable_id: str | None) -
 
 
 async def _upstream_block(request: web.Request, share_id: str) -> str:
-    ref = await request.app[SHARING].store.upstream_of(share_id)
+    ref = await upstream_ref(request.app, share_id)
     if ref is None:
         return ""
     url = upstream_lab_url(ref.upstream, ref.upstream_id, ref.upstream_readable_id)
