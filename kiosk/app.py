@@ -28,6 +28,7 @@ from kiosk import (
 from kiosk.config import KioskConfig
 from kiosk.keys import CONFIG, RUNTIME, SERVING_HOOKS, RuntimeInfo
 from kiosk.middleware import errors_middleware, security_headers
+from kiosk.templating import setup as setup_templates
 
 Component = Callable[[web.Application, KioskConfig], None]
 
@@ -63,6 +64,7 @@ def create_app(config: KioskConfig) -> web.Application:
     app[RUNTIME] = RuntimeInfo()
     app[SERVING_HOOKS] = []
     app.on_response_prepare.append(security_headers)
+    setup_templates(app)  # the pages' environment and stylesheet, before any route
     for component in COMPONENTS:
         component(app, config)
     return app

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import errno
-import html
 import json
 import logging
 import sqlite3
@@ -12,6 +11,7 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 
 from kiosk.errors import InsufficientStorage, KioskError
+from kiosk.templating import TEMPLATES, html_response
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -48,15 +48,11 @@ def error_response(request: web.Request, status: int, code: str, message: str,
         body = json.dumps({"error_code": code, "message": message, "status": status})
         return web.Response(status=status, text=body, content_type="application/json",
                             headers=headers)
-    page = (
-        "<!doctype html><meta charset=utf-8><meta name=viewport "
-        f"content='width=device-width,initial-scale=1'><title>{status}</title>"
-        "<body style='font-family:sans-serif;max-width:40em;margin:2em auto;padding:0 1em'>"
-        f"<h1>{status}</h1><p>{html.escape(message)}</p>"
-        "<p><a href='/'>Back to the start page</a></p>"
-    )
-    return web.Response(status=status, text=page, content_type="text/html",
-                        headers=headers)
+    templates = request.app.get(TEMPLATES)
+    if templates is None or not templates.loaded:  # an app without the kiosk's pages
+        return web.Response(status=status, text=f"{status}: {message}\n", headers=headers)
+    return html_response(request, "error.html", status=status, headers=headers,
+                         status_code=status, message=message)
 
 
 @web.middleware

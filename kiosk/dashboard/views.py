@@ -29,6 +29,7 @@ from kiosk.sharing.keys import SHARING, STORE
 from kiosk.sharing.store import ShareSummary
 from kiosk.sharing.view import upstream_lab_url
 from kiosk.sync.keys import SYNC_WORKER
+from kiosk.templating import page_response
 from kiosk.urls import viewer_url
 
 _NO_STORE = {"Cache-Control": "no-store"}
@@ -42,8 +43,7 @@ ERRORS = {
 
 
 def _page(text: str, status: int = 200) -> web.Response:
-    return web.Response(text=text, status=status, content_type="text/html",
-                        headers=_NO_STORE)
+    return page_response(text, status=status, headers=_NO_STORE)
 
 
 def _back(code: str, *, error: bool = False) -> web.HTTPSeeOther:
@@ -121,7 +121,7 @@ async def dashboard(request: web.Request) -> web.Response:
     session = auth.current_session(request, request.app[SESSIONS])
     message = MESSAGES.get(request.query.get("msg", ""))
     if session is None:
-        return _page(render_login(kiosk_name=config.name,
+        return _page(render_login(request, kiosk_name=config.name,
                                   message=message if request.query.get("msg") ==
                                   "signed-out" else None))
     overview = await gather_overview(request.app, request.app[RECENT_CLIENTS].count())
@@ -132,7 +132,7 @@ async def dashboard(request: web.Request) -> web.Response:
     url = viewer_url(request)
     qr = await asyncio.to_thread(qr_svg, url, title=f"QR code for {url}")
     return _page(render_dashboard(
-        overview, csrf=session.csrf, shares=shares, search=search, matching=matching,
+        request, overview, csrf=session.csrf, shares=shares, search=search, matching=matching,
         qr_svg=qr, join_url=url, sync_available=sync_worker(request.app) is not None,
         message=message, error=ERRORS.get(request.query.get("err", "")),
         take_home=await take_home_links(request.app, shares),
@@ -148,7 +148,7 @@ async def login(request: web.Request) -> web.StreamResponse:
     expected = request.app[SHARING].admin_secret
     if not isinstance(typed, str) or not hmac.compare_digest(typed.strip().encode(),
                                                              expected.encode()):
-        return _page(render_login(kiosk_name=request.app[CONFIG].name,
+        return _page(render_login(request, kiosk_name=request.app[CONFIG].name,
                                   error="That is not the admin secret."), status=401)
     session = request.app[SESSIONS].create()
     response = web.HTTPSeeOther("/admin", headers=_NO_STORE)
