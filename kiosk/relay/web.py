@@ -45,8 +45,8 @@ def _browser_id(request: web.Request) -> str:
 async def _json_body(request: web.Request) -> dict[str, Any]:
     try:
         body = await request.json(loads=json.loads)
-    except json.JSONDecodeError:
-        raise BadRequest("the body is not JSON") from None
+    except (json.JSONDecodeError, RecursionError):
+        raise BadRequest("the body is not JSON (or is nested too deeply)") from None
     except UnicodeDecodeError:
         raise UnsupportedMediaType("the body is not UTF-8 JSON") from None
     if not isinstance(body, dict):
@@ -117,7 +117,7 @@ async def page_socket(request: web.Request) -> web.WebSocketResponse:
                 continue
             try:
                 message = json.loads(msg.data)
-            except json.JSONDecodeError:
+            except (json.JSONDecodeError, RecursionError):
                 _LOGGER.warning("relay: page sent a message that is not JSON")
                 continue
             if isinstance(message, dict):
