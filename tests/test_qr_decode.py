@@ -33,7 +33,9 @@ def test_join_page_qr_decodes_to_a_working_ip_url(kiosk_process, tmp_path):
     result = run_scenario("join_qr", {"url": kp.url() + "/join", "out": str(png),
                                       "waitFor": ".main-qr svg"})
     assert result["status"] == 200
-    assert "script-src 'self'" in (result["csp"] or "")
+    # Exactly its script, never all of 'self' (which would include /api/fetch).
+    assert f"script-src {kp.url()}/join/join.js;" in (result["csp"] or "")
+    assert "'self'" not in (result["csp"] or "").split("script-src", 1)[1].split(";")[0]
     assert any(s.endswith("/join/join.js") for s in result["scripts"])
     # Only the favicon may be missing (no bundle is installed in this test).
     assert [r for r in result["badResponses"] if "favicon" not in r] == []

@@ -23,6 +23,7 @@ from aiohttp import web
 from kiosk.config import KioskConfig
 from kiosk.discovery.keys import DISCOVERY_STATUS
 from kiosk.keys import CONFIG, RUNTIME
+from kiosk.middleware import kiosk_page_csp
 from kiosk.qr import qr_svg, qr_svg_group, wifi_payload
 from kiosk.urls import viewer_url
 
@@ -135,8 +136,8 @@ def render_poster(*, name: str, url: str, ssid: str | None, password: str | None
 
 async def join_page(request: web.Request) -> web.Response:
     """GET /join: the projector page."""
-    return web.Response(text=render_join(request), content_type="text/html",
-                        headers=_NO_CACHE)
+    return web.Response(text=render_join(request), content_type="text/html", headers={
+        **_NO_CACHE, "Content-Security-Policy": kiosk_page_csp(request, "/join/join.js")})
 
 
 async def join_json(request: web.Request) -> web.Response:

@@ -55,3 +55,59 @@ class SlidingWindowLimiter:
         horizon = now - self.window
         for key in [k for k, ev in self._events.items() if not ev or ev[-1] <= horizon]:
             del self._events[key]
+
+
+class ConcurrencyLimiter:
+    """At most ``per_key`` things in progress per key and ``total`` in all (in memory).
+
+    For waits that hold a connection open (downloads, sleeps, relayed input()): a
+    client that opens more gets 429 at once instead of exhausting the kiosk's sockets.
+    Use as ``with limiter.hold(key): ...``.
+    """
+
+    def __init__(self, per_key: int, total: int, *, what: str) -> None:
+        self.per_key = per_key
+        self.total = total
+        self.what = what
+        self._counts: dict[str, int] = {}
+        self._total = 0
+
+    def hold(self, key: str) -> _Held:
+        if self._counts.get(key, 0) >= self.per_key:
+            raise TooManyRequests(
+                f"Too many {self.what} at once from this device (at most {self.per_key}); "
+                "wait for one to finish.", retry_after=5)
+        if self._total >= self.total:
+            raise TooManyRequests(
+                f"The kiosk is handling as many {self.what} as it can ({self.total}); "
+                "try again in a moment.", retry_after=5)
+        self._counts[key] = self._counts.get(key, 0) + 1
+        self._total += 1
+        return _Held(self, key)
+
+    def in_use(self, key: str | None = None) -> int:
+        return self._total if key is None else self._counts.get(key, 0)
+
+    def _release(self, key: str) -> None:
+        self._total -= 1
+        left = self._counts[key] - 1
+        if left:
+            self._counts[key] = left
+        else:
+            del self._counts[key]
+
+
+class _Held:
+    """One slot of a :class:`ConcurrencyLimiter`, released on leaving the ``with``."""
+
+    def __init__(self, limiter: ConcurrencyLimiter, key: str) -> None:
+        self._limiter = limiter
+        self._key: str | None = key
+
+    def __enter__(self) -> _Held:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._key is not None:
+            self._limiter._release(self._key)
+            self._key = None
