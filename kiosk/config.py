@@ -255,6 +255,11 @@ class KioskConfig:
     sync_timeout: float = _setting(30.0, "Seconds one upstream request may take (the health "
                                    "probe gets at most 5).", check=_positive)
 
+    # Hostile clients (see docs/security.md)
+    rate_miss_per_minute: int = _setting(10, "Share links that do not exist one client "
+                                         "address may ask for per minute (then 429 on every "
+                                         "route that takes a share id).", check=_positive)
+
     @property
     def data_path(self) -> Path:
         """The data directory, with the default filled in."""

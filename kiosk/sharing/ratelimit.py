@@ -7,6 +7,7 @@ for a token once and shares a few times a minute at most); a runaway loop does.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
 from collections import deque
@@ -47,6 +48,12 @@ class SlidingWindowLimiter:
                 f"Try again in {max(1, retry)} s.", retry_after=max(1, retry))
         events.append(now)
 
+    def forget_last(self, key: str) -> None:
+        """Take back the last event counted for ``key`` (a check that was not an event)."""
+        events = self._events.get(key)
+        if events:
+            events.pop()
+
     def __len__(self) -> int:
         return len(self._events)
 
@@ -55,6 +62,33 @@ class SlidingWindowLimiter:
         horizon = now - self.window
         for key in [k for k, ev in self._events.items() if not ev or ev[-1] <= horizon]:
             del self._events[key]
+
+
+class MissLimiter:
+    """Counts a client's failed lookups (404s) and refuses all its lookups past ``limit``.
+
+    Hits cost nothing, so a class opening its links never meets it; a loop guessing ids
+    gets 429 after ``limit`` misses in ``window`` seconds.
+    """
+
+    def __init__(self, limit: int, *, window: float = WINDOW_SECONDS,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self._log = SlidingWindowLimiter(limit, window=window, what="links that do not exist",
+                                         clock=clock)
+
+    @property
+    def limit(self) -> int:
+        return self._log.limit
+
+    def check(self, key: str) -> None:
+        """Raise :class:`TooManyRequests` if ``key`` has used up its misses."""
+        self._log.hit(key)
+        self._log.forget_last(key)
+
+    def miss(self, key: str) -> None:
+        """Count one miss for ``key`` (never raises: the 404 still goes out)."""
+        with contextlib.suppress(TooManyRequests):
+            self._log.hit(key)
 
 
 class ConcurrencyLimiter:
