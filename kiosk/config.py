@@ -259,6 +259,12 @@ class KioskConfig:
     rate_miss_per_minute: int = _setting(10, "Share links that do not exist one client "
                                          "address may ask for per minute (then 429 on every "
                                          "route that takes a share id).", check=_positive)
+    host_aliases: tuple[str, ...] = _setting((), "Other names the kiosk answers to on its API "
+                                             "and dashboard paths, besides its IP addresses, "
+                                             "localhost, <name>, <name>.local and .lan names "
+                                             "(e.g. a school DNS name, a TLS certificate's "
+                                             "name); any other Host gets 421.",
+                                             check=_host_names)
 
     @property
     def data_path(self) -> Path:
