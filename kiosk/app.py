@@ -16,6 +16,7 @@ from kiosk import (
     discovery,
     downloads,
     health,
+    hostcheck,
     hotspot,
     metrics,
     relay,
@@ -64,6 +65,7 @@ def create_app(config: KioskConfig) -> web.Application:
     app[RUNTIME] = RuntimeInfo()
     app[SERVING_HOOKS] = []
     app.on_response_prepare.append(security_headers)
+    hostcheck.setup(app, config)  # first inner middleware: before any handler runs
     setup_templates(app)  # the pages' environment and stylesheet, before any route
     for component in COMPONENTS:
         component(app, config)

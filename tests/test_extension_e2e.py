@@ -96,7 +96,8 @@ def _sources(nb: dict[str, Any]) -> list[str]:
 @pytest.mark.parametrize("profile", ["science", "core"])
 def test_share_flow(profile: str, kiosk_process: Any, tmp_path: Path) -> None:
     bundle = _latest_bundle(profile)
-    kp = kiosk_process("--bundles-dir", str(_single_bundle_dir(tmp_path, bundle)))
+    kp = kiosk_process("--bundles-dir", str(_single_bundle_dir(tmp_path, bundle)),
+                        "--host-aliases", "kiosk.test")
     origin = f"http://kiosk.test:{kp.port}"
     out = tmp_path / "shots"
     # Tests leave docs/ alone; KIOSK_DOC_IMAGES=1 refreshes its screenshots.
@@ -172,7 +173,8 @@ def test_share_flow(profile: str, kiosk_process: Any, tmp_path: Path) -> None:
 @pytest.mark.parametrize("profile", ["science", "core"])
 def test_share_errors_in_plain_words(profile: str, kiosk_process: Any, tmp_path: Path) -> None:
     bundle = _latest_bundle(profile)
-    kp = kiosk_process("--bundles-dir", str(_single_bundle_dir(tmp_path, bundle)))
+    kp = kiosk_process("--bundles-dir", str(_single_bundle_dir(tmp_path, bundle)),
+                        "--host-aliases", "kiosk.test")
     r = run_scenario("share_errors", {"origin": f"http://kiosk.test:{kp.port}",
                                       "outDir": str(tmp_path / "shots")}, timeout=300)
     assert "too large" in r["tooLarge"]["text"]
@@ -226,7 +228,7 @@ async def test_share_dialog_take_home_link(kiosk_process: Any, tmp_path: Path) -
     try:
         room = await asyncio.to_thread(
             kiosk_process, "--bundles-dir", str(_single_bundle_dir(tmp_path, bundle)),
-            "--data-dir", str(tmp_path / "room"), "--name", "room",
+            "--data-dir", str(tmp_path / "room"), "--name", "room", "--host-aliases", "kiosk.test",
             "--upstream-url", f"{upstream}/api/v1", "--sync-enabled", "--sync-interval", "0.5",
             "--sync-backoff-base", "0.2", "--sync-backoff-max", "1")
         result = await asyncio.to_thread(run_scenario, "share_take_home", {

@@ -144,7 +144,7 @@ async def test_too_large_is_413_before_reading(client):
     # the answer comes while the client has sent only the headers.
     host, port = client.server.host, client.server.port
     reader, writer = await asyncio.open_connection(host, port)
-    writer.write((f"POST {API}/notebooks HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}"
+    writer.write((f"POST {API}/notebooks HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {token}"
                   "\r\nContent-Type: application/json\r\nContent-Length: 50000000\r\n\r\n"
                   ).encode())
     await writer.drain()
