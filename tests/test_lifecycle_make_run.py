@@ -136,6 +136,18 @@ def test_make_run_twice_from_a_fresh_clone(clone: Path, tmp_path: Path):
                          "Content-Type": "application/json"}))
             assert status == 201, raw
             share = json.loads(raw)["notebook"]["id"]
+            # The CLI beside it, in the same checkout, reports the bundle being served.
+            served = (clone / "bundles" / "dist" / "current").read_text().strip()
+            env = {**os.environ, "KIOSK_DATA_DIR": str(data), "PYTHONPATH": str(clone)}
+            status = json.loads(subprocess.run(
+                [*ns.prefix, str(clone / ".venv/bin/kiosk"), "status", "--json"], cwd=clone,
+                env=env, capture_output=True, text=True, timeout=60, check=True).stdout)
+            assert status["running"] and status["bundle"]["name"] == served, status
+            doctor = subprocess.run(
+                [*ns.prefix, str(clone / ".venv/bin/kiosk"), "doctor", "--json"], cwd=clone,
+                env=env, capture_output=True, text=True, timeout=300, check=False)
+            findings = {f["check"]: f for f in json.loads(doctor.stdout)}
+            assert findings["bundle"]["level"] == "ok", findings["bundle"]
         finally:
             first.stop()
         assert first.port == 8000
