@@ -12,6 +12,7 @@ from collections.abc import Callable
 from aiohttp import web
 
 from kiosk import (
+    clock,
     dashboard,
     discovery,
     downloads,
@@ -41,6 +42,7 @@ COMPONENTS: list[Component] = [
     downloads.setup,
     hotspot.setup,  # after status (its section); before serving (probe paths)
     health.setup,
+    clock.setup,  # after sharing (its guard), status and health (its section and check)
     sync.setup,  # after sharing (its store), status and health (its section and check)
     metrics.setup,
     dashboard.setup,  # after sharing, discovery, status (reads their keys)
