@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from kiosk.bundle.served import RECORD_FILE, bundles_dir_for, record_served
@@ -27,6 +28,9 @@ def test_status_doctor_and_bundle_list_find_the_served_bundles(kiosk_process, tm
     make_bundle(checkout / "bundles" / "dist", "served-1")
     data = tmp_path / "data"
     kiosk = kiosk_process("--bundles-dir", str(checkout / "bundles" / "dist"))
+    deadline = time.monotonic() + 10  # written by a hook just after "listening"
+    while not (data / RECORD_FILE).exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
     assert (data / RECORD_FILE).read_text().strip() == str(checkout / "bundles" / "dist")
 
     status = json.loads(kiosk_cli("status", "--json", "--port", str(kiosk.port),

@@ -2,20 +2,25 @@
 
 ``make run`` starts ``kiosk serve --bundles-dir bundles/dist``; a later ``kiosk status``
 or ``kiosk doctor`` has no such flag and would look in ``<data_dir>/bundles``. So
-``kiosk serve`` records the absolute path of the bundles directory it serves in
-``<data_dir>/bundles-dir``, and :func:`bundles_dir_for` gives the other commands the
-same answer: an explicit ``bundles_dir`` setting first, then the recorded directory
-(while it still exists), then the default. All functions block (small file I/O).
+``kiosk serve``, once it listens (:func:`setup`), records the absolute path of the
+bundles directory it serves in ``<data_dir>/bundles-dir``, and :func:`bundles_dir_for`
+gives the other commands the same answer: an explicit ``bundles_dir`` setting first,
+then the recorded directory (while it still exists), then the default.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import os
+from collections.abc import AsyncIterator
 from pathlib import Path
 
+from aiohttp import web
+
 from kiosk.config import KioskConfig
+from kiosk.keys import CONFIG, SERVING_HOOKS
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -66,3 +71,14 @@ def bundles_dir_for(config: KioskConfig) -> Path:
     if config.bundles_dir is not None:
         return config.bundles_dir
     return recorded(config.data_path) or config.bundles_path
+
+
+@contextlib.asynccontextmanager
+async def _record_hook(app: web.Application) -> AsyncIterator[None]:
+    await asyncio.to_thread(record_served, app[CONFIG])
+    yield
+
+
+def setup(app: web.Application, config: KioskConfig) -> None:
+    """Record the bundles directory once the kiosk listens (a failed start records none)."""
+    app[SERVING_HOOKS].append(_record_hook)

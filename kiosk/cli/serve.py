@@ -18,9 +18,7 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace, config: KioskConfig) -> int:
-    from kiosk.bundle.served import record_served
     from kiosk.server import serve
 
     setup_logging(config.log_level)
-    record_served(config)  # so 'kiosk status' and 'kiosk doctor' look where we serve
     return asyncio.run(serve(config))
