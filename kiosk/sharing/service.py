@@ -9,12 +9,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import shutil
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+from kiosk.backup import hold_serving_lock, refuse_newer_schema
 from kiosk.clock import UNSET_BEFORE, ClockGuard
 from kiosk.config import KioskConfig
 from kiosk.errors import InsufficientStorage, KioskError
@@ -79,6 +81,7 @@ class SharingService:
         self._tokens: TokenService | None = None
         self._admin_secret: str | None = None
         self._retention_task: asyncio.Task[None] | None = None
+        self._lock_fd: int | None = None
 
     @property
     def domain_id(self) -> str:
@@ -100,6 +103,9 @@ class SharingService:
     async def start(self) -> None:
         """Load (or create) the secrets, open the store, start the retention sweep."""
         data = self.config.data_path
+        # A data directory of a newer kiosk is refused before anything in it is touched.
+        await asyncio.to_thread(refuse_newer_schema, data)
+        self._lock_fd = await asyncio.to_thread(hold_serving_lock, data)  # keeps restore out
         key = await asyncio.to_thread(load_or_create_secret, signing_key_path(data))
         self._admin_secret = await asyncio.to_thread(load_or_create_secret,
                                                      admin_secret_path(data))
@@ -120,6 +126,9 @@ class SharingService:
                 await task
         await self.renderer.close()
         await self.store.close()
+        fd, self._lock_fd = self._lock_fd, None
+        if fd is not None:
+            os.close(fd)
 
     async def sweep(self) -> int:
         """Judge the clock, then apply the retention setting once and expire old
