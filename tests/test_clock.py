@@ -10,6 +10,8 @@ is not set while it is not.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import os
 import shutil
@@ -206,3 +208,58 @@ def test_rate_limits_ignore_the_wall_clock(fake_clock, tmp_path: Path):
     finally:
         kp.stop()
     assert os.environ.get("LD_PRELOAD") != str(LIBFAKETIME)
+
+
+# -- in process: what the teacher sees, what retention does ----------------------------------
+
+async def test_dashboard_health_and_status_say_clock_not_set(aiohttp_client, make_config):
+    from kiosk.app import create_app
+    from kiosk.sharing.keys import SHARING
+    from tests.test_dashboard_auth import sign_in
+
+    app = create_app(make_config())
+    now = [86400.0 * 2]
+    app[SHARING].clock.wall = lambda: now[0]
+    client = await aiohttp_client(app)
+    await sign_in(client)
+    page = await (await client.get("/admin")).text()
+    assert "clock not set" in page
+    health = await (await client.get("/healthz")).json()
+    assert health["status"] == "degraded" and not health["checks"]["clock"]["ok"]
+    status = await (await client.get("/api/kiosk/status")).json()
+    assert status["clock"]["trusted"] is False
+    now[0] = time.time()
+    assert "clock not set" not in await (await client.get("/admin")).text()
+    assert (await (await client.get("/healthz")).json())["checks"]["clock"]["ok"]
+
+
+async def test_retention_waits_for_a_trusted_clock(make_config):
+    from kiosk.sharing.service import SharingService
+    from tests.sharing_helpers import dumps
+
+    service = SharingService(make_config(retention_days=30))
+    today = time.time()
+    now = [today]
+    service.clock.wall = lambda: now[0]
+    await service.start()
+    housekeeping = service._retention_task  # sweeps are driven by hand below
+    assert housekeeping is not None
+    housekeeping.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await housekeeping
+    try:
+        old = await service.store.create(dumps(make_notebook()), owner_session="s")
+        await service.store.execute_write(lambda c: c.execute(
+            "UPDATE shares SET updated_at = ?, created_at = ?", (today - 90 * 86400,) * 2))
+        fresh = await service.store.create(dumps(make_notebook()), owner_session="s")
+        for wrong in (3600.0, today - 86400):  # 1970; and a day behind the newest share
+            now[0] = wrong
+            assert not service.clock.verdict().trusted
+            assert await service.sweep() == 0
+            assert await service.store.get(old.share.id) is not None
+        now[0] = today  # set again: the 90-day-old share goes, as configured
+        assert await service.sweep() == 1
+        assert await service.store.get(old.share.id) is None
+        assert await service.store.get(fresh.share.id) is not None
+    finally:
+        await service.close()
