@@ -11,6 +11,8 @@ that would have caught the 12-character ``kiosk-id`` that stopped every second s
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import http.client
 import http.server
 import json
 import signal
@@ -292,3 +294,42 @@ def test_hotspot_after_a_dry_run_on(hotspot_data: Path, tmp_path: Path):
         assert (hotspot_data / "hotspot-passphrase").read_text() == passphrase
 
     three_lives(Variant(args, check=hotspot_known), hotspot_data)
+
+
+MORNINGS = 20
+
+
+def late_share(client: Client, token: str) -> None:
+    """A save that may be cut off by the power going (its answer does not matter)."""
+    with contextlib.suppress(OSError, http.client.HTTPException):
+        client.call("POST", "/api/v1/notebooks", {"notebook": tagged("late")}, token)
+
+
+def test_a_month_of_mornings(tmp_path: Path):
+    """Twenty starts with the defaults (mDNS on), alternately stopped by SIGTERM and by
+    SIGKILL while a student is saving; every acknowledged share is there the next day."""
+    data = tmp_path / "data"
+    make_bundle(data / "bundles")
+    acknowledged: list[str] = []
+    with private_network() as ns:
+        for day in range(MORNINGS):
+            kp = start_kiosk(["--data-dir", str(data)], prefix=ns.prefix)
+            try:
+                client = Client(kp.url(), ns)
+                assert client.call("GET", "/")[0] == 200
+                token = client.token()
+                for share_id in acknowledged:
+                    status, _ = client.call("GET", f"/api/v1/notebooks/{share_id}", token=token)
+                    assert status == 200, f"day {day}: {share_id} lost"
+                acknowledged.append(client.create(token, tagged(f"day {day}")))
+                if day % 2:
+                    # Unplugged while a share is on its way: acknowledged or not, never half.
+                    pending = threading.Thread(target=late_share, args=(client, token))
+                    pending.start()
+                    kp.stop(signal.SIGKILL)
+                    pending.join()
+                else:
+                    assert kp.stop(signal.SIGTERM) == 0, "\n".join(kp.log)
+            finally:
+                kp.stop(signal.SIGKILL)
+    assert len(acknowledged) == MORNINGS
