@@ -18,13 +18,13 @@ kiosk is refused before anything touches it. Everything blocks (a CLI, or a thre
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import hashlib
 import json
 import os
 import shutil
 import sqlite3
 import struct
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -96,9 +96,22 @@ def hold_serving_lock(data_dir: Path) -> int:
     ``restore`` needs it exclusively, so it cannot run under a serving kiosk.
     """
     data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-    fd = os.open(data_dir / LOCK_FILE, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-    fcntl.flock(fd, fcntl.LOCK_SH)
+    fd = os.open(data_dir / LOCK_FILE, os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0),
+                 0o600)
+    _flock(fd, exclusive=False)
     return fd
+
+
+def _flock(fd: int, *, exclusive: bool) -> None:
+    """``flock`` the file; exclusive ones do not wait (BlockingIOError if held).
+
+    Windows (a USB stick's launcher) has no ``flock``: there the lock is not taken.
+    """
+    if sys.platform == "win32":
+        return
+    import fcntl
+
+    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB if exclusive else fcntl.LOCK_SH)
 
 
 def _sha256(path: Path) -> str:
@@ -231,10 +244,11 @@ def restore(src: Path, data_dir: Path) -> tuple[BackupReport, Path | None]:
     """
     report = verify_backup(src)
     data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-    fd = os.open(data_dir / LOCK_FILE, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    fd = os.open(data_dir / LOCK_FILE, os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0),
+                 0o600)
     try:
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            _flock(fd, exclusive=True)
         except BlockingIOError:
             raise BackupError(
                 f"a kiosk is serving {data_dir}: stop it first ('sudo systemctl stop kiosk' "
