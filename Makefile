@@ -56,7 +56,7 @@ bundles-for-tests: setup extension
 test: test-deps bundles-for-tests
 	$(BIN)/ruff check kiosk tests bench
 	$(BIN)/mypy
-	$(BIN)/pytest -p no:cacheprovider
+	$(BIN)/pytest -p no:cacheprovider --durations=25
 
 lint: setup
 	$(BIN)/ruff check kiosk tests bench

@@ -258,13 +258,15 @@ def run_verify(args: argparse.Namespace, config: KioskConfig) -> int:
 def run_list(args: argparse.Namespace, config: KioskConfig) -> int:
     from kiosk.bundle import catalog
     from kiosk.bundle.profiles import default_recipes_dir, list_profiles, load_profile
+    from kiosk.bundle.served import bundles_dir_for
 
+    bundles_dir = bundles_dir_for(config)
     recipes = args.recipes or default_recipes_dir()
     print(f"recipes in {recipes}:")
     for name in list_profiles(recipes):
         print(f"  {name:<10} {load_profile(recipes, name).description}")
-    print(f"built bundles in {config.bundles_path}:")
-    bundles = catalog.built_bundles(config.bundles_path)
+    print(f"built bundles in {bundles_dir}:")
+    bundles = catalog.built_bundles(bundles_dir)
     if not bundles:
         print("  (none: run 'kiosk bundle build' or 'make bundle')")
     for b in bundles:
@@ -280,15 +282,17 @@ def run_list(args: argparse.Namespace, config: KioskConfig) -> int:
 
 def run_use(args: argparse.Namespace, config: KioskConfig) -> int:
     from kiosk.bundle import active, catalog
+    from kiosk.bundle.served import bundles_dir_for
     from kiosk.bundle.verify import verify_full
 
-    bundle = catalog.resolve(config.bundles_path, args.name)
+    bundles_dir = bundles_dir_for(config)
+    bundle = catalog.resolve(bundles_dir, args.name)
     problems = verify_full(bundle.path)
     if problems:
         for problem in problems[:20]:
             print(f"{bundle.path}: {problem}", file=sys.stderr)
         print(f"kiosk: not switching to {bundle.name}: it fails verification", file=sys.stderr)
         return 1
-    active.set_current(config.bundles_path, bundle.name)
+    active.set_current(bundles_dir, bundle.name)
     print(f"active bundle: {bundle.name}")
     return 0
