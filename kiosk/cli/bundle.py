@@ -1,4 +1,4 @@
-"""``kiosk bundle build|verify|list|use``: make, check and switch JupyterLite bundles."""
+"""``kiosk bundle build|verify|list|use|pack|unpack``: make, check, switch and move bundles."""
 
 from __future__ import annotations
 
@@ -71,6 +71,23 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
                            "bundle (atomically: a running kiosk switches on its next check).")
     use.add_argument("name", help="a bundle directory name, or a profile (its newest build)")
     use.set_defaults(func=run_use)
+
+    pack = verbs.add_parser("pack", parents=[common], help="write a bundle into one file",
+                            description="Write the active bundle (or NAME) into one tar "
+                            "file, to carry it to a kiosk that cannot build bundles (a "
+                            "Raspberry Pi without Node.js): 'kiosk bundle unpack FILE' there.")
+    pack.add_argument("file", type=Path, metavar="FILE", help="the archive to write")
+    pack.add_argument("name", nargs="?", default=None,
+                      help="a bundle directory name or profile (default: the active one)")
+    pack.set_defaults(func=run_pack)
+
+    unpack = verbs.add_parser("unpack", parents=[common], help="install a packed bundle",
+                              description="Install a bundle written by 'kiosk bundle pack' "
+                              "into the bundles directory, verify it, and make it active.")
+    unpack.add_argument("file", type=Path, metavar="FILE", help="the archive to read")
+    unpack.add_argument("--activate", action=argparse.BooleanOptionalAction, default=True,
+                        help="make it the active bundle (default: yes)")
+    unpack.set_defaults(func=run_unpack)
 
 
 def run_build(args: argparse.Namespace, config: KioskConfig) -> int:
@@ -235,4 +252,30 @@ def run_use(args: argparse.Namespace, config: KioskConfig) -> int:
         return 1
     active.set_current(config.bundles_path, bundle.name)
     print(f"active bundle: {bundle.name}")
+    return 0
+
+
+def run_pack(args: argparse.Namespace, config: KioskConfig) -> int:
+    from kiosk.bundle import active, catalog
+    from kiosk.bundle.archive import pack_bundle
+
+    if args.name is not None:
+        bundle = catalog.resolve(config.bundles_path, args.name).path
+    else:
+        current = active.current_bundle(config.bundles_path)
+        if current is None or not current.is_dir():
+            raise BundleError(f"no active bundle in {config.bundles_path}: build one first "
+                              "('make bundle' or 'make run')")
+        bundle = current
+    files = pack_bundle(bundle, args.file)
+    print(f"packed {bundle.name} ({files} files) into {args.file}")
+    return 0
+
+
+def run_unpack(args: argparse.Namespace, config: KioskConfig) -> int:
+    from kiosk.bundle.archive import unpack_bundle
+
+    done = unpack_bundle(args.file, config.bundles_path, activate=args.activate)
+    state = "was already there" if done.already_there else f"installed ({done.files} files)"
+    print(f"{done.path}: {state}, verified" + ("; active" if done.activated else ""))
     return 0
