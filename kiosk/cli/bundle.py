@@ -1,4 +1,4 @@
-"""``kiosk bundle build|verify|list|use``: make, check and switch JupyterLite bundles."""
+"""``kiosk bundle build|verify|list|use|pack|unpack``: make, check, switch and move bundles."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from kiosk.config import KioskConfig
+from kiosk.bundle.served import bundles_dir_for
 from kiosk.errors import BundleError
 
 
@@ -103,6 +104,23 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     imp.add_argument("--quiet", action="store_true", help="print only the result")
     imp.set_defaults(func=run_import, recipes=None)
 
+    pack = verbs.add_parser("pack", parents=[common], help="write a bundle into one file",
+                            description="Write the active bundle (or NAME) into one tar "
+                            "file, to carry it to a kiosk that cannot build bundles (a "
+                            "Raspberry Pi without Node.js): 'kiosk bundle unpack FILE' there.")
+    pack.add_argument("file", type=Path, metavar="FILE", help="the archive to write")
+    pack.add_argument("name", nargs="?", default=None,
+                      help="a bundle directory name or profile (default: the active one)")
+    pack.set_defaults(func=run_pack)
+
+    unpack = verbs.add_parser("unpack", parents=[common], help="install a packed bundle",
+                              description="Install a bundle written by 'kiosk bundle pack' "
+                              "into the bundles directory, verify it, and make it active.")
+    unpack.add_argument("file", type=Path, metavar="FILE", help="the archive to read")
+    unpack.add_argument("--activate", action=argparse.BooleanOptionalAction, default=True,
+                        help="make it the active bundle (default: yes)")
+    unpack.set_defaults(func=run_unpack)
+
 
 def run_build(args: argparse.Namespace, config: KioskConfig) -> int:
     from kiosk.bundle.build import STEPS, BuildOptions, build_bundle
@@ -152,7 +170,7 @@ def run_import(args: argparse.Namespace, config: KioskConfig) -> int:
         raise BundleError(f"no built kiosk extension at {extension}: run 'make extension', "
                           "or import with --no-kiosk-extension")
     options = ImportOptions(
-        source=args.source, out_dir=config.bundles_path,
+        source=args.source, out_dir=bundles_dir_for(config),
         cache_dir=args.cache_dir or default_cache_dir(), name=args.bundle_name,
         extension_dir=extension, allow_file=args.allow,
         pyodide_archive=args.pyodide_archive, extra_packages=tuple(args.package),
@@ -258,7 +276,6 @@ def run_verify(args: argparse.Namespace, config: KioskConfig) -> int:
 def run_list(args: argparse.Namespace, config: KioskConfig) -> int:
     from kiosk.bundle import catalog
     from kiosk.bundle.profiles import default_recipes_dir, list_profiles, load_profile
-    from kiosk.bundle.served import bundles_dir_for
 
     bundles_dir = bundles_dir_for(config)
     recipes = args.recipes or default_recipes_dir()
@@ -282,7 +299,6 @@ def run_list(args: argparse.Namespace, config: KioskConfig) -> int:
 
 def run_use(args: argparse.Namespace, config: KioskConfig) -> int:
     from kiosk.bundle import active, catalog
-    from kiosk.bundle.served import bundles_dir_for
     from kiosk.bundle.verify import verify_full
 
     bundles_dir = bundles_dir_for(config)
@@ -295,4 +311,30 @@ def run_use(args: argparse.Namespace, config: KioskConfig) -> int:
         return 1
     active.set_current(bundles_dir, bundle.name)
     print(f"active bundle: {bundle.name}")
+    return 0
+
+
+def run_pack(args: argparse.Namespace, config: KioskConfig) -> int:
+    from kiosk.bundle import active, catalog
+    from kiosk.bundle.archive import pack_bundle
+
+    if args.name is not None:
+        bundle = catalog.resolve(bundles_dir_for(config), args.name).path
+    else:
+        current = active.current_bundle(bundles_dir_for(config))
+        if current is None or not current.is_dir():
+            raise BundleError(f"no active bundle in {bundles_dir_for(config)}: build one first "
+                              "('make bundle' or 'make run')")
+        bundle = current
+    files = pack_bundle(bundle, args.file)
+    print(f"packed {bundle.name} ({files} files) into {args.file}")
+    return 0
+
+
+def run_unpack(args: argparse.Namespace, config: KioskConfig) -> int:
+    from kiosk.bundle.archive import unpack_bundle
+
+    done = unpack_bundle(args.file, bundles_dir_for(config), activate=args.activate)
+    state = "was already there" if done.already_there else f"installed ({done.files} files)"
+    print(f"{done.path}: {state}, verified" + ("; active" if done.activated else ""))
     return 0
