@@ -29,6 +29,7 @@ test_deps=(
   "convert imagemagick"
   "nmcli network-manager"
   "openssl openssl"
+  "fusermount3 fuse3"
 )
 
 have() {
