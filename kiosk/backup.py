@@ -54,10 +54,14 @@ class BackupReport:
 
 
 def known_schema() -> int:
-    """The newest share-store schema this kiosk knows."""
-    from kiosk.sharing.store import MIGRATIONS
+    """The newest store file format (``PRAGMA user_version``) this kiosk knows.
 
-    return len(MIGRATIONS)
+    Newer migrations of one capability inside a known format are refused by
+    :class:`kiosk.db.Database` itself, before it changes anything.
+    """
+    from kiosk.db import SCHEMA_FORMAT
+
+    return SCHEMA_FORMAT
 
 
 def schema_version(db: Path) -> int | None:

@@ -30,6 +30,7 @@ test_deps=(
   "nmcli network-manager"
   "openssl openssl"
   "faketime faketime"
+  "fusermount3 fuse3"
 )
 
 have() {

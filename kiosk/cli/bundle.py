@@ -7,8 +7,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from kiosk.config import KioskConfig
 from kiosk.bundle.served import bundles_dir_for
+from kiosk.config import KioskConfig
 from kiosk.errors import BundleError
 
 
