@@ -92,6 +92,14 @@ scenario(async () => {
     await page.waitForTimeout(1500);
     out.badge404 = await page.locator('[data-kiosk=badge]').innerText();
     out.insecureNote = await page.locator('[data-kiosk=insecure-note]').count();
+    // Without the kiosk's relay (its bridge script blocked), plain HTTP really cannot
+    // give Python the files or input(): then, and only then, the badge says so.
+    await page.route('**/_kiosk/bridge.js', (route) => route.fulfill({ status: 404, body: '' }));
+    await page.reload({ waitUntil: 'load' });
+    await page.waitForSelector('[data-kiosk=badge]', { timeout: T });
+    out.insecureNoteNoRelay = await page.locator('[data-kiosk=insecure-note]').count();
+    out.insecureText = out.insecureNoteNoRelay
+      ? await page.locator('[data-kiosk=insecure-note]').textContent() : null;
     return out;
   } finally {
     await A.close();
