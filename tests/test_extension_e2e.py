@@ -193,6 +193,15 @@ def test_share_errors_in_plain_words(profile: str, kiosk_process: Any, tmp_path:
     assert r["forbidden"]["link"] != r["first"]["link"]
     assert "new link" in (r["forbidden"]["note"] or "")
     assert "no shared notebook with that code" in r["notFound"]["text"]
+    # Damaged or oversized shares: one sentence, nothing stored or opened, no save prompt.
+    for case, words in (("damagedCut", "damaged"), ("damagedCells", "damaged"),
+                        ("oversized", "too big to open")):
+        got = r[case]
+        assert words in got["text"], (case, got["text"])
+        assert "JSON" not in got["text"] and "Unexpected" not in got["text"], got["text"]
+        assert got["opened"] == "failed", case
+        assert got["dialogsAfter"] == 0 and got["dirty"] == 0, (case, got)
+        assert got["files"] == [], (case, got["files"])
     assert r["badge404"].startswith("Kiosk")
     assert "connected" not in r["badge404"]
     # The relay makes files and input() work on plain HTTP: no warning; without it, one.
