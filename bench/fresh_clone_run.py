@@ -52,7 +52,7 @@ def main() -> int:
         clone = tmp / "clone"
         subprocess.run(["git", "clone", "-q", args.repo, str(clone)], check=True)
         env = {**os.environ, "KIOSK_PORT": "0", "KIOSK_DATA_DIR": str(tmp / "data"),
-               "KIOSK_MDNS": "false"}
+               "KIOSK_MDNS_ENABLED": "false"}
         if args.cold_compression:
             env["KIOSK_BUNDLE_CACHE"] = str(_cold_compression_cache(tmp))
         started = time.monotonic()
