@@ -318,20 +318,41 @@ def _take_home_cell(share: ShareSummary, link: TakeHomeLink | None, sync_on: boo
             "</details></td>")
 
 
+def _share_label(share: ShareSummary, title: str | None) -> str:
+    """The notebook's title (first heading), and its file name when that differs."""
+    if not title:
+        return _e(share.name or "(no name)")
+    if not share.name:
+        return _e(title)
+    if share.name.removesuffix(".ipynb") == title:  # no heading: the file name it is
+        return _e(share.name)
+    return f'{_e(title)}<br><span class="note mono">{_e(share.name)}</span>'
+
+
+def _export_form(csrf: str) -> str:
+    """End of term: download every share as a zip (deleting stays a separate step)."""
+    return (f'<form method="post" action="/admin/shares/export" id="export">{_csrf(csrf)}'
+            '<p class="note">End of term: download every share as a zip of notebooks, '
+            "each named by its title and the student's name; then delete them below."
+            '</p><button type="submit">Download all shares (zip)</button></form>')
+
+
 def _shares(shares: list[ShareSummary], search: str, matching: int | None,
             csrf: str, *, take_home: dict[str, TakeHomeLink] | None = None,
-            sync_on: bool = False, waiting: set[str] | None = None) -> str:
+            sync_on: bool = False, waiting: set[str] | None = None,
+            titles: dict[str, str] | None = None) -> str:
     links, queued = take_home or {}, waiting or set()
+    named = titles or {}
     # The take-home column appears once sync is on, or once any share went upstream.
     with_links = sync_on or bool(links)
     rows = []
     for s in shares:
-        label = s.name or "(no name)"
+        label = _share_label(s, named.get(s.id))
         upstream = (_take_home_cell(s, links.get(s.id), sync_on, s.id in queued)
                     if with_links else "")
         rows.append(
             f'<tr><td><a href="/s/{_e(s.readable_id)}">{_e(s.readable_id)}</a></td>'
-            f"<td>{_e(label)}</td><td>{_e(human_bytes(s.size))}</td>{upstream}"
+            f"<td>{label}</td><td>{_e(human_bytes(s.size))}</td>{upstream}"
             f'<td><form class="inline" method="post" action="/admin/shares/{_e(s.id)}/delete">'
             f'{_csrf(csrf)}<button type="submit" class="danger" '
             f'aria-label="Delete {_e(s.readable_id)}">Delete</button></form></td></tr>')
@@ -347,6 +368,7 @@ def _shares(shares: list[ShareSummary], search: str, matching: int | None,
 <form method="get" action="/admin" role="search"><label for="q">Search by code or name</label>
 <input type="search" id="q" name="q" value="{_e(search)}"> <button type="submit">Search
 </button></form>{shown}{table}
+{_export_form(csrf) if shares or search else ""}
 <form method="post" action="/admin/shares/clear">{_csrf(csrf)}
 <label for="confirm">To delete every share, type CLEAR</label>
 <input type="text" id="confirm" name="confirm" autocomplete="off" pattern="CLEAR" required>
@@ -358,7 +380,8 @@ def render_dashboard(ov: Overview, *, csrf: str, shares: list[ShareSummary], sea
                      sync_available: bool, message: str | None = None,
                      error: str | None = None,
                      take_home: dict[str, TakeHomeLink] | None = None,
-                     waiting: set[str] | None = None) -> str:
+                     waiting: set[str] | None = None,
+                     titles: dict[str, str] | None = None) -> str:
     """The signed-in dashboard.
 
     ``take_home``: share id → its link upstream, for synced shares; ``waiting``: ids of
@@ -374,6 +397,6 @@ def render_dashboard(ov: Overview, *, csrf: str, shares: list[ShareSummary], sea
 {_class(ov)}{_health(ov)}{_sync(ov, csrf, sync_available)}{_bundle(ov, csrf)}
 {_network(ov)}{_join(qr_svg, join_url)}{_DATASETS}{_extra_sections(ov)}
 {_shares(shares, search, matching, csrf, take_home=take_home, sync_on=sync_available,
-         waiting=waiting)}
+         waiting=waiting, titles=titles)}
 </main><footer class="note" style="text-align:center;padding:1rem">kiosk {_e(__version__)}
 </footer></body></html>"""
