@@ -11,6 +11,9 @@ line:
   downloader students use (public internet addresses only, the size limit, redirects
   checked again), always fetching anew; a failure shows the page again with the
   reason and the typed address, with the error's HTTP status;
+* ``POST /admin/datasets/upload`` (multipart ``file``): keep a CSV, XLSX or JSON file
+  from the teacher's computer under an address notebooks can read
+  (:mod:`kiosk.dashboard.uploads`);
 * ``POST /admin/datasets/remove`` (``url``): forget a cached file.
 
 Every route needs a dashboard session; the POSTs pass the dashboard's CSRF checks
@@ -26,7 +29,7 @@ import time
 
 from aiohttp import web
 
-from kiosk.dashboard import auth, csrf
+from kiosk.dashboard import auth, csrf, uploads
 from kiosk.dashboard.keys import SESSIONS
 from kiosk.dashboard.pages import STYLE, human_bytes
 from kiosk.downloads import DOWNLOADER, make_downloader
@@ -41,6 +44,8 @@ MESSAGES = {
     "added": "The dataset was downloaded and saved on the kiosk; notebooks that ask for "
              "its address now get this copy, also offline.",
     "removed": "The dataset was removed from the kiosk.",
+    "uploaded": "The file was saved on the kiosk; notebooks read it by the address shown "
+                "in the list below (kiosk.invalid is the kiosk's own name for it).",
 }
 
 
@@ -60,6 +65,19 @@ def _when(entry: CachedFile) -> str:
     return time.strftime("%Y-%m-%d %H:%M", time.localtime(entry.fetched_at))
 
 
+def _upload_form(token: str, max_bytes: int) -> str:
+    """The file upload form (a CSV on a USB stick): its own small block of HTML."""
+    accept = ",".join(uploads.TYPES)
+    return f"""<form method="post" action="{PATH}/upload" enctype="multipart/form-data"
+ id="upload">{token}
+<label for="file">Or a file from this computer (CSV, XLSX or JSON)</label>
+<input type="file" id="file" name="file" accept="{accept}" required>
+<p class="note">At most {_e(human_bytes(max_bytes))}. Notebooks then read it by the address
+the list below shows, for example
+<code>pd.read_csv("{_e(uploads.UPLOAD_BASE)}weather.csv")</code>.</p>
+<button type="submit">Upload and keep</button></form>"""
+
+
 def render_datasets(*, kiosk_name: str, csrf_token: str, entries: list[CachedFile],
                     fetch_enabled: bool, max_bytes: int, typed_url: str = "",
                     message: str | None = None, error: str | None = None) -> str:
@@ -77,7 +95,7 @@ def render_datasets(*, kiosk_name: str, csrf_token: str, entries: list[CachedFil
 internet (not from local or private addresses), at most {_e(human_bytes(max_bytes))}.
 Notebooks then read it by the same address, also without internet:
 <code>pd.read_csv("https://…")</code> or <code>requests.get("https://…")</code>.</p>
-<button type="submit">Download and keep</button></form>"""
+<button type="submit">Download and keep</button></form>""" + _upload_form(token, max_bytes)
     else:
         add = ('<p class="note" id="fetch-off">Downloads are off on this kiosk (setting '
                "<code>fetch_enabled</code>): notebooks cannot fetch files and nothing can "
@@ -171,6 +189,19 @@ async def add_dataset(request: web.Request) -> web.StreamResponse:
     raise web.HTTPSeeOther(f"{PATH}?msg=added", headers=_NO_STORE)
 
 
+async def upload_dataset(request: web.Request) -> web.StreamResponse:
+    """``POST /admin/datasets/upload``: a CSV, XLSX or JSON file from the teacher."""
+    session = uploads.require_session(_session(request))
+    try:
+        await uploads.upload_dataset(request, session)
+    except Forbidden:
+        raise
+    except KioskError as exc:
+        return await _answer(request, session, status=exc.status,
+                             error=f"Not uploaded: {exc.message}")
+    raise web.HTTPSeeOther(f"{PATH}?msg=uploaded", headers=_NO_STORE)
+
+
 async def remove_dataset(request: web.Request) -> web.StreamResponse:
     """``POST /admin/datasets/remove`` with ``url``: delete the saved copy."""
     session, form = await _signed_in_form(request)
@@ -187,4 +218,5 @@ def routes() -> list[web.RouteDef]:
         web.get(PATH, datasets_page, name="admin_datasets", allow_head=False),
         web.post(f"{PATH}/add", add_dataset, name="admin_datasets_add"),
         web.post(f"{PATH}/remove", remove_dataset, name="admin_datasets_remove"),
+        web.post(f"{PATH}/upload", upload_dataset, name="admin_datasets_upload"),
     ]
