@@ -2,7 +2,7 @@
 
 Usage::
 
-    python bench/fresh_clone_run.py [REPO] [--cold-compression] [--log FILE]
+    python bench/fresh_clone_run.py [REPO] [--rev COMMIT] [--cold-compression] [--log FILE]
 
 ``REPO`` (default: this checkout) is cloned into a temporary directory and ``make run``
 is started there with a private data directory and a free port. Download caches
@@ -43,6 +43,8 @@ def _cold_compression_cache(tmp: Path) -> Path:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("repo", nargs="?", default=str(HERE))
+    parser.add_argument("--rev", default=None, help="check out this commit (e.g. an older "
+                        "one, for a before/after comparison)")
     parser.add_argument("--cold-compression", action="store_true")
     parser.add_argument("--timeout", type=float, default=900)
     parser.add_argument("--log", type=Path, default=None)
@@ -51,6 +53,8 @@ def main() -> int:
         tmp = Path(tmp_name)
         clone = tmp / "clone"
         subprocess.run(["git", "clone", "-q", args.repo, str(clone)], check=True)
+        if args.rev:
+            subprocess.run(["git", "-C", str(clone), "checkout", "-q", args.rev], check=True)
         env = {**os.environ, "KIOSK_PORT": "0", "KIOSK_DATA_DIR": str(tmp / "data"),
                "KIOSK_MDNS_ENABLED": "false"}
         if args.cold_compression:
