@@ -56,11 +56,13 @@ run: setup extension
 	$(KIOSK) serve --bundles-dir $(BUNDLES)
 
 $(BROWSER_DEPS): tests/browser/package.json tests/browser/package-lock.json
-	cd tests/browser && npm ci --no-audit --no-fund --loglevel=error
-	touch $@
+	@$(STEP) "installing the browser test driver (npm ci in tests/browser)" "about 30 s" \
+	  bash -c 'cd tests/browser && npm ci --no-audit --no-fund --loglevel=error'
+	@touch $@
 
 test-deps: $(TEST_STAMP)
-	bash scripts/system-deps.sh test
+	@$(STEP) "checking the system packages the tests use (chromium, nginx, ...)" \
+	  "seconds; several minutes if apt installs them" bash scripts/system-deps.sh test
 	$(MAKE) $(BROWSER_DEPS)
 
 # Both profiles, built once (a fresh clone builds them from the download cache).
