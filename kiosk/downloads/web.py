@@ -24,8 +24,12 @@ def make_downloader(config: KioskConfig) -> Downloader:
 # document (attachment, and a sandbox CSP if it is rendered anyway), no script or style
 # (an inert type with nosniff), no embedding by another origin.
 DOWNLOAD_CSP = "sandbox; default-src 'none'; frame-ancestors 'none'"
-_ACTIVE_TYPE_PARTS = ("html", "xml", "javascript", "ecmascript", "css", "svg", "x-shockwave",
+_ACTIVE_TYPE_PARTS = ("html", "javascript", "ecmascript", "css", "svg", "x-shockwave",
                       "pdf", "wasm", "multipart", "jscript", "vbscript", "x-sh")
+#: XML that a browser renders as a document (XHTML, SVG, XSLT through ``text/xml``):
+#: ``/xml`` and ``+xml`` types, not office files whose names merely contain "xml"
+#: (``application/vnd.openxmlformats-…``, which are zip archives).
+_ACTIVE_XML = ("/xml", "+xml")
 
 
 def inert_content_type(upstream: str) -> str:
@@ -37,8 +41,8 @@ def inert_content_type(upstream: str) -> str:
     """
     essence, _, params = upstream.partition(";")
     essence = essence.strip().lower()
-    if not essence or "/" not in essence or any(part in essence
-                                                 for part in _ACTIVE_TYPE_PARTS):
+    if not essence or "/" not in essence or essence.endswith(_ACTIVE_XML) or any(
+            part in essence for part in _ACTIVE_TYPE_PARTS):
         if essence.startswith("text/") or any(p in essence for p in ("xml", "javascript",
                                                                      "json", "ecmascript")):
             charset = [p.strip() for p in params.split(";") if p.strip().lower().startswith(
