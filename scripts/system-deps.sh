@@ -29,6 +29,8 @@ test_deps=(
   "convert imagemagick"
   "nmcli network-manager"
   "openssl openssl"
+  "debootstrap debootstrap"
+  "systemd-nspawn systemd-container"
 )
 
 have() {
