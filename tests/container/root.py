@@ -94,7 +94,7 @@ def cached_root(packages: list[str]) -> Path:
 
 def unpack_root(tarball: Path, dest: Path) -> str:
     """Unpack a root, name it like a fresh Pi; return its Python version (``3.11.2``)."""
-    dest.mkdir(parents=True)
+    dest.mkdir(parents=True, exist_ok=True)
     subprocess.run(["tar", "-C", str(dest), "--numeric-owner", "-xpf", str(tarball)],
                    check=True, timeout=600)
     (dest / "etc" / "hostname").write_text(f"{HOSTNAME}\n")
