@@ -83,7 +83,7 @@ def cached_root(packages: list[str]) -> Path:
     shutil.rmtree(work, ignore_errors=True)
     try:
         build_root(work, packages)
-        tmp = tarball.with_suffix(".tmp")
+        tmp = tarball.with_name(f".{tarball.name}.{os.getpid()}.tmp")
         subprocess.run(["tar", "-C", str(work), "--numeric-owner", "-cf", str(tmp), "."],
                        check=True, timeout=600)
         os.replace(tmp, tarball)
@@ -115,7 +115,7 @@ def cached_wheels(python_version: str) -> Path:
     folder = cache_dir() / f"wheels-{key}"
     if folder.is_dir():
         return folder
-    tmp = folder.with_name(folder.name + ".tmp")
+    tmp = folder.with_name(f".{folder.name}.{os.getpid()}.tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     pip = [sys.executable, "-m", "pip", "--disable-pip-version-check", "-q"]
     own = tmp / "own"
@@ -127,5 +127,8 @@ def cached_wheels(python_version: str) -> Path:
     for wheel in [*own.glob("*.whl"), *tmp.glob("jupyterlite_kiosk-*.whl")]:
         wheel.unlink()  # the guide installs the kiosk from the project folder
     own.rmdir()
-    os.replace(tmp, folder)
+    try:
+        os.rename(tmp, folder)
+    except OSError:  # another run finished first: use its folder
+        shutil.rmtree(tmp, ignore_errors=True)
     return folder
