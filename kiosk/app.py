@@ -64,7 +64,7 @@ def create_app(config: KioskConfig) -> web.Application:
     app[RUNTIME] = RuntimeInfo()
     app[SERVING_HOOKS] = []
     app.on_response_prepare.append(security_headers)
-    setup_templates(app)  # the pages' environment and stylesheet, before any route
+    setup_templates(app, config)  # the pages' environment, stylesheet, language; first
     for component in COMPONENTS:
         component(app, config)
     return app

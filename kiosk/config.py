@@ -89,6 +89,13 @@ def _log_level(value: str) -> str | None:
     return None if value.upper() in levels else f"must be one of {sorted(levels)}"
 
 
+def _language(value: str | None) -> str | None:
+    languages = ("en", "fr", "es", "de", "pt_BR", "ar")  # kiosk.i18n.LANGUAGES
+    if value is None or value in languages:
+        return None
+    return f"must be one of {', '.join(languages)} (or unset: each browser's own)"
+
+
 def _default_data_dir() -> Path:
     # systemd's StateDirectory= sets STATE_DIRECTORY; a user gets the XDG location.
     state = os.environ.get("STATE_DIRECTORY")
@@ -199,6 +206,11 @@ class KioskConfig:
                                        "in seconds.", check=_positive)
     sync_timeout: float = _setting(30.0, "Seconds one upstream request may take (the health "
                                    "probe gets at most 5).", check=_positive)
+
+    # Language
+    language: str | None = _setting(None, "Language of the kiosk's pages for the whole class: "
+                                     "en, fr, es, de, pt_BR or ar (unset: each browser's "
+                                     "own; the dashboard can change it).", check=_language)
 
     @property
     def data_path(self) -> Path:
