@@ -12,10 +12,12 @@ from collections.abc import Callable
 from aiohttp import web
 
 from kiosk import (
+    clock,
     dashboard,
     discovery,
     downloads,
     health,
+    hostcheck,
     hotspot,
     metrics,
     relay,
@@ -25,6 +27,7 @@ from kiosk import (
     sync,
     systemd,
 )
+from kiosk.bundle import served
 from kiosk.config import KioskConfig
 from kiosk.keys import CONFIG, RUNTIME, SERVING_HOOKS, RuntimeInfo
 from kiosk.middleware import errors_middleware, security_headers
@@ -42,6 +45,8 @@ COMPONENTS: list[Component] = [
     downloads.setup,
     hotspot.setup,  # after status (its section); before serving (probe paths)
     health.setup,
+    clock.setup,  # after sharing (its guard), status and health (its section and check)
+    served.setup,  # records the bundles dir for the CLI once listening
     sync.setup,  # after sharing (its store), status and health (its section and check)
     metrics.setup,
     dashboard.setup,  # after sharing, discovery, status (reads their keys)
@@ -64,7 +69,8 @@ def create_app(config: KioskConfig) -> web.Application:
     app[RUNTIME] = RuntimeInfo()
     app[SERVING_HOOKS] = []
     app.on_response_prepare.append(security_headers)
-    setup_templates(app, config)  # the pages' environment, stylesheet, language; first
+    hostcheck.setup(app, config)  # first inner middleware: before any handler runs
+    setup_templates(app, config)  # pages' environment, stylesheet, language; before routes
     for component in COMPONENTS:
         component(app, config)
     return app

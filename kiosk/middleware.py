@@ -25,13 +25,27 @@ BASE_SECURITY_HEADERS = {
     "Permissions-Policy": "camera=(), microphone=(), geolocation=(), interest-cohort=()",
 }
 
-# The kiosk's own pages (landing, join, share views, dashboard) carry this CSP;
-# bundle pages get one made for them in kiosk.serving.csp.
+# The kiosk's own pages (landing, join, share views, dashboard) carry this CSP: no
+# script at all unless the page names its scripts by exact URL (see kiosk_page_csp);
+# 'self' would also allow /api/fetch, which answers a stranger's bytes. Bundle pages
+# get one made for them in kiosk.serving.pages.
 KIOSK_PAGE_CSP = (
     "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
-    "script-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; "
+    "script-src 'none'; object-src 'none'; base-uri 'none'; form-action 'self'; "
     "frame-ancestors 'self'"
 )
+# Any other answer without a CSP of its own (JSON, SVG, XML, files): if a browser is
+# sent to it, it is a sandboxed document that runs nothing.
+INERT_CSP = "sandbox; default-src 'none'; img-src 'self' data:; style-src 'unsafe-inline'"
+
+
+def kiosk_page_csp(request: web.Request, *script_paths: str) -> str:
+    """The CSP of a kiosk page that loads exactly ``script_paths`` (paths on this origin)."""
+    if not script_paths:
+        return KIOSK_PAGE_CSP
+    origin = f"{request.scheme}://{request.host}"
+    sources = " ".join(origin + path for path in script_paths)
+    return KIOSK_PAGE_CSP.replace("script-src 'none'", f"script-src {sources}")
 
 
 def wants_json(request: web.Request) -> bool:
@@ -105,3 +119,5 @@ async def security_headers(request: web.Request, response: web.StreamResponse) -
     ctype = response.headers.get("Content-Type", "")
     if ctype.startswith("text/html"):
         response.headers.setdefault("Content-Security-Policy", KIOSK_PAGE_CSP)
+    else:
+        response.headers.setdefault("Content-Security-Policy", INERT_CSP)

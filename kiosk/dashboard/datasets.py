@@ -11,6 +11,9 @@ line:
   downloader students use (public internet addresses only, the size limit, redirects
   checked again), always fetching anew; a failure shows the page again with the
   reason and the typed address, with the error's HTTP status;
+* ``POST /admin/datasets/upload`` (multipart ``file``): keep a CSV, XLSX or JSON file
+  from the teacher's computer under an address notebooks can read
+  (:mod:`kiosk.dashboard.uploads`);
 * ``POST /admin/datasets/remove`` (``url``): forget a cached file.
 
 Every route needs a dashboard session; the POSTs pass the dashboard's CSRF checks
@@ -26,7 +29,7 @@ import time
 
 from aiohttp import web
 
-from kiosk.dashboard import auth, csrf
+from kiosk.dashboard import auth, csrf, uploads
 from kiosk.dashboard.keys import SESSIONS
 from kiosk.dashboard.pages import human_bytes
 from kiosk.downloads import DOWNLOADER, make_downloader
@@ -43,6 +46,8 @@ MESSAGES = {
     "added": N_("The dataset was downloaded and saved on the kiosk; notebooks that ask for "
                 "its address now get this copy, also offline."),
     "removed": N_("The dataset was removed from the kiosk."),
+    "uploaded": N_("The file was saved on the kiosk; notebooks read it by the address shown "
+                   "in the list below (kiosk.invalid is the kiosk's own name for it)."),
 }
 
 
@@ -72,7 +77,8 @@ def render_datasets(request: web.Request, *, kiosk_name: str, csrf_token: str,
                   path=PATH, entries=rows, fetch_enabled=fetch_enabled,
                   max_size=human_bytes(max_bytes, _), typed_url=typed_url, total=total,
                   total_text=human_bytes(total, _), message=message, error=error,
-                  error_id="dataset-error")
+                  error_id="dataset-error", upload_accept=",".join(uploads.TYPES),
+                  upload_example=f"{uploads.UPLOAD_BASE}weather.csv")
 
 
 def _session(request: web.Request) -> auth.Session | None:
@@ -132,6 +138,20 @@ async def add_dataset(request: web.Request) -> web.StreamResponse:
     raise web.HTTPSeeOther(f"{PATH}?msg=added", headers=_NO_STORE)
 
 
+async def upload_dataset(request: web.Request) -> web.StreamResponse:
+    """``POST /admin/datasets/upload``: a CSV, XLSX or JSON file from the teacher."""
+    session = uploads.require_session(_session(request))
+    try:
+        await uploads.upload_dataset(request, session)
+    except Forbidden:
+        raise
+    except KioskError as exc:
+        return await _answer(request, session, status=exc.status,
+                             error=gettext_for(request).gettext("Not uploaded: %(reason)s")
+                             % {"reason": exc.message})
+    raise web.HTTPSeeOther(f"{PATH}?msg=uploaded", headers=_NO_STORE)
+
+
 async def remove_dataset(request: web.Request) -> web.StreamResponse:
     """``POST /admin/datasets/remove`` with ``url``: delete the saved copy."""
     session, form = await _signed_in_form(request)
@@ -148,4 +168,5 @@ def routes() -> list[web.RouteDef]:
         web.get(PATH, datasets_page, name="admin_datasets", allow_head=False),
         web.post(f"{PATH}/add", add_dataset, name="admin_datasets_add"),
         web.post(f"{PATH}/remove", remove_dataset, name="admin_datasets_remove"),
+        web.post(f"{PATH}/upload", upload_dataset, name="admin_datasets_upload"),
     ]

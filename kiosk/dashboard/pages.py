@@ -163,7 +163,8 @@ def render_dashboard(request: web.Request, ov: Overview, *, csrf: str,
                      qr_svg: str, join_url: str, sync_available: bool,
                      message: str | None = None, error: str | None = None,
                      take_home: dict[str, TakeHomeLink] | None = None,
-                     waiting: set[str] | None = None) -> str:
+                     waiting: set[str] | None = None,
+                     titles: dict[str, str] | None = None) -> str:
     """The signed-in dashboard.
 
     ``take_home``: share id → its link upstream, for synced shares; ``waiting``: ids of
@@ -173,11 +174,14 @@ def render_dashboard(request: web.Request, ov: Overview, *, csrf: str,
     language_pin = pin.language if pin is not None else None
     _ = gettext_for(request).gettext
     links, queued = take_home or {}, waiting or set()
+    named = titles or {}
     rows = []
     for s in shares:
         link = links.get(s.id)
         rows.append({
             "id": s.id, "readable_id": s.readable_id, "name": s.name,
+            # The notebook's first heading; shown with the file name when they differ.
+            "title": named.get(s.id), "stem": (s.name or "").removesuffix(".ipynb"),
             "size_text": human_bytes(s.size, _), "waiting": s.id in queued,
             "link": None if link is None else {
                 "url": link.url, "label": link.label, "qr": Markup(link.qr_svg),

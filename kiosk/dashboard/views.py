@@ -8,9 +8,12 @@ CSRF checks of :mod:`kiosk.dashboard.csrf`, then answers with a redirect (303) t
 from __future__ import annotations
 
 import asyncio
+import datetime
 import hmac
 import importlib
 import inspect
+import re
+import unicodedata
 from typing import Any
 
 from aiohttp import web
@@ -21,14 +24,17 @@ from kiosk.dashboard import auth, csrf
 from kiosk.dashboard.figures import gather_overview
 from kiosk.dashboard.keys import LOGIN_LIMITER, RECENT_CLIENTS, SESSIONS
 from kiosk.dashboard.pages import MESSAGES, TakeHomeLink, render_dashboard, render_login
+from kiosk.dashboard.titles import TITLES, share_titles
 from kiosk.errors import BadRequest, Forbidden, NotFound
 from kiosk.i18n import N_
 from kiosk.keys import CONFIG
 from kiosk.qr import qr_svg
 from kiosk.sharing import ids
+from kiosk.sharing.export import export_shares
 from kiosk.sharing.keys import SHARING, STORE
-from kiosk.sharing.store import ShareStore, ShareSummary
+from kiosk.sharing.store import ShareSummary
 from kiosk.sharing.view import upstream_lab_url
+from kiosk.sync.keys import SYNC_WORKER
 from kiosk.templating import page_response
 from kiosk.urls import viewer_url
 
@@ -69,15 +75,15 @@ def sync_worker(app: web.Application) -> Any | None:
     return worker
 
 
-async def take_home_links(store: ShareStore,
+async def take_home_links(app: web.Application,
                           shares: list[ShareSummary]) -> dict[str, TakeHomeLink]:
     """The links upstream of those ``shares`` that sync has sent (by share id).
 
-    Read from the store whether or not sync is on now, like the ``/s/`` page; the QR
+    Read in one query whether or not sync is on now, like the ``/s/`` page; the QR
     codes are drawn in one thread trip.
     """
-    refs = await asyncio.gather(*(store.upstream_of(s.id) for s in shares))
-    synced = [(s, ref) for s, ref in zip(shares, refs, strict=True) if ref is not None]
+    refs = await app[SYNC_WORKER].upstream_refs([s.id for s in shares])
+    synced = [(s, refs[s.id]) for s in shares if s.id in refs]
     if not synced:
         return {}
 
@@ -96,11 +102,7 @@ async def take_home_links(store: ShareStore,
 
 async def waiting_shares(app: web.Application, shares: list[ShareSummary]) -> set[str]:
     """Ids of those ``shares`` queued to go upstream (empty when sync is off)."""
-    worker = sync_worker(app)
-    if worker is None or not hasattr(worker, "is_queued"):
-        return set()
-    queued = await asyncio.gather(*(worker.is_queued(s.id) for s in shares))
-    return {s.id for s, q in zip(shares, queued, strict=True) if q}
+    return await app[SYNC_WORKER].queued_among([s.id for s in shares])
 
 
 def _require_session(request: web.Request) -> auth.Session:
@@ -139,8 +141,9 @@ async def dashboard(request: web.Request) -> web.Response:
         request, overview, csrf=session.csrf, shares=shares, search=search, matching=matching,
         qr_svg=qr, join_url=url, sync_available=sync_worker(request.app) is not None,
         message=message, error=ERRORS.get(request.query.get("err", "")),
-        take_home=await take_home_links(store, shares),
-        waiting=await waiting_shares(request.app, shares)))
+        take_home=await take_home_links(request.app, shares),
+        waiting=await waiting_shares(request.app, shares),
+        titles=await share_titles(request.app[TITLES], store, shares)))
 
 
 async def login(request: web.Request) -> web.StreamResponse:
@@ -187,6 +190,31 @@ async def clear_shares(request: web.Request) -> web.StreamResponse:
     raise _back("cleared")
 
 
+def export_file_name(kiosk_name: str, day: datetime.date) -> str:
+    """``lab-3-shares-2026-06-30.zip``: ASCII only, safe in a Content-Disposition."""
+    ascii_name = unicodedata.normalize("NFKD", kiosk_name).encode("ascii", "ignore").decode()
+    stem = re.sub(r"[^A-Za-z0-9._-]+", "-", ascii_name).strip("-.") or "kiosk"
+    return f"{stem[:40]}-shares-{day.isoformat()}.zip"
+
+
+async def export_all(request: web.Request) -> web.StreamResponse:
+    """``POST /admin/shares/export``: every share as a zip of notebooks, streamed.
+
+    Nothing is deleted: the teacher clears with the "Delete all shares" form once the
+    zip is safe (``kiosk shares export FILE --clear`` does both on the command line).
+    """
+    await _checked_form(request)
+    name = export_file_name(request.app[CONFIG].name, datetime.date.today())
+    response = web.StreamResponse(headers={
+        "Content-Type": "application/zip",
+        "Content-Disposition": f'attachment; filename="{name}"',
+        "X-Content-Type-Options": "nosniff", **_NO_STORE})
+    await response.prepare(request)
+    await export_shares(request.app[STORE], response.write)
+    await response.write_eof()
+    return response
+
+
 async def sync_now(request: web.Request) -> web.StreamResponse:
     """``POST /admin/sync-now``: wake the sync worker, if there is one."""
     await _checked_form(request)
@@ -223,6 +251,7 @@ def routes() -> list[web.RouteDef]:
         web.post("/admin/login", login, name="admin_login"),
         web.post("/admin/logout", logout, name="admin_logout"),
         web.post("/admin/shares/clear", clear_shares, name="admin_clear"),
+        web.post("/admin/shares/export", export_all, name="admin_export"),
         web.post("/admin/shares/{share_id}/delete", delete_share, name="admin_delete"),
         web.post("/admin/sync-now", sync_now, name="admin_sync_now"),
         web.post("/admin/bundle", switch_bundle, name="admin_bundle"),

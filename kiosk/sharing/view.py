@@ -22,6 +22,7 @@ from kiosk.errors import NotFound
 from kiosk.middleware import wants_json
 from kiosk.qr import qr_svg
 from kiosk.sharing.keys import SHARING
+from kiosk.sharing.upstream import upstream_ref
 from kiosk.templating import Markup, html_response
 
 _LOGGER = logging.getLogger(__name__)
@@ -36,7 +37,7 @@ def upstream_lab_url(upstream: str, upstream_id: str, readable_id: str | None) -
 
 
 async def _upstream_block(request: web.Request, share_id: str) -> dict[str, object] | None:
-    ref = await request.app[SHARING].store.upstream_of(share_id)
+    ref = await upstream_ref(request.app, share_id)
     if ref is None:
         return None
     url = upstream_lab_url(ref.upstream, ref.upstream_id, ref.upstream_readable_id)
