@@ -197,6 +197,16 @@ def cli_language(setting: str | None, environ: Mapping[str, str] | None = None) 
     return SOURCE_LANGUAGE
 
 
+def cli_translations(setting: str | None,
+                     environ: Mapping[str, str] | None = None) -> gettext.NullTranslations:
+    """The translations of the command line's messages (blocking: compiles one catalog)."""
+    code = cli_language(setting, environ)
+    path = LOCALE_DIR / code / "LC_MESSAGES" / f"{DOMAIN}.po"
+    if code == SOURCE_LANGUAGE or not path.is_file():
+        return gettext.NullTranslations()
+    return compile_po(path)
+
+
 def language_choices(codes: Iterable[str] = LANGUAGES) -> list[tuple[str, str]]:
     """(code, name in itself) for the switchers."""
     return [(code, LANGUAGES[code]) for code in codes]

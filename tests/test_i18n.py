@@ -4,6 +4,7 @@ templates, and the language each page picks (student's choice, teacher's pin, br
 from __future__ import annotations
 
 import re
+import time
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -218,3 +219,23 @@ async def test_the_teacher_pins_a_language_on_the_dashboard(aiohttp_client, make
     # The choice survives a restart: a new app on the same data directory.
     again = await aiohttp_client(create_app(config))
     assert "Abrir um notebook" in await (await again.get("/", headers=FRENCH)).text()
+
+
+def test_the_start_banner_speaks_the_teachers_language(kiosk_process):
+    """The terminal's locale picks the banner's language; the language setting wins."""
+    french = kiosk_process(env={"LANG": "fr_FR.UTF-8", "LANGUAGE": ""})
+    for _ in range(100):
+        if any("Scannez pour ouvrir" in line or "Pour le professeur" in line
+               for line in french.log):
+            break
+        time.sleep(0.1)
+    text = "\n".join(french.log)
+    assert "Le kiosque « testkiosk » est en service" in text
+    assert "tableau de bord : http://" in text
+    french.stop()
+    pinned = kiosk_process("--language", "de", env={"LANG": "fr_FR.UTF-8", "LANGUAGE": ""})
+    for _ in range(100):
+        if any("Für die Lehrkraft" in line for line in pinned.log):
+            break
+        time.sleep(0.1)
+    assert any("Kiosk „testkiosk“ läuft" in line for line in pinned.log), pinned.log
