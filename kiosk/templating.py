@@ -226,10 +226,19 @@ def html_response(request: web.Request, template: str, *, status: int = 200,
                   headers: Mapping[str, str] | None = None, connect: bool = False,
                   inline_styles: bool = False, forms: bool = True,
                   **context: Any) -> web.Response:
-    """Render ``template`` for this request into an HTML answer with its own CSP."""
-    return page_response(render(request, template, **context), status=status,
-                         headers=headers, connect=connect, inline_styles=inline_styles,
-                         forms=forms)
+    """Render ``template`` for this request into an HTML answer with its own CSP.
+
+    The answer says its language, and that it depends on the browser's languages and on
+    the student's choice (a cookie), so no cache serves it to another language.
+    """
+    language = i18n.request_language(request)
+    response = page_response(
+        request.app[TEMPLATES].render(template, language=language, **context),
+        status=status, headers=headers, connect=connect, inline_styles=inline_styles,
+        forms=forms)
+    response.headers["Content-Language"] = i18n.html_lang(language)
+    response.headers["Vary"] = "Accept-Language, Cookie"
+    return response
 
 
 async def static_file(request: web.Request) -> web.Response:

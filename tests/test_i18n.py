@@ -166,6 +166,9 @@ async def test_a_french_browser_gets_french_pages(aiohttp_client, make_config):
         assert words in page, path
     poster = await (await client.get("/join/poster.svg", headers=FRENCH)).text()
     assert "Python dans ton navigateur" in poster
+    resp = await client.get("/s/calm-blue-oter-42", headers=FRENCH)
+    assert resp.headers["Content-Language"] == "fr"
+    assert resp.headers["Vary"] == "Accept-Language, Cookie"
     english = await (await client.get("/", headers={"Accept-Language": "en-US"})).text()
     assert "Open a shared notebook" in english and '<html lang="en" dir="ltr">' in english
 
