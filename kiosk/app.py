@@ -72,7 +72,7 @@ def create_app(config: KioskConfig) -> web.Application:
     app[DISK_PROBE] = DiskProbe(config.data_path)
     app.on_response_prepare.append(security_headers)
     hostcheck.setup(app, config)  # first inner middleware: before any handler runs
-    setup_templates(app)  # the pages' environment and stylesheet, before any route
+    setup_templates(app, config)  # pages' environment, stylesheet, language; before routes
     for component in COMPONENTS:
         component(app, config)
     return app
