@@ -1,0 +1,69 @@
+"""Sync's protocol for the Jupyter Everywhere sharing service.
+
+Every notebook gets a random password with its POST: JE sessions expire after two
+hours, and only the creating session or a token issued with the notebook's password
+(``auth/issue {notebookId, password}``) may update it, so updates use such a
+notebook-scoped token. JE has no Idempotency-Key: a POST whose answer was lost may have
+created a copy (the scheduler counts it as a possible duplicate). A 4xx to a POST
+created nothing. A PUT refused with 401/403 (a dead token) or 500 (JE's answer to a
+token that is not the owner's) is retried with a fresh scoped token; a 404 means JE
+lost the copy.
+"""
+
+from __future__ import annotations
+
+import secrets
+
+from kiosk.sync.client import Saved, UpstreamClient, UpstreamRejected
+from kiosk.sync.outbox import UpstreamLink, WorkUnit
+from kiosk.sync.tokens import TokenCache
+from kiosk.sync.upstream import PostRefused, UpstreamGone, post_with_session
+
+PUT_TRIES = 3
+
+
+class JupyterEverywhere:
+    """The :class:`~kiosk.sync.upstream.Upstream` for a JE sharing service."""
+
+    kind = "je"
+    replays_posts = False
+
+    def __init__(self, client: UpstreamClient, tokens: TokenCache) -> None:
+        self.client = client
+        self.tokens = tokens
+
+    def post_password(self, link: UpstreamLink | None, *, says_kiosk: bool) -> str:
+        if link is not None and link.password:
+            return link.password
+        return secrets.token_urlsafe(24)
+
+    def session_held_through_errors(self) -> bool:
+        return False  # notebooks carry passwords: any refusal may start a new session
+
+    async def post(self, body: str, key: str) -> Saved:
+        try:
+            return await post_with_session(self.client, self.tokens, body,
+                                           idempotency_key=None, hold=False)
+        except UpstreamRejected as exc:
+            if 400 <= exc.upstream_status < 500:
+                raise PostRefused(str(exc), exc.upstream_status) from None
+            raise
+
+    async def put(self, unit: WorkUnit, link: UpstreamLink, key: str) -> Saved:
+        assert link.upstream_id is not None
+        upstream_id = link.upstream_id
+        for attempt in range(PUT_TRIES):
+            token = await self.tokens.notebook_bearer(upstream_id, link.password)
+            try:
+                return await self.client.update(token, upstream_id, unit.content,
+                                                idempotency_key=None)
+            except UpstreamRejected as exc:
+                status = exc.upstream_status
+                if status == 404:
+                    raise UpstreamGone("the upstream lost the notebook; it will be "
+                                       "created again", 404) from None
+                if attempt < PUT_TRIES - 1 and status in (401, 403, 500):
+                    self.tokens.drop_notebook(upstream_id)
+                    continue
+                raise
+        raise UpstreamRejected("PUT notebooks refused every token", 403)  # pragma: no cover
