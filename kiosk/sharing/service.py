@@ -11,7 +11,6 @@ import contextlib
 import logging
 import shutil
 import time
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from kiosk.config import KioskConfig
@@ -19,7 +18,7 @@ from kiosk.errors import InsufficientStorage, KioskError
 from kiosk.secrets import admin_secret_path, load_or_create_secret, signing_key_path
 from kiosk.sharing.ratelimit import SlidingWindowLimiter
 from kiosk.sharing.render import NotebookRenderer
-from kiosk.sharing.store import Share, ShareStore
+from kiosk.sharing.store import ShareStore
 from kiosk.sharing.tokens import TokenService
 from kiosk.sharing.validate import notebook_problem
 
@@ -60,9 +59,8 @@ class SharingService:
     def __init__(self, config: KioskConfig) -> None:
         self.config = config
         self.store = ShareStore.in_data_dir(config.data_path)
-        # Set by kiosk.sync when it runs: fetch a notebook this kiosk does not hold from
-        # the upstream (and its offline cache); see api._find.
-        self.pull_through: Callable[[str], Awaitable[Share | None]] | None = None
+        # Whether this start created the teacher's admin secret (the kiosk's first start).
+        self.admin_secret_is_new = False
         self.issue_limiter = SlidingWindowLimiter(config.rate_issue_per_minute,
                                                   what="token requests")
         self.post_limiter = SlidingWindowLimiter(config.rate_post_per_minute,
@@ -94,8 +92,9 @@ class SharingService:
         """Load (or create) the secrets, open the store, start the retention sweep."""
         data = self.config.data_path
         key = await asyncio.to_thread(load_or_create_secret, signing_key_path(data))
-        self._admin_secret = await asyncio.to_thread(load_or_create_secret,
-                                                     admin_secret_path(data))
+        secret_path = admin_secret_path(data)
+        self.admin_secret_is_new = not await asyncio.to_thread(secret_path.exists)
+        self._admin_secret = await asyncio.to_thread(load_or_create_secret, secret_path)
         self._tokens = TokenService(key, self.config.token_days * 86400)
         await self.store.start()
         # Compile the nbformat schema now so the first share does not wait for it.
