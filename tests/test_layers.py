@@ -2,8 +2,8 @@
 
 Layers, bottom up:
 
-1. **Core** (``CORE``: errors, config, keys, urls, db, secrets, logs, qr, middleware,
-   templating, the package itself): imports only other core modules. Never a
+1. **Core** (``CORE``: errors, config, keys, urls, db, backup, secrets, logs, qr,
+   middleware, templating, the package itself): imports only other core modules. Never a
    capability, never the composition.
 2. **Capabilities** (``DEPENDS``: one entry per package or top-level module, with the
    capabilities it may use): a capability imports core modules, its own modules, and
@@ -11,7 +11,7 @@ Layers, bottom up:
    sharing, so sharing reaches sync only through an interface it declares itself,
    ``kiosk.sharing.upstream``). Across capabilities only declared interface modules
    (``INTERFACES``) are imported; every other module of a capability is private to it.
-3. **Composition** (``COMPOSITION``: app, server, cli, doctor, backup, ``__main__``):
+3. **Composition** (``COMPOSITION``: app, server, cli, doctor, ``__main__``):
    may import anything; nothing below imports it.
 
 And every module imports on its own, in a fresh interpreter state (no import cycle).
@@ -31,8 +31,8 @@ REPO = Path(__file__).resolve().parent.parent
 PACKAGE = REPO / "kiosk"
 
 CORE = {"kiosk", "errors", "config", "keys", "urls", "db", "secrets", "logs", "qr",
-        "middleware", "templating"}
-COMPOSITION = {"app", "server", "cli", "doctor", "backup", "__main__"}
+        "middleware", "templating", "backup"}
+COMPOSITION = {"app", "server", "cli", "doctor", "__main__"}
 DEPENDS: dict[str, set[str]] = {
     "bundle": set(),
     "serving": {"bundle"},
@@ -40,7 +40,7 @@ DEPENDS: dict[str, set[str]] = {
     "health": {"serving"},
     "discovery": {"status"},
     "hotspot": {"status"},
-    "relay": set(),
+    "relay": {"sharing"},  # its rate limiter
     "downloads": set(),
     "sharing": set(),
     "sync": {"sharing", "status", "health"},
@@ -58,7 +58,8 @@ INTERFACES: dict[str, set[str]] = {
     "discovery": {"kiosk.discovery.keys", "kiosk.discovery.interfaces"},
     "downloads": {"kiosk.downloads", "kiosk.downloads.cache"},
     "sharing": {"kiosk.sharing.keys", "kiosk.sharing.store", "kiosk.sharing.upstream",
-                "kiosk.sharing.ids", "kiosk.sharing.view", "kiosk.sharing.ratelimit"},
+                "kiosk.sharing.ids", "kiosk.sharing.view", "kiosk.sharing.ratelimit",
+                "kiosk.sharing.export"},
     "sync": {"kiosk.sync.keys"},
 }
 
