@@ -12,15 +12,12 @@ notebook-scoped token like JE's.
 
 from __future__ import annotations
 
-import logging
 import secrets
 
 from kiosk.sync.client import Saved, UpstreamClient, UpstreamRejected
 from kiosk.sync.outbox import UpstreamLink, WorkUnit
 from kiosk.sync.tokens import TokenCache
-from kiosk.sync.upstream import UpstreamGone, post_with_session
-
-_LOGGER = logging.getLogger(__name__)
+from kiosk.sync.upstream import UpstreamGone, post_with_session, refused
 
 PUT_TRIES = 3
 
@@ -66,6 +63,9 @@ class KioskHub:
                 if status == 404:
                     raise UpstreamGone("the upstream lost the notebook; it will be "
                                        "created again", 404) from None
+                refusal = refused(exc)
+                if refusal is not None:
+                    raise refusal from None
                 # 401: expired token; 403: not this session's notebook: use the password.
                 if attempt < PUT_TRIES - 1 and (status in (401, 403) or (scoped and status == 500)):
                     self.tokens.drop_notebook(upstream_id)
@@ -82,10 +82,10 @@ class KioskHub:
         no longer counts this kiosk's session as the owner (its token expired while
         the kiosk was away for longer than the hub's ``token_days``); with no password
         to prove ownership, the notebook is shared anew on the hub (a new take-home
-        link; the old one keeps the last version it received) and a warning is logged.
+        link; the old one keeps the last version it received; the scheduler logs it).
         """
         assert link.upstream_id is not None
-        share_id, upstream_id = unit.item.share_id, link.upstream_id
+        upstream_id = link.upstream_id
         for attempt in range(2):
             token = await self.tokens.session_bearer(hold_through_errors=True)
             try:
@@ -95,14 +95,12 @@ class KioskHub:
                 status = exc.upstream_status
                 if status == 401 and attempt == 0 and await self.tokens.drop_session(token):
                     continue
+                refusal = refused(exc)
+                if refusal is not None:
+                    raise refusal from None
                 if status in (403, 404):
                     what = ("no longer counts this kiosk's session as its owner" if status == 403
                             else "lost the notebook")
-                    if status == 403:
-                        _LOGGER.warning("sync: share %s: the upstream %s; sharing it anew "
-                                        "there (the old upstream copy %s keeps version %d)",
-                                        share_id, what, link.upstream_readable_id or upstream_id,
-                                        link.synced_version)
                     raise UpstreamGone(f"the upstream {what}; it will be created again",
                                        status) from None
                 raise

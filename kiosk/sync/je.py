@@ -17,9 +17,10 @@ import secrets
 from kiosk.sync.client import Saved, UpstreamClient, UpstreamRejected
 from kiosk.sync.outbox import UpstreamLink, WorkUnit
 from kiosk.sync.tokens import TokenCache
-from kiosk.sync.upstream import PostRefused, UpstreamGone, post_with_session
+from kiosk.sync.upstream import UpstreamGone, post_with_session, refused
 
 PUT_TRIES = 3
+GONE_AFTER = 3
 
 
 class JupyterEverywhere:
@@ -41,19 +42,19 @@ class JupyterEverywhere:
         return False  # notebooks carry passwords: any refusal may start a new session
 
     async def post(self, body: str, key: str) -> Saved:
-        try:
-            return await post_with_session(self.client, self.tokens, body,
-                                           idempotency_key=None, hold=False)
-        except UpstreamRejected as exc:
-            if 400 <= exc.upstream_status < 500:
-                raise PostRefused(str(exc), exc.upstream_status) from None
-            raise
+        return await post_with_session(self.client, self.tokens, body,
+                                       idempotency_key=None, hold=False)
 
     async def put(self, unit: WorkUnit, link: UpstreamLink, key: str) -> Saved:
         assert link.upstream_id is not None
         upstream_id = link.upstream_id
         for attempt in range(PUT_TRIES):
-            token = await self.tokens.notebook_bearer(upstream_id, link.password)
+            try:
+                token = await self.tokens.notebook_bearer(upstream_id, link.password)
+            except UpstreamRejected as exc:
+                # JE answers auth/issue for a notebook it does not know with a 500 (or
+                # 403), and 401 to a password that is not that notebook's.
+                raise self._unknown(unit, exc) from None
             try:
                 return await self.client.update(token, upstream_id, unit.content,
                                                 idempotency_key=None)
@@ -62,8 +63,27 @@ class JupyterEverywhere:
                 if status == 404:
                     raise UpstreamGone("the upstream lost the notebook; it will be "
                                        "created again", 404) from None
+                refusal = refused(exc)
+                if refusal is not None:
+                    raise refusal from None
                 if attempt < PUT_TRIES - 1 and status in (401, 403, 500):
                     self.tokens.drop_notebook(upstream_id)
                     continue
                 raise
         raise UpstreamRejected("PUT notebooks refused every token", 403)  # pragma: no cover
+
+    @staticmethod
+    def _unknown(unit: WorkUnit, exc: UpstreamRejected) -> UpstreamRejected:
+        """JE would not give a token for its copy: after ``GONE_AFTER`` tries, share anew.
+
+        A PUT to a copy JE no longer knows is a 500, like a passing server error, so
+        one answer proves nothing; the same answer on ``GONE_AFTER`` attempts (spread
+        by the share's backoff) does.
+        """
+        tries = unit.item.attempts + 1
+        if exc.upstream_status in (401, 403, 404, 500) and tries >= GONE_AFTER:
+            return UpstreamGone(f"the upstream no longer knows its copy ({exc}, {tries} "
+                                "tries); it will be shared again as a new copy",
+                                exc.upstream_status)
+        return UpstreamRejected(f"the upstream would not give a token for its copy: {exc} "
+                                f"(try {tries} of {GONE_AFTER})", exc.upstream_status)

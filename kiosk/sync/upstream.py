@@ -25,6 +25,35 @@ class PostRefused(UpstreamRejected):
     """A POST clearly refused: nothing was created, so the next POST is a new request."""
 
 
+class UpstreamRefused(PostRefused):
+    """The upstream refused this version for good; ``reason`` is in a student's words.
+
+    The scheduler parks the share (``refused``) until it changes or the teacher asks.
+    """
+
+    def __init__(self, message: str, status: int, reason: str) -> None:
+        super().__init__(message, status)
+        self.reason = reason
+
+
+# What a refusal for good means, for the student who shared (the Share dialog, the
+# dashboard): a 413 is the size limit, a 400 or 422 a notebook the service will not take.
+REFUSALS = {
+    413: "too large for the cloud service: clear outputs and share again",
+    422: "the cloud service did not accept this notebook: check that it opens, then "
+         "share again",
+    400: "the cloud service could not read this notebook: check that it opens, then "
+         "share again",
+}
+SESSION_TRIES = 3
+
+
+def refused(exc: UpstreamRejected) -> UpstreamRefused | None:
+    """The refusal for good that an error answer stands for (None for others)."""
+    reason = REFUSALS.get(exc.upstream_status)
+    return None if reason is None else UpstreamRefused(str(exc), exc.upstream_status, reason)
+
+
 class Upstream(Protocol):
     """How one kind of upstream is spoken to (see the module docstring)."""
 
@@ -52,14 +81,25 @@ class Upstream(Protocol):
 
 async def post_with_session(client: UpstreamClient, tokens: TokenCache, body: str, *,
                             idempotency_key: str | None, hold: bool) -> Saved:
-    """POST with the session token; a 401 drops it and tries once more with a new one."""
-    for attempt in range(2):
+    """POST with the session token.
+
+    A 401 or 403 (JE answers 403 to a bad, expired or forgotten token) drops the token
+    and tries again with a new one, ``SESSION_TRIES`` times in all. A 400/413/422 is a
+    refusal for good (:class:`UpstreamRefused`); any other 4xx a :class:`PostRefused`.
+    """
+    for attempt in range(SESSION_TRIES):
         token = await tokens.session_bearer(hold_through_errors=hold)
         try:
             return await client.create(token, body, idempotency_key=idempotency_key)
         except UpstreamRejected as exc:
-            if exc.upstream_status == 401 and attempt == 0:
+            status = exc.upstream_status
+            if status in (401, 403) and attempt < SESSION_TRIES - 1:
                 await tokens.drop_session(token)
                 continue
+            refusal = refused(exc)
+            if refusal is not None:
+                raise refusal from None
+            if 400 <= status < 500:
+                raise PostRefused(str(exc), status) from None
             raise
-    raise UpstreamRejected("POST notebooks refused the token", 401)  # pragma: no cover
+    raise UpstreamRejected("POST notebooks refused the token", 403)  # pragma: no cover

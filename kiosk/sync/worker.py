@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import functools
 import json
 import logging
@@ -54,7 +55,8 @@ from kiosk.sync.hub import KioskHub
 from kiosk.sync.je import JupyterEverywhere
 from kiosk.sync.outbox import OutboxCounts, UpstreamLink, WorkUnit
 from kiosk.sync.tokens import TokenCache
-from kiosk.sync.upstream import PostRefused, Upstream, UpstreamGone
+from kiosk.sync.upload import upstream_content
+from kiosk.sync.upstream import PostRefused, Upstream, UpstreamGone, UpstreamRefused
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -62,6 +64,12 @@ _LOGGER = logging.getLogger(__name__)
 PROBE_FRESH_SECONDS = 10.0
 STUCK_ATTEMPTS = 5
 COUNTS_EVERY_SECONDS = 1.0
+JE_PRIVACY_NOTICE = (
+    "Shared notebooks are copied to the Jupyter Everywhere service. It stores, with each "
+    "copy, the address it came from (the school's public internet address) and shows it "
+    "as domain_id to anyone who opens the copy with its code; it keeps its copies when "
+    "shares are deleted here (teacher deletes and retention are not forwarded). Only the "
+    "notebook goes up, without the kiosk's own metadata.")
 
 
 @dataclass(slots=True)
@@ -81,6 +89,8 @@ class SyncStatus:
     sent: int = 0
     retries: int = 0
     possible_duplicates: int = 0
+    refused: int = 0
+    privacy_notice: str | None = None
     last_success_at: float | None = None
     last_error: str | None = None
     last_error_at: float | None = None
@@ -134,7 +144,10 @@ class SyncWorker:
         if not self.enabled or self._task is not None:
             return
         self._session = aiohttp.ClientSession()
-        self.client = UpstreamClient(self.base, self._session, timeout=self.config.sync_timeout)
+        extra = ({self.config.upstream_auth_header: self.config.upstream_auth_value or ""}
+                 if self.config.upstream_auth_header else None)
+        self.client = UpstreamClient(self.base, self._session, timeout=self.config.sync_timeout,
+                                     extra_headers=extra)
         self.tokens = TokenCache(self.client, self.db, self.base,
                                  fixed=self.config.upstream_token, clock=self.clock)
         self._upstreams = {u.kind: u for u in (JupyterEverywhere(self.client, self.tokens),
@@ -173,14 +186,24 @@ class SyncWorker:
         """The latest snapshot (counts are refreshed after each send and round)."""
         self._status.in_flight = len(self._in_flight)
         self._status.kind = self.kind
+        # Before the first upload too: an upstream not known to be a kiosk may be JE.
+        self._status.privacy_notice = (JE_PRIVACY_NOTICE if self.enabled and self.kind != "kiosk"
+                                       else None)
         return self._status
+
+    async def refusals(self, share_ids: Sequence[str]) -> dict[str, str]:
+        """Why the upstream refused these shares for good (those it refused), in one read."""
+        ids = list(share_ids)
+        if not ids:
+            return {}
+        return await self.db.execute_fn(lambda c: outbox.refusals(c, ids))
 
     async def refresh_counts(self) -> OutboxCounts:
         counts = await self.db.execute_fn(outbox.counts)
         s = self._status
         s.queued, s.due, s.failing = counts.queued, counts.due, counts.failing
         s.oldest_queued_at, s.synced = counts.oldest_enqueued_at, counts.synced
-        s.possible_duplicates = counts.possible_duplicates
+        s.possible_duplicates, s.refused = counts.possible_duplicates, counts.refused
         return counts
 
     async def upstream_link(self, share_id: str) -> UpstreamLink | None:
@@ -201,7 +224,19 @@ class SyncWorker:
         ids = list(share_ids)
         if not ids:
             return {}
-        return await self.db.execute_fn(lambda c: outbox.upstream_refs(c, ids))
+        refs = await self.db.execute_fn(lambda c: outbox.upstream_refs(c, ids))
+        return {k: dataclasses.replace(r, upstream=self.site_of(r.upstream))
+                for k, r in refs.items()}
+
+    def site_of(self, upstream: str) -> str:
+        """Where take-home links of copies on ``upstream`` (an API base URL) point.
+
+        The configured public site (``upstream_site_url``) for the configured upstream;
+        otherwise the API base itself, whose origin the link is built on.
+        """
+        if self.config.upstream_site_url and upstream == self.base:
+            return self.config.upstream_site_url.rstrip("/")
+        return upstream
 
     async def queued_among(self, share_ids: Sequence[str]) -> set[str]:
         """Which of these shares wait to go upstream, in one read (none when sync is off)."""
@@ -287,8 +322,9 @@ class SyncWorker:
         self._status.reachable = True
         self._last_ok = time.monotonic()
         if not was:
-            # Rows failed while the line was down: send them now, not after their backoff.
-            await self.db.execute_write_fn(outbox.reset_backoff)
+            # Rows failed while the line was down: send them now, not after their backoff
+            # (rows failing with an error answer keep theirs).
+            await self.db.execute_write_fn(outbox.reset_after_reconnect)
             _LOGGER.info("sync: upstream %s reachable", self._status.upstream)
         return True
 
@@ -323,12 +359,16 @@ class SyncWorker:
         """Send one notebook (create, then update to its latest version); never raises."""
         try:
             await self._sync_share(share_id)
+        except UpstreamRefused as exc:
+            await self._refused(share_id, exc)
         except UpstreamError as exc:
+            message = str(exc)
             if isinstance(exc, UpstreamUnreachable | AnswerLost):
                 # The line (or the upstream) is failing: stop taking new rows this round.
                 self._stop_round = True
                 self._status.reachable = False
-            await self._failed(share_id, str(exc))
+                message = outbox.CONNECTION_ERROR + message
+            await self._failed(share_id, message)
         except asyncio.CancelledError:
             raise
         except Exception as exc:
@@ -363,6 +403,16 @@ class SyncWorker:
         log = _LOGGER.warning if attempts >= STUCK_ATTEMPTS else _LOGGER.info
         log("sync: share %s not sent (attempt %d): %s", share_id, attempts, message)
 
+    async def _refused(self, share_id: str, exc: UpstreamRefused) -> None:
+        """Park a share the upstream refused for good (until it changes or "sync now")."""
+        self._error(str(exc))
+        first = await self.db.execute_write_fn(
+            lambda c: outbox.refuse(c, share_id, exc.reason, str(exc)))
+        if first:
+            _LOGGER.warning("sync: share %s refused by the upstream for good (%s): %s; not "
+                            "retried until it changes or the teacher asks", share_id, exc,
+                            exc.reason)
+
     def _error(self, message: str) -> None:
         self._status.last_error = message
         self._status.last_error_at = time.time()
@@ -388,6 +438,9 @@ class SyncWorker:
             # start afresh there.
             await self.db.execute_write_fn(lambda c: outbox.delete_link(c, share_id))
             link = None
+        content = await asyncio.to_thread(upstream_content, unit.content)
+        if content is not unit.content:
+            unit = dataclasses.replace(unit, content=content)
         if link is None or link.upstream_id is None:
             link = await self._create(unit, link)
         if unit.version > link.synced_version:
@@ -436,8 +489,12 @@ class SyncWorker:
         key = f"{self._kiosk_id}:{share_id}:{unit.version}:put"
         try:
             saved = await self._upstream(link.kind).put(unit, link, key)
-        except UpstreamGone:
+        except UpstreamGone as exc:
             await self.db.execute_write_fn(lambda c: outbox.forget_upstream(c, share_id))
+            # Once per copy: the next attempt creates a new one (a new take-home link).
+            _LOGGER.warning("sync: share %s: %s (the old upstream copy %s keeps version %d)",
+                            share_id, exc, link.upstream_readable_id or link.upstream_id,
+                            link.synced_version)
             raise
         now, version = time.time(), unit.version
         await self.db.execute_write_fn(lambda c: outbox.record_updated(
