@@ -18,6 +18,7 @@ nothing copied): these are the answers the kiosk must cope with, where the older
   the token is even looked at).
 * ``domain_id`` is the caller's address (``X-Forwarded-For``, else the peer).
 * With ``extra_header`` set (name, value), a request without it → 403.
+* ``post_500``: every POST fails inside the service (500), whatever the token.
 """
 
 from __future__ import annotations
@@ -55,6 +56,7 @@ class JEStandIn:
     active: dict[str, str] = field(default_factory=dict)  # session → its one token
     notebooks: dict[str, dict[str, Any]] = field(default_factory=dict)
     calls: list[tuple[str, str, int]] = field(default_factory=list)
+    post_500: bool = False  # every POST notebooks fails inside JE (an uncaught exception)
     _counter: int = 0
 
     # ------------------------------------------------------------------ control
@@ -181,6 +183,8 @@ class JEStandIn:
 
     async def create(self, request: web.Request) -> web.Response:
         session, _ = self._session(request)
+        if self.post_500:
+            raise web.HTTPInternalServerError()
         raw = await request.read()
         try:
             data = json.loads(raw)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import html
 import json
 import logging
 import time
@@ -21,14 +22,15 @@ from kiosk.cli.sync import run_status
 from kiosk.sharing.keys import STORE
 from kiosk.sharing.store import UpdateGrant
 from kiosk.sync import outbox
-from kiosk.sync.je import GONE_AFTER
+from kiosk.sync.je import GONE_AFTER, REFUSE_AFTER
 from kiosk.sync.keys import SYNC_WORKER
 from kiosk.sync.tokens import TOKEN_RENEW_SECONDS
-from kiosk.sync.upstream import REFUSALS
+from kiosk.sync.upstream import PERSISTENT_ERROR, REFUSALS
 from kiosk.sync.worker import JE_PRIVACY_NOTICE, SyncWorker
 from tests.je_standin import JEStandIn
 from tests.sharing_helpers import make_notebook
 from tests.sync_helpers import sync_store
+from tests.test_dashboard_auth import sign_in
 
 
 class Rig:
@@ -171,6 +173,21 @@ async def test_a_copy_je_no_longer_knows_is_shared_anew_after_bounded_tries(
     assert len(logged) == 1
 
 
+async def test_a_post_that_keeps_failing_after_a_new_token_is_refused(rig: Rig) -> None:
+    rig.je.post_500 = True
+    sid = await rig.share()
+    for _ in range(REFUSE_AFTER + 3):
+        await rig.rounds()
+        await asyncio.sleep(0.03)  # past the share's tiny backoff
+    # Each attempt: the POST, a new token, the POST again; then parked for good.
+    assert rig.je.count("POST", "notebooks", 500) == 2 * REFUSE_AFTER
+    assert await rig.worker.refusals([sid]) == {sid: PERSISTENT_ERROR}
+    rig.je.post_500 = False
+    await rig.store.update(sid, json.dumps(make_notebook("z = 3")), grant=UpdateGrant("student"))
+    await rig.rounds()
+    assert len(rig.je.notebooks) == 1
+
+
 async def test_a_reconnect_does_not_reset_the_backoff_of_a_repeating_error(tmp_path) -> None:
     store = sync_store(tmp_path / "s.sqlite3")
     await store.start()
@@ -247,6 +264,10 @@ async def test_refused_state_site_url_and_privacy_notice_on_the_kiosk(
         await asyncio.to_thread(run_status, argparse.Namespace(json=False), config)
         out = capsys.readouterr().out
         assert "privacy:" in out and "domain_id" in out and "refused:       1" in out
+        # The teacher's dashboard shows the notice too.
+        await sign_in(client)
+        page = html.unescape(await (await client.get("/admin")).text())
+        assert JE_PRIVACY_NOTICE in page
     finally:
         await client.close()
         await server.close()

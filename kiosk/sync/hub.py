@@ -42,7 +42,7 @@ class KioskHub:
     def session_held_through_errors(self) -> bool:
         return True
 
-    async def post(self, body: str, key: str) -> Saved:
+    async def post(self, body: str, key: str, *, attempts: int) -> Saved:
         return await post_with_session(self.client, self.tokens, body, idempotency_key=key,
                                        hold=True)
 

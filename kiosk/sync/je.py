@@ -5,9 +5,11 @@ hours, and only the creating session or a token issued with the notebook's passw
 (``auth/issue {notebookId, password}``) may update it, so updates use such a
 notebook-scoped token. JE has no Idempotency-Key: a POST whose answer was lost may have
 created a copy (the scheduler counts it as a possible duplicate). A 4xx to a POST
-created nothing. A PUT refused with 401/403 (a dead token) or 500 (JE's answer to a
-token that is not the owner's) is retried with a fresh scoped token; a 404 means JE
-lost the copy.
+created nothing; 400/413/422, or a 500 on ``REFUSE_AFTER`` attempts that a new token
+did not cure, is a refusal for good. A PUT refused with 401/403 (a dead token) or
+500 (JE's answer to a token that is not the owner's) is retried with a fresh scoped
+token; a copy JE will not give such a token for is shared anew after ``GONE_AFTER``
+attempts.
 """
 
 from __future__ import annotations
@@ -17,10 +19,17 @@ import secrets
 from kiosk.sync.client import Saved, UpstreamClient, UpstreamRejected
 from kiosk.sync.outbox import UpstreamLink, WorkUnit
 from kiosk.sync.tokens import TokenCache
-from kiosk.sync.upstream import UpstreamGone, post_with_session, refused
+from kiosk.sync.upstream import (
+    PERSISTENT_ERROR,
+    UpstreamGone,
+    UpstreamRefused,
+    post_with_session,
+    refused,
+)
 
 PUT_TRIES = 3
 GONE_AFTER = 3
+REFUSE_AFTER = 5
 
 
 class JupyterEverywhere:
@@ -41,9 +50,19 @@ class JupyterEverywhere:
     def session_held_through_errors(self) -> bool:
         return False  # notebooks carry passwords: any refusal may start a new session
 
-    async def post(self, body: str, key: str) -> Saved:
-        return await post_with_session(self.client, self.tokens, body,
-                                       idempotency_key=None, hold=False)
+    async def post(self, body: str, key: str, *, attempts: int) -> Saved:
+        try:
+            return await post_with_session(self.client, self.tokens, body,
+                                           idempotency_key=None, hold=False,
+                                           reissue_on_500=True)
+        except UpstreamRejected as exc:
+            # A 500 that a new token did not cure, on REFUSE_AFTER attempts spread by the
+            # backoff: JE will not store this notebook (a 500 also hides what it thinks
+            # is wrong with one). Parked as refused, like a 413.
+            if exc.upstream_status == 500 and attempts + 1 >= REFUSE_AFTER:
+                raise UpstreamRefused(f"{exc} ({attempts + 1} tries)", 500,
+                                      PERSISTENT_ERROR) from None
+            raise
 
     async def put(self, unit: WorkUnit, link: UpstreamLink, key: str) -> Saved:
         assert link.upstream_id is not None

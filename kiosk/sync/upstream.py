@@ -46,6 +46,8 @@ REFUSALS = {
          "share again",
 }
 SESSION_TRIES = 3
+PERSISTENT_ERROR = ("the cloud service keeps failing to store this notebook: change it "
+                    "(or clear its outputs) and share again")
 
 
 def refused(exc: UpstreamRejected) -> UpstreamRefused | None:
@@ -70,8 +72,11 @@ class Upstream(Protocol):
         """Whether a 5xx/429 on ``auth/refresh`` keeps the session (see TokenCache)."""
         ...
 
-    async def post(self, body: str, key: str) -> Saved:
-        """``POST notebooks``; :class:`PostRefused` when it clearly created nothing."""
+    async def post(self, body: str, key: str, *, attempts: int) -> Saved:
+        """``POST notebooks``; :class:`PostRefused` when it clearly created nothing.
+
+        ``attempts``: the share's failed attempts so far.
+        """
         ...
 
     async def put(self, unit: WorkUnit, link: UpstreamLink, key: str) -> Saved:
@@ -80,13 +85,17 @@ class Upstream(Protocol):
 
 
 async def post_with_session(client: UpstreamClient, tokens: TokenCache, body: str, *,
-                            idempotency_key: str | None, hold: bool) -> Saved:
+                            idempotency_key: str | None, hold: bool,
+                            reissue_on_500: bool = False) -> Saved:
     """POST with the session token.
 
     A 401 or 403 (JE answers 403 to a bad, expired or forgotten token) drops the token
     and tries again with a new one, ``SESSION_TRIES`` times in all. A 400/413/422 is a
     refusal for good (:class:`UpstreamRefused`); any other 4xx a :class:`PostRefused`.
+    With ``reissue_on_500`` a 500 also gets one new token (JE answers 500 to a token
+    it fails to process).
     """
+    reissued_for_500 = False
     for attempt in range(SESSION_TRIES):
         token = await tokens.session_bearer(hold_through_errors=hold)
         try:
@@ -94,6 +103,11 @@ async def post_with_session(client: UpstreamClient, tokens: TokenCache, body: st
         except UpstreamRejected as exc:
             status = exc.upstream_status
             if status in (401, 403) and attempt < SESSION_TRIES - 1:
+                await tokens.drop_session(token)
+                continue
+            if status == 500 and reissue_on_500 and not reissued_for_500 \
+                    and attempt < SESSION_TRIES - 1:
+                reissued_for_500 = True
                 await tokens.drop_session(token)
                 continue
             refusal = refused(exc)

@@ -471,7 +471,7 @@ class SyncWorker:
             c, share_id, upstream=self.base, kind=kind, password=password, key=key,
             version=version, body=body))
         try:
-            saved = await upstream.post(body, key)
+            saved = await upstream.post(body, key, attempts=unit.item.attempts)
         except PostRefused:
             await self.db.execute_write_fn(lambda c: outbox.clear_pending(c, share_id))
             raise
