@@ -8,26 +8,41 @@ PROFILE ?= science
 KIOSK := $(BIN)/kiosk
 BROWSER_DEPS := tests/browser/node_modules/.installed
 
-.PHONY: run setup extension bundle bundles-for-tests test test-deps lint bench clean help install uninstall usb
+.PHONY: run setup extension bundle bundles-for-tests test test-deps lint bench clean help install uninstall usb pi-stick
 
 help:
 	@echo "make run    - set up, build the default bundle if missing, start the kiosk"
 	@echo "make test   - set up everything the tests need (browser included) and run them"
 	@echo "make setup | bundle | lint | bench | install | uninstall | clean"
 
-$(VENV)/.installed: pyproject.toml
-	bash scripts/system-deps.sh run
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e '.[test]'
-	touch $@
+# Two stamps: what running needs (`make run`), and the test tools on top (`make test`).
+RUN_STAMP := $(VENV)/.installed-run
+TEST_STAMP := $(VENV)/.installed-test
+STEP := bash scripts/progress.sh
+PIP := $(BIN)/python -m pip --disable-pip-version-check
 
-setup: $(VENV)/.installed
+$(RUN_STAMP): pyproject.toml
+	@$(STEP) "checking system packages (python3-venv, nodejs, npm)" "seconds; minutes if apt installs" \
+	  bash scripts/system-deps.sh run
+	@test -x $(BIN)/python || $(STEP) "creating the Python environment $(VENV)" "about 5 s" \
+	  $(PYTHON) -m venv $(VENV)
+	@$(STEP) "installing the kiosk and what it runs on (aiohttp, zeroconf, nbconvert, brotli, ...)" \
+	  "about 1 minute; 3-5 minutes on a Raspberry Pi or without a pip cache" \
+	  $(PIP) install -q -e .
+	@touch $@
+
+$(TEST_STAMP): $(RUN_STAMP)
+	@$(STEP) "installing the test tools (pytest, hypothesis, mypy, ruff, ...)" "about 30 s" \
+	  $(PIP) install -q -e '.[test]'
+	@touch $@
+
+setup: $(RUN_STAMP)
 
 # The notebook extension (Share button, view-only links, plain-HTTP relay), built into
 # extension/dist/labextension; the bundle builder includes it in every profile.
 extension:
-	bash extension/build.sh
+	@$(STEP) "building the notebook extension (npm, jupyterlab; skipped when up to date)" \
+	  "seconds when built; about 2 minutes the first time" bash extension/build.sh
 
 # Build both profiles (core first) and activate the default one. Downloads are cached in
 # ~/.cache/kiosk/bundles, so a rebuild takes seconds.
@@ -41,11 +56,13 @@ run: setup extension
 	$(KIOSK) serve --bundles-dir $(BUNDLES)
 
 $(BROWSER_DEPS): tests/browser/package.json tests/browser/package-lock.json
-	cd tests/browser && npm ci --no-audit --no-fund --loglevel=error
-	touch $@
+	@$(STEP) "installing the browser test driver (npm ci in tests/browser)" "about 30 s" \
+	  bash -c 'cd tests/browser && npm ci --no-audit --no-fund --loglevel=error'
+	@touch $@
 
-test-deps: setup
-	bash scripts/system-deps.sh test
+test-deps: $(TEST_STAMP)
+	@$(STEP) "checking the system packages the tests use (chromium, nginx, ...)" \
+	  "seconds; several minutes if apt installs them" bash scripts/system-deps.sh test
 	$(MAKE) $(BROWSER_DEPS)
 
 # Both profiles, built once (a fresh clone builds them from the download cache).
@@ -56,9 +73,9 @@ bundles-for-tests: setup extension
 test: test-deps bundles-for-tests
 	$(BIN)/ruff check kiosk tests bench
 	$(BIN)/mypy
-	$(BIN)/pytest -p no:cacheprovider
+	$(BIN)/pytest -p no:cacheprovider --durations=25
 
-lint: setup
+lint: $(TEST_STAMP)
 	$(BIN)/ruff check kiosk tests bench
 	$(BIN)/mypy
 
@@ -81,3 +98,9 @@ uninstall:
 
 clean:
 	rm -rf $(VENV) tests/browser/node_modules .pytest_cache .mypy_cache .ruff_cache
+
+# Everything a Raspberry Pi needs (source and the active bundle, no Node.js needed there),
+# on a USB stick: make pi-stick DEST=/media/$USER/STICK   (docs/operations.md)
+pi-stick:
+	@test -n "$(DEST)" || { echo "usage: make pi-stick DEST=/media/<you>/<stick>"; exit 2; }
+	bash scripts/pi-stick.sh "$(DEST)"

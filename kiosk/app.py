@@ -12,10 +12,12 @@ from collections.abc import Callable
 from aiohttp import web
 
 from kiosk import (
+    clock,
     dashboard,
     discovery,
     downloads,
     health,
+    hostcheck,
     hotspot,
     metrics,
     relay,
@@ -25,9 +27,12 @@ from kiosk import (
     sync,
     systemd,
 )
+from kiosk.bundle import served
 from kiosk.config import KioskConfig
-from kiosk.keys import CONFIG, RUNTIME, SERVING_HOOKS, RuntimeInfo
+from kiosk.diskspace import DiskProbe
+from kiosk.keys import CONFIG, DISK_PROBE, RUNTIME, SERVING_HOOKS, RuntimeInfo
 from kiosk.middleware import errors_middleware, security_headers
+from kiosk.templating import setup as setup_templates
 
 Component = Callable[[web.Application, KioskConfig], None]
 
@@ -41,6 +46,8 @@ COMPONENTS: list[Component] = [
     downloads.setup,
     hotspot.setup,  # after status (its section); before serving (probe paths)
     health.setup,
+    clock.setup,  # after sharing (its guard), status and health (its section and check)
+    served.setup,  # records the bundles dir for the CLI once listening
     sync.setup,  # after sharing (its store), status and health (its section and check)
     metrics.setup,
     dashboard.setup,  # after sharing, discovery, status (reads their keys)
@@ -62,7 +69,10 @@ def create_app(config: KioskConfig) -> web.Application:
     app[CONFIG] = config
     app[RUNTIME] = RuntimeInfo()
     app[SERVING_HOOKS] = []
+    app[DISK_PROBE] = DiskProbe(config.data_path)
     app.on_response_prepare.append(security_headers)
+    hostcheck.setup(app, config)  # first inner middleware: before any handler runs
+    setup_templates(app)  # the pages' environment and stylesheet, before any route
     for component in COMPONENTS:
         component(app, config)
     return app

@@ -426,6 +426,9 @@ class Database:
 
     def _migrate(self, conn: sqlite3.Connection) -> None:
         self._convert_legacy(conn)
+        versions = {}
+        # Every capability is checked before any migrates: a file from a newer kiosk is
+        # refused untouched.
         for schema in self._schemas:
             row = conn.execute("SELECT version FROM schema_versions WHERE owner = ?",
                                (schema.owner,)).fetchone()
@@ -435,6 +438,9 @@ class Database:
                 raise StartupError(
                     f"the database {self.path} has {schema.owner} schema version {current}, "
                     f"newer than this kiosk knows ({known}); upgrade the kiosk")
+            versions[schema.owner] = current
+        for schema in self._schemas:
+            current, known = versions[schema.owner], len(schema.migrations)
             for number in range(current + 1, known + 1):
                 conn.execute("BEGIN IMMEDIATE")
                 try:

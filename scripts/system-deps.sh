@@ -29,6 +29,10 @@ test_deps=(
   "convert imagemagick"
   "nmcli network-manager"
   "openssl openssl"
+  "faketime faketime"
+  "fusermount3 fuse3"
+  "debootstrap debootstrap"
+  "systemd-nspawn systemd-container"
 )
 
 have() {

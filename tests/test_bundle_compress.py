@@ -70,3 +70,48 @@ def test_tree_with_cache_reuses_results(tmp_path: Path) -> None:
     again = compress_tree(site, cache_dir=cache)
     assert again == stats
     assert (site / "a.html.br").is_file()
+
+
+def test_same_content_is_compressed_once_per_build_and_never_again(tmp_path: Path,
+                                                                   monkeypatch) -> None:
+    from kiosk.bundle import compress
+
+    calls: list[int] = []
+    real = compress.CODECS["br"]
+
+    def counting(data: bytes) -> bytes:
+        calls.append(len(data))
+        return real[1](data)
+
+    monkeypatch.setitem(compress.CODECS, "br", (".br", counting))
+    body = "const kiosk = 'the same file in two profiles';\n" * 300
+    for profile in ("core", "science"):
+        site = tmp_path / profile
+        (site / "build").mkdir(parents=True)
+        (site / "build" / "app.js").write_text(body, encoding="utf-8")
+        (site / "build" / "copy.js").write_text(body, encoding="utf-8")
+    cache = tmp_path / "cache"
+    compress_tree(tmp_path / "core", cache_dir=cache)
+    assert calls == [len(body)]  # two files, one content: compressed once
+    compress_tree(tmp_path / "science", cache_dir=cache)
+    assert calls == [len(body)]  # the next build (another profile) reuses it
+    for profile in ("core", "science"):
+        for name in ("app.js", "copy.js"):
+            sibling = tmp_path / profile / "build" / f"{name}.br"
+            assert brotli.decompress(sibling.read_bytes()).decode() == body
+
+
+def test_cached_outputs_are_keyed_by_codec_settings(tmp_path: Path, monkeypatch) -> None:
+    from kiosk.bundle import compress
+
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "a.js").write_text("let x = 1;\n" * 500, encoding="utf-8")
+    cache = tmp_path / "cache"
+    compress_tree(site, cache_dir=cache)
+    names = sorted(p.name for p in cache.rglob("*.br"))
+    assert len(names) == 1 and f"-q{compress.BROTLI_QUALITY}w" in names[0]
+    # Another quality must not pick up the old output: it writes its own.
+    monkeypatch.setitem(compress.CODEC_TAGS, "br", "q5w22")
+    compress_tree(site, cache_dir=cache)
+    assert len(list(cache.rglob("*.br"))) == 2

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import shlex
 import socket
+import subprocess
+import sys
+from pathlib import Path
 from types import SimpleNamespace
 from unittest import mock
 
@@ -14,7 +18,7 @@ from zeroconf import IPVersion
 from kiosk.app import create_app
 from kiosk.discovery import txt_for
 from kiosk.discovery.announcer import zeroconf_interfaces
-from kiosk.discovery.banner import banner_text
+from kiosk.discovery.banner import banner_text, secret_command
 from kiosk.discovery.interfaces import InterfaceAddresses, all_addresses, choose
 from kiosk.discovery.keys import DISCOVERY_STATUS
 from kiosk.discovery.monitor import AddressMonitor, Damper
@@ -30,6 +34,9 @@ from kiosk.discovery.pages import render_poster
 from kiosk.discovery.status import DiscoveryStatus, PeerKiosk
 from kiosk.keys import RUNTIME, SERVING_HOOKS
 from kiosk.qr import wifi_payload
+from kiosk.secrets import admin_secret_path
+from kiosk.serving.pages import inline_script_hashes, script_hash
+from kiosk.templating import Templates
 from kiosk.urls import ip_urls, reachable_addresses, url_for, usable_in_qr, viewer_url
 
 
@@ -217,8 +224,8 @@ def test_banner_lists_ip_urls_first_then_local():
 
 
 def test_poster_is_a4_svg_with_escaped_text():
-    svg = render_poster(name="<lab>", url="http://192.0.2.1:8000/", ssid="A&B",
-                        password="p<w>")
+    svg = render_poster(Templates().load(), name="<lab>", url="http://192.0.2.1:8000/",
+                        ssid="A&B", password="p<w>")
     assert 'width="210mm" height="297mm"' in svg
     assert "&lt;lab&gt;" in svg and "A&amp;B" in svg and "p&lt;w&gt;" in svg
     assert svg.count("<path") == 2
@@ -238,7 +245,7 @@ def test_setup_adds_hook_status_and_routes(make_config):
     assert app[DISCOVERY_STATUS].enabled is True
     assert len(app[SERVING_HOOKS]) >= 1
     names = {r.name for r in app.router.routes() if r.name}
-    assert {"join", "join_json", "join_poster", "join_script"} <= names
+    assert {"join", "join_json", "join_poster"} <= names
 
 
 async def test_join_pages_in_process(aiohttp_client, make_config):
@@ -246,17 +253,21 @@ async def test_join_pages_in_process(aiohttp_client, make_config):
     client = await aiohttp_client(app)
     resp = await client.get("/join")
     assert resp.status == 200
-    assert "script-src 'self'" in resp.headers["Content-Security-Policy"]
+    csp = resp.headers["Content-Security-Policy"]
     page = await resp.text()
-    assert "<script src=\"/join/join.js\"" in page and "<script>" not in page
+    # One inline script (the poller), allowed by the hash of its rendered text; no path.
+    assert inline_script_hashes(page) == [script_hash(page.split("<script>")[1]
+                                                      .split("</script>")[0])]
+    assert f"script-src {inline_script_hashes(page)[0]};" in csp
+    assert "'self'" not in csp.split("script-src")[1].split(";")[0]
+    assert "connect-src 'self'" in csp
     assert "Password: <strong>pw</strong>" in page
     data = await (await client.get("/join.json")).json()
     assert data["url"].startswith("http://127.0.0.1:")
     assert data["local_url"] is None  # mDNS is off in this config
     poster = await client.get("/join/poster.svg")
     assert poster.headers["Content-Type"].startswith("image/svg+xml")
-    script = await client.get("/join/join.js")
-    assert script.status == 200 and "join.json" in await script.text()
+    assert "join_script" not in {r.name for r in app.router.routes()}  # no script file
 
 
 async def test_hook_without_mdns_prints_banner_and_leaves_no_task(make_config, capsys):
@@ -488,3 +499,40 @@ async def test_rename_never_takes_back_the_name_given_up():
     await announcer.check_now()
     assert link.registered == ["lab", "lab-2"]
     assert status.host_name == "lab-2.local"
+
+
+def test_banner_names_the_teachers_pages_and_the_secret_command():
+    command = "/opt/kiosk/venv/bin/kiosk admin secret --data-dir /var/lib/kiosk"
+    text = banner_text(name="lab", ip_urls=["http://192.0.2.1:8000/"],
+                       local_url="http://lab.local:8000/", loopback_url=None,
+                       secret_command=command)
+    lines = [line.strip() for line in text.splitlines()]
+    assert "join page for the projector (QR codes): http://192.0.2.1:8000/join" in lines
+    assert "A4 poster to print: http://192.0.2.1:8000/join/poster.svg" in lines
+    assert "dashboard: http://192.0.2.1:8000/admin" in lines
+    assert f"its admin secret: {command}" in lines
+    # The QR code still follows "Scan to open" and holds the student URL.
+    assert lines.index("Scan to open http://192.0.2.1:8000/") > lines.index(
+        f"its admin secret: {command}")
+    offline = banner_text(name="lab", ip_urls=[], local_url=None,
+                          loopback_url="http://127.0.0.1:8000/")
+    assert "join page for the projector (QR codes): http://127.0.0.1:8000/join" in offline
+
+
+def test_secret_command_names_the_running_executable_and_data_dir(tmp_path):
+    exe = Path(sys.executable).parent / "kiosk"
+    data = tmp_path / "data dir"
+    command = secret_command(data, argv0=str(exe), under_systemd=False)
+    assert command == shlex.join([str(exe.resolve()), "admin", "secret", "--data-dir",
+                                  str(data.resolve())])
+    # It really prints the secret the dashboard checks (the same file).
+    out = subprocess.run(shlex.split(command), capture_output=True, text=True, check=True,
+                         env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)})
+    secret = out.stdout.strip()
+    assert len(secret) >= 32
+    assert admin_secret_path(data).read_text().strip() == secret
+    as_module = secret_command(data, argv0="/x/kiosk/__main__.py", under_systemd=False)
+    assert as_module.startswith(shlex.join([sys.executable, "-m", "kiosk"]))
+    service = secret_command(data, argv0=str(exe), under_systemd=True, user="kiosk", euid=998)
+    assert service == "sudo -u kiosk " + command
+    assert secret_command(data, argv0=str(exe), under_systemd=True, euid=0) == command

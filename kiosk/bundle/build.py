@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from kiosk.bundle import active, verify
-from kiosk.bundle.compress import CompressionStats, compress_tree
+from kiosk.bundle.compress import BROTLI_QUALITY, CompressionStats, compress_tree
 from kiosk.bundle.fetch import Cache, run
 from kiosk.bundle.manifest import Manifest, describe_files, sha256_file, write_manifest
 from kiosk.bundle.profiles import Profile, load_profile, recipe_fingerprint
@@ -344,7 +344,8 @@ def build_bundle(options: BuildOptions, progress: Progress | None = None) -> Bui
         _fail_on(verify.offline_problems(tmp_out) + verify.kernel_config_problems(tmp_out),
                  "the site would reach outside the kiosk")
 
-        progress.step("compressing (brotli 11, gzip 9)")
+        progress.step(f"compressing (brotli {BROTLI_QUALITY}, gzip 9; reusing earlier "
+                      "builds' results)")
         stats = compress_tree(tmp_out, progress=progress.bar,
                               cache_dir=options.cache_dir / "compressed")
         progress.say(f"{stats.files} files, {stats.raw / 2**20:.1f} MiB; as sent: "

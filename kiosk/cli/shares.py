@@ -10,7 +10,9 @@ import argparse
 import asyncio
 import datetime
 import json
+import os
 import sys
+from pathlib import Path
 from typing import Any
 
 from kiosk.config import KioskConfig
@@ -33,6 +35,15 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     clearer = commands.add_parser("clear", parents=[common], help="delete every share")
     clearer.add_argument("--yes", action="store_true", help="really delete them all")
     clearer.set_defaults(func=run_clear)
+    exporter = commands.add_parser(
+        "export", parents=[common], help="save every share in a zip of notebooks",
+        description="End of term: write every share into FILE, a zip of .ipynb files "
+        "named by the notebook's title (its first heading) and the student's name.")
+    exporter.add_argument("file", type=Path, metavar="FILE", help="the zip to write "
+                          "(must not exist yet)")
+    exporter.add_argument("--clear", action="store_true", help="then delete the exported "
+                          "shares (a share changed after its export is kept)")
+    exporter.set_defaults(func=run_export)
 
 
 async def _with_store(config: KioskConfig, action: Any) -> Any:
@@ -94,4 +105,50 @@ def run_clear(args: argparse.Namespace, config: KioskConfig) -> int:
         return int(await store.clear())
 
     print(f"deleted {asyncio.run(_with_store(config, action))} share(s)")
+    return 0
+
+
+async def _write_zip(store: Any, target: Path) -> Any:
+    """Export into ``target`` through a temporary file, fsynced before its rename."""
+    from kiosk.sharing.export import export_shares
+
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.part")
+    handle = await asyncio.to_thread(tmp.open, "xb")
+
+    async def write(chunk: bytes) -> None:
+        await asyncio.to_thread(handle.write, chunk)
+
+    try:
+        exported = await export_shares(store, write)
+        await asyncio.to_thread(handle.flush)
+        await asyncio.to_thread(os.fsync, handle.fileno())
+    except BaseException:
+        await asyncio.to_thread(handle.close)
+        await asyncio.to_thread(tmp.unlink, True)
+        raise
+    await asyncio.to_thread(handle.close)
+    await asyncio.to_thread(tmp.rename, target)
+    return exported
+
+
+def run_export(args: argparse.Namespace, config: KioskConfig) -> int:
+    from kiosk.sharing.export import delete_exported
+
+    target: Path = args.file.expanduser().absolute()
+    if target.exists():
+        raise KioskError(f"{target} exists already; give another file name")
+    if not target.parent.is_dir():
+        raise KioskError(f"{target.parent} is not a folder")
+
+    async def action(store: Any) -> tuple[int, tuple[int, int] | None]:
+        exported = await _write_zip(store, target)
+        cleared = await delete_exported(store, exported) if args.clear else None
+        return len(exported), cleared
+
+    count, cleared = asyncio.run(_with_store(config, action))
+    print(f"wrote {count} notebook(s) to {target}")
+    if cleared is not None:
+        deleted, kept = cleared
+        print(f"deleted {deleted} share(s)"
+              + (f"; kept {kept} changed after their export" if kept else ""))
     return 0

@@ -23,6 +23,7 @@ from kiosk.dashboard.auth import LOGIN_TRIES, LOGIN_WINDOW_SECONDS, Sessions
 from kiosk.dashboard.clients import RecentClients
 from kiosk.dashboard.figures import prime_cpu_percent
 from kiosk.dashboard.keys import LOGIN_LIMITER, RECENT_CLIENTS, SESSIONS
+from kiosk.dashboard.titles import TITLES, TitleCache
 from kiosk.dashboard.views import routes
 from kiosk.sharing.keys import SHARING
 from kiosk.sharing.ratelimit import SlidingWindowLimiter
@@ -41,6 +42,7 @@ def setup(app: web.Application, config: KioskConfig) -> None:
     """Wire the dashboard into the app (no I/O here). Needs sharing set up before it."""
     app[SESSIONS] = Sessions()
     app[RECENT_CLIENTS] = RecentClients()
+    app[TITLES] = TitleCache()
     app[LOGIN_LIMITER] = SlidingWindowLimiter(LOGIN_TRIES, window=LOGIN_WINDOW_SECONDS,
                                               what="sign-in attempts")
     app.on_response_prepare.append(record_client)

@@ -8,7 +8,10 @@ CSRF checks of :mod:`kiosk.dashboard.csrf`, then answers with a redirect (303) t
 from __future__ import annotations
 
 import asyncio
+import datetime
 import hmac
+import re
+import unicodedata
 
 from aiohttp import web
 
@@ -18,14 +21,17 @@ from kiosk.dashboard import auth, csrf
 from kiosk.dashboard.figures import gather_overview
 from kiosk.dashboard.keys import LOGIN_LIMITER, RECENT_CLIENTS, SESSIONS
 from kiosk.dashboard.pages import MESSAGES, TakeHomeLink, render_dashboard, render_login
+from kiosk.dashboard.titles import TITLES, share_titles
 from kiosk.errors import BadRequest, Forbidden, NotFound
 from kiosk.keys import CONFIG
 from kiosk.qr import qr_svg
 from kiosk.sharing import ids
+from kiosk.sharing.export import export_shares
 from kiosk.sharing.keys import SHARING, STORE
 from kiosk.sharing.store import ShareSummary
 from kiosk.sharing.view import upstream_lab_url
 from kiosk.sync.keys import SYNC_WORKER
+from kiosk.templating import page_response
 from kiosk.urls import viewer_url
 
 _NO_STORE = {"Cache-Control": "no-store"}
@@ -39,8 +45,7 @@ ERRORS = {
 
 
 def _page(text: str, status: int = 200) -> web.Response:
-    return web.Response(text=text, status=status, content_type="text/html",
-                        headers=_NO_STORE)
+    return page_response(text, status=status, headers=_NO_STORE)
 
 
 def _back(code: str, *, error: bool = False) -> web.HTTPSeeOther:
@@ -99,7 +104,7 @@ async def dashboard(request: web.Request) -> web.Response:
     session = auth.current_session(request, request.app[SESSIONS])
     message = MESSAGES.get(request.query.get("msg", ""))
     if session is None:
-        return _page(render_login(kiosk_name=config.name,
+        return _page(render_login(request, kiosk_name=config.name,
                                   message=message if request.query.get("msg") ==
                                   "signed-out" else None))
     overview = await gather_overview(request.app, request.app[RECENT_CLIENTS].count())
@@ -110,11 +115,12 @@ async def dashboard(request: web.Request) -> web.Response:
     url = viewer_url(request)
     qr = await asyncio.to_thread(qr_svg, url, title=f"QR code for {url}")
     return _page(render_dashboard(
-        overview, csrf=session.csrf, shares=shares, search=search, matching=matching,
+        request, overview, csrf=session.csrf, shares=shares, search=search, matching=matching,
         qr_svg=qr, join_url=url, sync_available=request.app[SYNC_WORKER].enabled,
         message=message, error=ERRORS.get(request.query.get("err", "")),
         take_home=await take_home_links(request.app, shares),
-        waiting=await waiting_shares(request.app, shares)))
+        waiting=await waiting_shares(request.app, shares),
+        titles=await share_titles(request.app[TITLES], store, shares)))
 
 
 async def login(request: web.Request) -> web.StreamResponse:
@@ -126,7 +132,7 @@ async def login(request: web.Request) -> web.StreamResponse:
     expected = request.app[SHARING].admin_secret
     if not isinstance(typed, str) or not hmac.compare_digest(typed.strip().encode(),
                                                              expected.encode()):
-        return _page(render_login(kiosk_name=request.app[CONFIG].name,
+        return _page(render_login(request, kiosk_name=request.app[CONFIG].name,
                                   error="That is not the admin secret."), status=401)
     session = request.app[SESSIONS].create()
     response = web.HTTPSeeOther("/admin", headers=_NO_STORE)
@@ -161,6 +167,31 @@ async def clear_shares(request: web.Request) -> web.StreamResponse:
     raise _back("cleared")
 
 
+def export_file_name(kiosk_name: str, day: datetime.date) -> str:
+    """``lab-3-shares-2026-06-30.zip``: ASCII only, safe in a Content-Disposition."""
+    ascii_name = unicodedata.normalize("NFKD", kiosk_name).encode("ascii", "ignore").decode()
+    stem = re.sub(r"[^A-Za-z0-9._-]+", "-", ascii_name).strip("-.") or "kiosk"
+    return f"{stem[:40]}-shares-{day.isoformat()}.zip"
+
+
+async def export_all(request: web.Request) -> web.StreamResponse:
+    """``POST /admin/shares/export``: every share as a zip of notebooks, streamed.
+
+    Nothing is deleted: the teacher clears with the "Delete all shares" form once the
+    zip is safe (``kiosk shares export FILE --clear`` does both on the command line).
+    """
+    await _checked_form(request)
+    name = export_file_name(request.app[CONFIG].name, datetime.date.today())
+    response = web.StreamResponse(headers={
+        "Content-Type": "application/zip",
+        "Content-Disposition": f'attachment; filename="{name}"',
+        "X-Content-Type-Options": "nosniff", **_NO_STORE})
+    await response.prepare(request)
+    await export_shares(request.app[STORE], response.write)
+    await response.write_eof()
+    return response
+
+
 async def sync_now(request: web.Request) -> web.StreamResponse:
     """``POST /admin/sync-now``: start a sync round now (an error when sync is off)."""
     await _checked_form(request)
@@ -193,6 +224,7 @@ def routes() -> list[web.RouteDef]:
         web.post("/admin/login", login, name="admin_login"),
         web.post("/admin/logout", logout, name="admin_logout"),
         web.post("/admin/shares/clear", clear_shares, name="admin_clear"),
+        web.post("/admin/shares/export", export_all, name="admin_export"),
         web.post("/admin/shares/{share_id}/delete", delete_share, name="admin_delete"),
         web.post("/admin/sync-now", sync_now, name="admin_sync_now"),
         web.post("/admin/bundle", switch_bundle, name="admin_bundle"),

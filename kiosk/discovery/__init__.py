@@ -26,7 +26,12 @@ from aiohttp import web
 
 from kiosk import __version__
 from kiosk.config import KioskConfig
-from kiosk.discovery.banner import banner_text, stdout_is_terminal, write_stdout
+from kiosk.discovery.banner import (
+    banner_text,
+    secret_command,
+    stdout_is_terminal,
+    write_stdout,
+)
 from kiosk.discovery.interfaces import InterfaceAddresses, all_addresses
 from kiosk.discovery.keys import DISCOVERY_STATUS
 from kiosk.discovery.monitor import AddressMonitor
@@ -135,6 +140,8 @@ async def _print_banner(config: KioskConfig, runtime: RuntimeInfo, status: Disco
              if status.host_name else None)
     any_host = config.host in {"0.0.0.0", "::"}
     loopback = url_for("127.0.0.1" if any_host else config.host, port, runtime.scheme)
+    command = await asyncio.to_thread(secret_command, config.data_path)  # resolves paths
     text = banner_text(name=config.name, ip_urls=status.urls, local_url=local,
-                       loopback_url=loopback, ansi=stdout_is_terminal())
+                       loopback_url=loopback, ansi=stdout_is_terminal(),
+                       secret_command=command)
     await asyncio.to_thread(write_stdout, text)

@@ -69,6 +69,16 @@ class DownloadCache:
         tmp_meta.replace(self.root / f"{key}.json")
         return entry
 
+    def store_bytes(self, url: str, data: bytes, content_type: str) -> CachedFile:
+        """Keep ``data`` under ``url`` as if it had been downloaded (a teacher's upload)."""
+        temp = self.temp_path()
+        try:
+            temp.write_bytes(data)
+            return self.commit(url, temp, content_type)
+        except BaseException:
+            temp.unlink(missing_ok=True)
+            raise
+
     def remove(self, url: str) -> bool:
         """Forget ``url``: delete its body and metadata. False if it was not cached."""
         key = self._key(url)

@@ -12,7 +12,8 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 
 from kiosk.config import KioskConfig
-from kiosk.sharing import admin, api, openapi, view
+from kiosk.keys import DISK_PROBE
+from kiosk.sharing import admin, api, guessing, openapi, view
 from kiosk.sharing.keys import SHARING, STORE
 from kiosk.sharing.service import SharingService
 
@@ -21,7 +22,7 @@ __all__ = ["setup"]
 
 def setup(app: web.Application, config: KioskConfig) -> None:
     """Wire sharing into the app (no I/O here; the cleanup context starts it)."""
-    service = SharingService(config)
+    service = SharingService(config, disk=app[DISK_PROBE])
     app[SHARING] = service
     app[STORE] = service.store
 
@@ -42,3 +43,4 @@ def setup(app: web.Application, config: KioskConfig) -> None:
     app.router.add_routes(openapi.routes())
     app.router.add_routes(view.routes())
     app.router.add_routes(admin.routes())
+    guessing.setup(app, config.rate_miss_per_minute)

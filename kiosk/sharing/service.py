@@ -9,11 +9,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import shutil
+import os
 import time
-from pathlib import Path
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
 
+from kiosk.backup import hold_serving_lock, refuse_newer_schema
+from kiosk.clock import UNSET_BEFORE, ClockGuard
 from kiosk.config import KioskConfig
+from kiosk.diskspace import DiskProbe
 from kiosk.errors import InsufficientStorage, KioskError
 from kiosk.secrets import admin_secret_path, load_or_create_secret, signing_key_path
 from kiosk.sharing.ratelimit import SlidingWindowLimiter
@@ -24,30 +29,27 @@ from kiosk.sharing.validate import notebook_problem
 
 _LOGGER = logging.getLogger(__name__)
 
+T = TypeVar("T")
+
 RETENTION_SWEEP_SECONDS = 3600.0
+#: threads for bcrypt and share body parsing (see SharingService.run_cpu)
+CPU_THREADS = 2
+# While the clock is not set, look again often: it may jump any moment.
+UNTRUSTED_CLOCK_SWEEP_SECONDS = 10.0
 
 
 class DiskGuard:
-    """Refuses new writes (507) while free space in the data directory is too low.
+    """Refuses new writes (507) while free space in the data directory is too low."""
 
-    ``shutil.disk_usage`` runs in a thread and its answer is reused for ``ttl`` seconds.
-    """
-
-    def __init__(self, path: Path, min_free_bytes: int, *, ttl: float = 5.0) -> None:
-        self.path = path
+    def __init__(self, probe: DiskProbe, min_free_bytes: int) -> None:
+        self.probe = probe
         self.min_free_bytes = min_free_bytes
-        self.ttl = ttl
-        self._free: int | None = None
-        self._checked_at = -1e18
 
     async def check(self) -> None:
         if self.min_free_bytes <= 0:
             return
-        now = time.monotonic()
-        if self._free is None or now - self._checked_at > self.ttl:
-            usage = await asyncio.to_thread(shutil.disk_usage, self.path)
-            self._free, self._checked_at = usage.free, now
-        if self._free < self.min_free_bytes:
+        free, _total = await self.probe.usage()
+        if free < self.min_free_bytes:
             raise InsufficientStorage(
                 "The kiosk's storage is almost full, so it cannot keep new work; ask the "
                 "teacher to clear old shares.")
@@ -56,7 +58,7 @@ class DiskGuard:
 class SharingService:
     """Everything the sharing handlers need, with one start/close."""
 
-    def __init__(self, config: KioskConfig) -> None:
+    def __init__(self, config: KioskConfig, *, disk: DiskProbe | None = None) -> None:
         self.config = config
         self.store = ShareStore.in_data_dir(config.data_path)
         # Whether this start created the teacher's admin secret (the kiosk's first start).
@@ -65,11 +67,19 @@ class SharingService:
                                                   what="token requests")
         self.post_limiter = SlidingWindowLimiter(config.rate_post_per_minute,
                                                  what="new shares")
-        self.disk = DiskGuard(config.data_path, int(config.min_free_disk_mib * 1048576))
+        self.disk = DiskGuard(disk or DiskProbe(config.data_path),
+                              int(config.min_free_disk_mib * 1048576))
         self.renderer = NotebookRenderer()
+        self.clock = ClockGuard(config.data_path)
         self._tokens: TokenService | None = None
+        # Password hashing and body parsing of shares run here, not on the default
+        # executor that serves static files: a burst of shares waits for these two
+        # threads instead of delaying every student's page load.
+        self._cpu = ThreadPoolExecutor(max_workers=CPU_THREADS,
+                                       thread_name_prefix="kiosk-share-cpu")
         self._admin_secret: str | None = None
         self._retention_task: asyncio.Task[None] | None = None
+        self._lock_fd: int | None = None
 
     @property
     def domain_id(self) -> str:
@@ -91,17 +101,24 @@ class SharingService:
     async def start(self) -> None:
         """Load (or create) the secrets, open the store, start the retention sweep."""
         data = self.config.data_path
+        # A data directory of a newer kiosk is refused before anything in it is touched.
+        await asyncio.to_thread(refuse_newer_schema, data)
+        self._lock_fd = await asyncio.to_thread(hold_serving_lock, data)  # keeps restore out
         key = await asyncio.to_thread(load_or_create_secret, signing_key_path(data))
         secret_path = admin_secret_path(data)
         self.admin_secret_is_new = not await asyncio.to_thread(secret_path.exists)
         self._admin_secret = await asyncio.to_thread(load_or_create_secret, secret_path)
-        self._tokens = TokenService(key, self.config.token_days * 86400)
+        self._tokens = TokenService(key, self.config.token_days * 86400, clock=self.clock)
         await self.store.start()
         # Compile the nbformat schema now so the first share does not wait for it.
         await asyncio.to_thread(notebook_problem, {"nbformat": 4, "nbformat_minor": 5,
                                                    "metadata": {}, "cells": []})
         self._retention_task = asyncio.create_task(self._housekeeping(),
                                                    name="sharing-housekeeping")
+
+    async def run_cpu(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run CPU-bound share work (bcrypt, JSON parsing) on the bounded share pool."""
+        return await asyncio.get_running_loop().run_in_executor(self._cpu, fn, *args)
 
     async def close(self) -> None:
         """Stop the sweep and close the store (idempotent)."""
@@ -112,12 +129,32 @@ class SharingService:
                 await task
         await self.renderer.close()
         await self.store.close()
+        await asyncio.to_thread(self._cpu.shutdown, wait=True, cancel_futures=True)
+        fd, self._lock_fd = self._lock_fd, None
+        if fd is not None:
+            os.close(fd)
 
     async def sweep(self) -> int:
-        """Apply the retention setting once and expire old idempotency keys."""
+        """Judge the clock, then apply the retention setting once and expire old
+        idempotency keys. Retention never runs on a clock that is not trusted, and rows
+        stamped by such a clock are re-stamped first (see :mod:`kiosk.clock`)."""
         removed = 0
+        clock = self.clock
+        newest = await self.store.execute_read(
+            lambda c: c.execute("SELECT max(updated_at) FROM shares").fetchone()[0])
+        clock.note_newest(newest)
+        verdict = await asyncio.to_thread(clock.refresh)
+        if not verdict.trusted:
+            if self.config.retention_days > 0:
+                _LOGGER.warning("retention skipped: %s", verdict.reason)
+            return 0
+        restamped = await self.store.execute_write(
+            lambda c: _restamp(c, UNSET_BEFORE, verdict.now))
+        if restamped:
+            _LOGGER.info("clock set: %d rows saved while it was not set now date from %s",
+                         restamped, time.strftime("%Y-%m-%d %H:%M", time.gmtime(verdict.now)))
         if self.config.retention_days > 0:
-            cutoff = time.time() - self.config.retention_days * 86400
+            cutoff = verdict.now - self.config.retention_days * 86400
             removed = await self.store.purge_older_than(cutoff)
             if removed:
                 _LOGGER.info("retention: deleted %d shares older than %g days", removed,
@@ -131,4 +168,17 @@ class SharingService:
                 await self.sweep()
             except Exception:
                 _LOGGER.exception("share retention sweep failed; will retry")
-            await asyncio.sleep(RETENTION_SWEEP_SECONDS)
+            untrusted = not self.clock.verdict().trusted
+            await asyncio.sleep(UNTRUSTED_CLOCK_SWEEP_SECONDS if untrusted
+                                else RETENTION_SWEEP_SECONDS)
+
+
+def _restamp(conn: Any, before: float, now: float) -> int:
+    """Give rows stamped by an unset clock (earlier than ``before``) the time ``now``."""
+    changed = conn.execute("UPDATE shares SET updated_at = ? WHERE updated_at < ?",
+                           (now, before)).rowcount
+    changed += conn.execute("UPDATE shares SET created_at = ? WHERE created_at < ?",
+                            (now, before)).rowcount
+    conn.execute("UPDATE idempotency_keys SET created_at = ? WHERE created_at < ?",
+                 (now, before))
+    return int(changed)

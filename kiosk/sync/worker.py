@@ -292,6 +292,7 @@ class SyncWorker:
             except Exception as exc:
                 _LOGGER.exception("sync round failed; will retry")
                 self._error(f"sync round failed: {type(exc).__name__}")
+            await self._forget_future_backoff()
             delay = self.config.sync_interval
             if self._status.reachable:
                 due = await self.db.execute_fn(outbox.next_due_at)
@@ -299,6 +300,21 @@ class SyncWorker:
                     delay = max(0.05, min(delay, due - time.time()))
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), delay)
+
+    async def _forget_future_backoff(self) -> None:
+        """Make every row due if one waits longer than any backoff could ask for.
+
+        Retry times are stored as wall-clock times (they survive restarts); a clock that
+        went back (a Pi rebooting without a battery clock) would otherwise hold them for
+        years. Within a run, delays are measured by ``asyncio`` (monotonic).
+        """
+        latest = await self.store.execute_read(
+            lambda c: c.execute("SELECT max(next_attempt_at) FROM outbox").fetchone()[0])
+        if latest is not None and latest - time.time() > self.config.sync_backoff_max + 60:
+            reset = await self.store.execute_write(outbox.reset_backoff)
+            _LOGGER.warning("sync: %d retries were scheduled after %s, beyond the longest "
+                            "backoff: the clock went back; retrying now", reset,
+                            time.strftime("%Y-%m-%d", time.gmtime(latest)))
 
     async def _probe(self) -> bool:
         assert self.client is not None
