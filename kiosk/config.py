@@ -84,6 +84,18 @@ def _upstream_kind(value: str) -> str | None:
     return None if value in {"auto", "kiosk", "je"} else "must be 'auto', 'kiosk' or 'je'"
 
 
+def _header_name(value: str | None) -> str | None:
+    if value is None or re.fullmatch(r"[A-Za-z0-9!#$%&'*+.^_`|~-]+", value):
+        return None
+    return "must be an HTTP header name (letters, digits, dashes)"
+
+
+def _header_value(value: str | None) -> str | None:
+    if value is None or not any(c in value for c in "\r\n\0"):
+        return None
+    return "must be one line"
+
+
 def _log_level(value: str) -> str | None:
     levels = {"DEBUG", "INFO", "WARNING", "ERROR"}
     return None if value.upper() in levels else f"must be one of {sorted(levels)}"
@@ -261,6 +273,14 @@ class KioskConfig:
                                        "in seconds.", check=_positive)
     sync_timeout: float = _setting(30.0, "Seconds one upstream request may take (the health "
                                    "probe gets at most 5).", check=_positive)
+    upstream_site_url: str | None = _setting(
+        None, "Public site of the upstream, for take-home links (its JupyterLite at "
+        "<site>/lab/index.html); unset: the origin of upstream_url.")
+    upstream_auth_header: str | None = _setting(
+        None, "Name of an extra header the upstream requires (the JE service's optional "
+        "extra authentication header).", check=_header_name)
+    upstream_auth_value: str | None = _setting(
+        None, "Value of that extra header.", secret=True, check=_header_value)
 
     # Hostile clients (see docs/security.md)
     rate_miss_per_minute: int = _setting(10, "Share links that do not exist one client "

@@ -25,7 +25,8 @@ from kiosk.sharing.keys import SHARING
 from kiosk.sharing.store import ShareStore, UpdateGrant
 from kiosk.sync import outbox
 from kiosk.sync.client import UpstreamRejected
-from kiosk.sync.worker import SESSION_KEY, TOKEN_RENEW_SECONDS, SyncWorker, _Token
+from kiosk.sync.tokens import SESSION_KEY, TOKEN_RENEW_SECONDS, Token
+from kiosk.sync.worker import SyncWorker
 from tests.sharing_helpers import make_notebook
 from tests.sync_helpers import FakeJE, sync_store
 
@@ -122,17 +123,17 @@ async def test_the_session_is_refreshed_while_idle_and_kept_on_server_errors(
     assert hub_tokens.verify(renewed["token"]).session_id == session
 
     # A server error while refreshing is not a refusal: the session is kept for later.
-    assert room.worker._client is not None
-    real_refresh = room.worker._client.refresh
+    assert room.worker.client is not None
+    real_refresh = room.worker.client.refresh
 
     async def broken_refresh(token: str) -> str:
         raise UpstreamRejected("auth/refresh answered 500", 500)
 
-    room.worker._client.refresh = broken_refresh  # type: ignore[method-assign]
+    room.worker.client.refresh = broken_refresh  # type: ignore[method-assign]
     room.clock[0] += TOKEN_RENEW_SECONDS + MINUTE
     await room.worker.run_round()
     assert await room.stored_session() == renewed
-    room.worker._client.refresh = real_refresh  # type: ignore[method-assign]
+    room.worker.client.refresh = real_refresh  # type: ignore[method-assign]
     await room.worker.run_round()
     again = await room.stored_session()
     assert again["obtained_at"] == room.clock[0]
@@ -152,7 +153,8 @@ async def test_a_session_the_hub_no_longer_accepts_shares_anew(room: Room, lost:
         value = room.hub.app[SHARING].tokens.issue()  # valid, but not the owner: 403
     else:
         value = "not-a-token-the-hub-signed"  # 401, and refreshing it fails too
-    room.worker._session_token = _Token(value, room.clock[0])
+    assert room.worker.tokens is not None
+    room.worker.tokens.session = Token(value, room.clock[0])
 
     nb["cells"][-1]["source"] = "print('after')"
     await room.store.update(created.id, json.dumps(nb), grant=UpdateGrant("student"))

@@ -64,11 +64,15 @@ async def _stored_status(config: KioskConfig) -> dict[str, Any]:
         counts = await store.execute_read(outbox.counts)
     finally:
         await store.close()
-    return {"source": "share store (no kiosk answered)",
-            "enabled": bool(config.sync_enabled and config.upstream_url),
+    from kiosk.sync.worker import JE_PRIVACY_NOTICE
+
+    enabled = bool(config.sync_enabled and config.upstream_url)
+    return {"source": "share store (no kiosk answered)", "enabled": enabled,
             "queued": counts.queued, "due": counts.due, "failing": counts.failing,
             "oldest_queued_at": counts.oldest_enqueued_at, "synced": counts.synced,
-            "possible_duplicates": counts.possible_duplicates}
+            "possible_duplicates": counts.possible_duplicates, "refused": counts.refused,
+            "privacy_notice": JE_PRIVACY_NOTICE if enabled and config.upstream_kind != "kiosk"
+            else None}
 
 
 def _when(ts: Any) -> str:
@@ -92,10 +96,15 @@ def run_status(args: argparse.Namespace, config: KioskConfig) -> int:
           f" failing {status.get('failing', 0)})")
     print(f"synced shares: {status.get('synced', 0)}; possible duplicates upstream: "
           f"{status.get('possible_duplicates', 0)}")
+    if status.get("refused"):
+        print(f"refused:       {status['refused']} share(s) the upstream will not take "
+              "(retried when they change, or with 'kiosk sync now')")
     if "last_success_at" in status:
         print(f"last success:  {_when(status.get('last_success_at'))}")
         print(f"last error:    {status.get('last_error') or 'none'}"
               + (f" ({_when(status.get('last_error_at'))})" if status.get("last_error") else ""))
+    if status.get("privacy_notice"):
+        print(f"privacy:       {status['privacy_notice']}")
     return 0
 
 

@@ -25,7 +25,6 @@ from kiosk.dashboard.figures import prime_cpu_percent
 from kiosk.dashboard.keys import LOGIN_LIMITER, RECENT_CLIENTS, SESSIONS
 from kiosk.dashboard.titles import TITLES, TitleCache
 from kiosk.dashboard.views import routes
-from kiosk.secrets import admin_secret_path
 from kiosk.sharing.keys import SHARING
 from kiosk.sharing.ratelimit import SlidingWindowLimiter
 
@@ -39,10 +38,6 @@ async def record_client(request: web.Request, response: web.StreamResponse) -> N
     request.app[RECENT_CLIENTS].seen(request.remote)
 
 
-async def _secret_existed(config: KioskConfig) -> bool:
-    return await asyncio.to_thread(admin_secret_path(config.data_path).exists)
-
-
 def setup(app: web.Application, config: KioskConfig) -> None:
     """Wire the dashboard into the app (no I/O here). Needs sharing set up before it."""
     app[SESSIONS] = Sessions()
@@ -52,23 +47,15 @@ def setup(app: web.Application, config: KioskConfig) -> None:
                                               what="sign-in attempts")
     app.on_response_prepare.append(record_client)
 
-    secret_was_there: list[bool] = []
-
-    async def before_everything(app: web.Application) -> None:
-        # Runs ahead of every cleanup context (sharing creates the secret in its own):
-        # note whether the admin secret existed before this start.
-        secret_was_there.append(await _secret_existed(config))
-
     async def dashboard_ctx(app: web.Application) -> AsyncIterator[None]:
         await asyncio.to_thread(prime_cpu_percent)
-        if secret_was_there == [False]:
+        if app[SHARING].admin_secret_is_new:
             _LOGGER.warning(
                 "first start: the teacher's admin secret is %s (sign in at /admin; "
                 "'kiosk admin secret' shows it again; this line is logged only once)",
                 app[SHARING].admin_secret)
         yield
 
-    app.on_startup.insert(0, before_everything)
     app.cleanup_ctx.append(dashboard_ctx)
     app.router.add_routes(routes())
     app.router.add_routes(datasets.routes())

@@ -10,11 +10,8 @@ from __future__ import annotations
 import asyncio
 import datetime
 import hmac
-import importlib
-import inspect
 import re
 import unicodedata
-from typing import Any
 
 from aiohttp import web
 
@@ -54,25 +51,6 @@ def _page(text: str, status: int = 200) -> web.Response:
 
 def _back(code: str, *, error: bool = False) -> web.HTTPSeeOther:
     return web.HTTPSeeOther(f"/admin?{'err' if error else 'msg'}={code}", headers=_NO_STORE)
-
-
-def sync_worker(app: web.Application) -> Any | None:
-    """The sync worker, when the sync feature is present and enabled (else None).
-
-    Looked up lazily, so the dashboard works with or without the sync feature; an
-    inert worker (sync off in the settings) counts as none.
-    """
-    try:
-        module = importlib.import_module("kiosk.sync.keys")
-    except ImportError:
-        return None
-    key = getattr(module, "SYNC_WORKER", None)
-    if key is None:
-        return None
-    worker = app.get(key)
-    if worker is None or not getattr(worker, "enabled", True):
-        return None
-    return worker
 
 
 async def take_home_links(app: web.Application,
@@ -139,7 +117,7 @@ async def dashboard(request: web.Request) -> web.Response:
     qr = await asyncio.to_thread(qr_svg, url, title=f"QR code for {url}")
     return _page(render_dashboard(
         request, overview, csrf=session.csrf, shares=shares, search=search, matching=matching,
-        qr_svg=qr, join_url=url, sync_available=sync_worker(request.app) is not None,
+        qr_svg=qr, join_url=url, sync_available=request.app[SYNC_WORKER].enabled,
         message=message, error=ERRORS.get(request.query.get("err", "")),
         take_home=await take_home_links(request.app, shares),
         waiting=await waiting_shares(request.app, shares),
@@ -216,16 +194,12 @@ async def export_all(request: web.Request) -> web.StreamResponse:
 
 
 async def sync_now(request: web.Request) -> web.StreamResponse:
-    """``POST /admin/sync-now``: wake the sync worker, if there is one."""
+    """``POST /admin/sync-now``: start a sync round now (an error when sync is off)."""
     await _checked_form(request)
-    worker = sync_worker(request.app)
-    if worker is None:
+    worker = request.app[SYNC_WORKER]
+    if not worker.enabled:
         raise _back("sync-off", error=True)
-    # "Sync now" forgets the backoff; older workers only offer wake().
-    action = getattr(worker, "sync_now", None) or worker.wake
-    result = action()
-    if inspect.isawaitable(result):
-        await result
+    worker.sync_now()  # forgets every backoff and starts a round
     raise _back("sync")
 
 

@@ -29,6 +29,7 @@ from kiosk.sharing.keys import SHARING
 from kiosk.sharing.service import SharingService
 from kiosk.sharing.store import IdempotencyKey, Share, UpdateGrant, WriteResult
 from kiosk.sharing.tokens import TokenClaims, bearer_token
+from kiosk.sharing.upstream import UPSTREAM_COPIES, UpstreamCopies
 from kiosk.sharing.validate import (
     parse_json,
     parse_post_body,
@@ -122,13 +123,15 @@ def _retrieved(service: SharingService, share: Share) -> web.Response:
                         content_type="application/json")
 
 
-async def _find(service: SharingService, ref: str, *, pull: bool = False) -> Share:
+async def _find(service: SharingService, ref: str, *,
+                upstream: UpstreamCopies | None = None) -> Share:
+    """A share by UUID or readable id; else, with ``upstream``, its copy pulled from there."""
     canonical = ids.parse_uuid(ref)
     share = (await service.store.get(canonical) if canonical
              else await service.store.get_by_readable_id(ref))
-    if share is None and pull and service.pull_through is not None:
+    if share is None and upstream is not None:
         # A link to the upstream's copy (?notebook=<upstream id>) opened on the kiosk.
-        share = await service.pull_through(canonical or ids.normalize(ref))
+        share = await upstream.pull(canonical or ids.normalize(ref))
     if share is None:
         raise NotFound(f"There is no shared notebook '{ref.strip()}' on this kiosk.")
     return share
@@ -256,7 +259,7 @@ async def get_notebook(request: web.Request) -> web.Response:
     service = _service(request)
     _claims(request)
     return _retrieved(service, await _find(service, request.match_info["notebook_id"],
-                                           pull=True))
+                                           upstream=request.app.get(UPSTREAM_COPIES)))
 
 
 async def get_by_readable_id(request: web.Request) -> web.Response:
@@ -265,8 +268,9 @@ async def get_by_readable_id(request: web.Request) -> web.Response:
     _claims(request)
     ref = request.match_info["readable_id"]
     share = await service.store.get_by_readable_id(ref)
-    if share is None and service.pull_through is not None:
-        share = await service.pull_through(ids.normalize(ref))
+    upstream = request.app.get(UPSTREAM_COPIES)
+    if share is None and upstream is not None:
+        share = await upstream.pull(ids.normalize(ref))
     if share is None:
         raise NotFound(f"There is no shared notebook '{ids.normalize(ref)}' on this kiosk.")
     return _retrieved(service, share)

@@ -11,7 +11,7 @@ import contextlib
 import logging
 import os
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
@@ -23,7 +23,7 @@ from kiosk.errors import InsufficientStorage, KioskError
 from kiosk.secrets import admin_secret_path, load_or_create_secret, signing_key_path
 from kiosk.sharing.ratelimit import SlidingWindowLimiter
 from kiosk.sharing.render import NotebookRenderer
-from kiosk.sharing.store import Share, ShareStore
+from kiosk.sharing.store import ShareStore
 from kiosk.sharing.tokens import TokenService
 from kiosk.sharing.validate import notebook_problem
 
@@ -61,9 +61,8 @@ class SharingService:
     def __init__(self, config: KioskConfig, *, disk: DiskProbe | None = None) -> None:
         self.config = config
         self.store = ShareStore.in_data_dir(config.data_path)
-        # Set by kiosk.sync when it runs: fetch a notebook this kiosk does not hold from
-        # the upstream (and its offline cache); see api._find.
-        self.pull_through: Callable[[str], Awaitable[Share | None]] | None = None
+        # Whether this start created the teacher's admin secret (the kiosk's first start).
+        self.admin_secret_is_new = False
         self.issue_limiter = SlidingWindowLimiter(config.rate_issue_per_minute,
                                                   what="token requests")
         self.post_limiter = SlidingWindowLimiter(config.rate_post_per_minute,
@@ -106,8 +105,9 @@ class SharingService:
         await asyncio.to_thread(refuse_newer_schema, data)
         self._lock_fd = await asyncio.to_thread(hold_serving_lock, data)  # keeps restore out
         key = await asyncio.to_thread(load_or_create_secret, signing_key_path(data))
-        self._admin_secret = await asyncio.to_thread(load_or_create_secret,
-                                                     admin_secret_path(data))
+        secret_path = admin_secret_path(data)
+        self.admin_secret_is_new = not await asyncio.to_thread(secret_path.exists)
+        self._admin_secret = await asyncio.to_thread(load_or_create_secret, secret_path)
         self._tokens = TokenService(key, self.config.token_days * 86400, clock=self.clock)
         await self.store.start()
         # Compile the nbformat schema now so the first share does not wait for it.

@@ -2,8 +2,10 @@
 
 ``setup(app, config)`` adds the :class:`~kiosk.sync.worker.SyncWorker` (inert when
 sync is off) under ``SYNC_WORKER``, its cleanup context (after sharing's, so the
-store outlives it), the status section, the health check, the pull-through hook
-of the sharing API and the routes of :mod:`kiosk.sync.endpoints`. See ``docs/reliability.md``.
+store outlives it), the status section, the health check, the worker as sharing's
+:class:`~kiosk.sharing.upstream.UpstreamCopies` (pull-through, take-home links)
+under ``UPSTREAM_COPIES``, and the routes of :mod:`kiosk.sync.endpoints`. See
+``docs/reliability.md``.
 """
 
 from __future__ import annotations
@@ -28,13 +30,12 @@ def setup(app: web.Application, config: KioskConfig) -> None:
     service = app[SHARING]
     worker = SyncWorker(config, service.store)
     app[SYNC_WORKER] = worker
-    app[UPSTREAM_COPIES] = worker  # take-home links on sharing's pages
+    app[UPSTREAM_COPIES] = worker  # pull-through and take-home links for sharing
     # Sync's tables in the store's database; the outbox fills only once the teacher
     # configured an upstream and turned sync on.
     outbox.attach(service.store, queue_writes=worker.enabled)
     if worker.enabled:
         service.store.change_listeners.append(worker.wake)
-        service.pull_through = worker.pull
 
     async def sync_ctx(app: web.Application) -> AsyncIterator[None]:
         await worker.start()

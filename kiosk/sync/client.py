@@ -89,9 +89,11 @@ class UpstreamClient:
     """Calls one upstream base URL (``.../api/v1``) over a shared ``ClientSession``."""
 
     def __init__(self, base_url: str, session: aiohttp.ClientSession, *,
-                 timeout: float) -> None:
+                 timeout: float, extra_headers: dict[str, str] | None = None) -> None:
         self.base = base_url.rstrip("/")
         self._session = session
+        # Sent with every request (the JE service's optional extra authentication header).
+        self._extra = dict(extra_headers or {})
         self._timeout = aiohttp.ClientTimeout(total=timeout, sock_connect=min(timeout, 10))
 
     async def health(self) -> dict[str, Any]:
@@ -167,7 +169,8 @@ class UpstreamClient:
     async def _call(self, method: str, path: str, *, body: str | None = None,
                     token: str | None = None, idempotency_key: str | None = None,
                     limit: aiohttp.ClientTimeout | None = None) -> tuple[int, Any]:
-        headers = {"Content-Type": "application/json", "Accept": "application/json"}
+        headers = {**self._extra, "Content-Type": "application/json",
+                   "Accept": "application/json"}
         if token is not None:
             headers["Authorization"] = f"Bearer {token}"
         if idempotency_key is not None:

@@ -72,7 +72,9 @@ async def share_upstream(request: web.Request) -> web.Response:
     """``GET /api/kiosk/shares/{ref}/upstream``: where a share lives upstream, if anywhere.
 
     Always: ``id``, ``readable_id``, ``version``, ``sync_enabled``, ``queued`` (waiting
-    in the outbox: a new version is on its way), ``synced``. Once
+    in the outbox: a new version is on its way), ``synced``, ``state`` (``refused``,
+    ``queued``, ``synced`` or ``not-sent``), and with ``refused`` the ``reason`` in a
+    student's words (the upstream will not take this version). Once
     synced: ``url`` (the take-home link), ``qr_svg``, ``upstream_id``,
     ``upstream_readable_id``, ``synced_version``, ``synced_at``, ``up_to_date``.
     A link made before sync was turned off is still shown (``synced`` stays true).
@@ -89,12 +91,18 @@ async def share_upstream(request: web.Request) -> web.Response:
     # The share dialog promises a take-home link only when sync is on and the share is
     # on its way (shares made before sync was turned on are not back-filled).
     queued = worker.enabled and await worker.is_queued(share.id)
+    refused = (await worker.refusals([share.id])).get(share.id) if worker.enabled else None
+    state = ("refused" if refused else "queued" if queued else
+             "synced" if link is not None else "not-sent")
     body: dict[str, Any] = {"id": share.id, "readable_id": share.readable_id,
                             "version": share.version, "sync_enabled": worker.enabled,
-                            "queued": queued, "synced": link is not None}
+                            "queued": queued, "synced": link is not None, "state": state}
+    if refused:
+        body["reason"] = refused
     if link is not None:
         assert link.upstream_id is not None
-        url = upstream_lab_url(link.upstream, link.upstream_id, link.upstream_readable_id)
+        url = upstream_lab_url(worker.site_of(link.upstream), link.upstream_id,
+                               link.upstream_readable_id)
         body.update({"upstream_id": link.upstream_id,
                      "upstream_readable_id": link.upstream_readable_id,
                      "synced_version": link.synced_version, "synced_at": link.synced_at,

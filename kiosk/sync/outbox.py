@@ -71,6 +71,7 @@ class OutboxCounts:
     oldest_enqueued_at: float | None
     synced: int
     possible_duplicates: int
+    refused: int = 0
 
 
 _LINK_COLUMNS = ("share_id, upstream, kind, upstream_id, upstream_readable_id, password, "
@@ -110,7 +111,11 @@ def enqueue(conn: sqlite3.Connection, share_id: str, version: int) -> None:
     """
     conn.execute(
         "INSERT INTO outbox (share_id, version, enqueued_at) VALUES (?, ?, ?) "
-        "ON CONFLICT(share_id) DO UPDATE SET version = max(version, excluded.version)",
+        "ON CONFLICT(share_id) DO UPDATE SET version = max(version, excluded.version), "
+        # A refused share that changed is tried again now, from a clean retry state.
+        "attempts = CASE WHEN refused IS NULL THEN attempts ELSE 0 END, "
+        "next_attempt_at = CASE WHEN refused IS NULL THEN next_attempt_at ELSE 0 END, "
+        "refused = NULL",
         (share_id, version, time.time()))
 
 
@@ -130,9 +135,29 @@ def upstream_refs(conn: sqlite3.Connection, share_ids: Sequence[str]) -> dict[st
 
 def queued_among(conn: sqlite3.Connection, share_ids: Sequence[str]) -> set[str]:
     """Which of these shares wait in the outbox, in one query."""
-    rows = conn.execute("SELECT share_id FROM outbox WHERE share_id IN "
+    rows = conn.execute("SELECT share_id FROM outbox WHERE refused IS NULL AND share_id IN "
                         "(SELECT value FROM json_each(?))", (_ids_json(share_ids),)).fetchall()
     return {str(r[0]) for r in rows}
+
+
+def refusals(conn: sqlite3.Connection, share_ids: Sequence[str]) -> dict[str, str]:
+    """Why the upstream refused these shares for good (only those it refused)."""
+    rows = conn.execute("SELECT share_id, refused FROM outbox WHERE refused IS NOT NULL AND "
+                        "share_id IN (SELECT value FROM json_each(?))",
+                        (_ids_json(share_ids),)).fetchall()
+    return {str(r[0]): str(r[1]) for r in rows}
+
+
+def refuse(conn: sqlite3.Connection, share_id: str, reason: str, error: str) -> bool:
+    """The upstream refused this version for good: park the row until the share changes.
+
+    Returns False when the row was already parked with this reason (log it once).
+    """
+    before = conn.execute("SELECT refused FROM outbox WHERE share_id = ?",
+                          (share_id,)).fetchone()
+    conn.execute("UPDATE outbox SET refused = ?, last_error = ?, attempts = attempts + 1 "
+                 "WHERE share_id = ?", (reason, error[:500], share_id))
+    return before is not None and before[0] != reason
 
 
 def due_items(conn: sqlite3.Connection, now: float, limit: int,
@@ -140,14 +165,16 @@ def due_items(conn: sqlite3.Connection, now: float, limit: int,
     """Rows due now, oldest first, skipping notebooks already in flight."""
     rows = conn.execute(
         f"SELECT {_ITEM_COLUMNS} FROM outbox WHERE next_attempt_at <= ? "  # noqa: S608
-        "ORDER BY enqueued_at, share_id LIMIT ?", (now, limit + len(exclude))).fetchall()
+        "AND refused IS NULL ORDER BY enqueued_at, share_id LIMIT ?",
+        (now, limit + len(exclude))).fetchall()
     items = [OutboxItem(*r) for r in rows if r[0] not in exclude]
     return items[:limit]
 
 
 def next_due_at(conn: sqlite3.Connection) -> float | None:
     """When the earliest row becomes due (None for an empty outbox)."""
-    row = conn.execute("SELECT min(next_attempt_at) FROM outbox").fetchone()
+    row = conn.execute("SELECT min(next_attempt_at) FROM outbox WHERE refused IS NULL"
+                       ).fetchone()
     return None if row is None or row[0] is None else float(row[0])
 
 
@@ -166,7 +193,7 @@ def load_unit(conn: sqlite3.Connection, share_id: str) -> WorkUnit | None:
 
 def is_queued(conn: sqlite3.Connection, share_id: str) -> bool:
     """Whether the share waits in the outbox (made or changed while sync was on)."""
-    return conn.execute("SELECT 1 FROM outbox WHERE share_id = ?",
+    return conn.execute("SELECT 1 FROM outbox WHERE share_id = ? AND refused IS NULL",
                         (share_id,)).fetchone() is not None
 
 
@@ -277,22 +304,42 @@ def fail_item(conn: sqlite3.Connection, share_id: str, error: str, delay: float,
     return 0 if row is None else int(row[0])
 
 
+CONNECTION_ERROR = "connection: "
+"""Prefix of ``last_error`` for failures of the line, not of the share."""
+
+
 def reset_backoff(conn: sqlite3.Connection) -> int:
-    """Make every row due now (the upstream came back, or the teacher said 'sync now')."""
-    return conn.execute("UPDATE outbox SET next_attempt_at = 0 WHERE next_attempt_at > 0"
-                        ).rowcount
+    """The teacher said 'sync now': every row due now, refused ones tried again too."""
+    return conn.execute("UPDATE outbox SET next_attempt_at = 0, refused = NULL, "
+                        "attempts = CASE WHEN refused IS NULL THEN attempts ELSE 0 END "
+                        "WHERE next_attempt_at > 0 OR refused IS NOT NULL").rowcount
+
+
+def reset_after_reconnect(conn: sqlite3.Connection) -> int:
+    """The upstream answers again: rows that failed because the line was down are due now.
+
+    A row whose own send keeps failing (an error answer) keeps its backoff: a
+    reconnect does not make the same error repeat sooner.
+    """
+    return conn.execute("UPDATE outbox SET next_attempt_at = 0 WHERE next_attempt_at > 0 "
+                        "AND refused IS NULL AND (last_error IS NULL OR substr(last_error, 1, ?) "
+                        "= ?)", (len(CONNECTION_ERROR), CONNECTION_ERROR)).rowcount
 
 
 def counts(conn: sqlite3.Connection, now: float | None = None) -> OutboxCounts:
     now = time.time() if now is None else now
-    queued, due, failing, oldest = conn.execute(
-        "SELECT count(*), coalesce(sum(next_attempt_at <= ?), 0), "
-        "coalesce(sum(attempts > 0), 0), min(enqueued_at) FROM outbox", (now,)).fetchone()
+    queued, due, failing, oldest, refused = conn.execute(
+        "SELECT coalesce(sum(refused IS NULL), 0), "
+        "coalesce(sum(next_attempt_at <= ? AND refused IS NULL), 0), "
+        "coalesce(sum(attempts > 0 AND refused IS NULL), 0), "
+        "min(CASE WHEN refused IS NULL THEN enqueued_at END), "
+        "coalesce(sum(refused IS NOT NULL), 0) FROM outbox", (now,)).fetchone()
     synced, dups = conn.execute(
         "SELECT coalesce(sum(upstream_id IS NOT NULL), 0), "
         "coalesce(sum(possible_duplicates), 0) FROM upstream_links").fetchone()
     return OutboxCounts(int(queued), int(due), int(failing),
-                        None if oldest is None else float(oldest), int(synced), int(dups))
+                        None if oldest is None else float(oldest), int(synced), int(dups),
+                        int(refused))
 
 
 def get_state(conn: sqlite3.Connection, key: str) -> str | None:

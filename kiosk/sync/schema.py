@@ -69,4 +69,10 @@ SYNC_SCHEMA = Schema("sync", (
             DELETE FROM outbox WHERE share_id = old.id;
         END""",
     ),
+    (
+        # A share the upstream refused for good (too large, not a notebook it accepts):
+        # the reason in a student's words. Not retried until the share changes or the
+        # teacher asks ("sync now"); see outbox.refuse.
+        "ALTER TABLE outbox ADD COLUMN refused TEXT",
+    ),
 ))

@@ -1,4 +1,4 @@
-"""The sync worker: forwards the store's outbox to the upstream whenever it answers.
+"""The sync scheduler: forwards the store's outbox to the upstream whenever it answers.
 
 One named task (``kiosk-sync``) runs rounds: a round probes the upstream's ``health``
 (cheap, short timeout; skipped while a recent probe or send succeeded), then drains
@@ -7,17 +7,15 @@ notebook strictly in order (one row per notebook, never two sends of one noteboo
 at once). Between rounds it sleeps until the next row is due, ``sync_interval``
 passes, or :meth:`SyncWorker.wake` is called (after each local write, "sync now").
 
-Exactly-once with a kiosk upstream: a POST's exact body and ``Idempotency-Key``
-(``<kiosk id>:<share id>:<version>``) are committed before it is sent, and the
-session token is kept in the store, so a retry after a lost answer (or a SIGKILL)
-is replayed by the upstream, never applied twice. The JE service has no such key:
-a POST whose answer was lost is retried and counted as a possible duplicate.
+What to send and when is decided here; how is the business of the
+:class:`~kiosk.sync.upstream.Upstream` of the link's kind (:mod:`kiosk.sync.je`,
+:mod:`kiosk.sync.hub`), with tokens from :class:`~kiosk.sync.tokens.TokenCache` and
+SQL from :mod:`kiosk.sync.outbox`.
 
-Ownership upstream: the JE service gets a random password with each notebook (its
-sessions expire in two hours; later updates use a password-scoped token). A hub kiosk
-gets none, which spares it a bcrypt hash per notebook: this kiosk's session owns
-what it created there, and is refreshed while the hub answers (see
-:meth:`SyncWorker._keep_session_alive` and :meth:`SyncWorker._update_by_session`).
+Exactly-once where the upstream allows it: a POST's exact body and ``Idempotency-Key``
+(``<kiosk id>:<share id>:<version>``) are committed before it is sent, and the session
+token is kept in the store, so a retry after a lost answer (or a SIGKILL) is the same
+request: a hub replays it; JE cannot, so there it is counted as a possible duplicate.
 
 Failures get full-jitter exponential backoff per row, stored in the database, so it
 survives a restart; a lost connection ends the round and makes the upstream
@@ -27,16 +25,14 @@ survives a restart; a lost connection ends the round and makes the upstream
 from __future__ import annotations
 
 import asyncio
-import base64
 import contextlib
+import dataclasses
 import functools
 import json
 import logging
 import random
-import secrets
 import sqlite3
 import time
-import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -51,23 +47,29 @@ from kiosk.sync import outbox
 from kiosk.sync.client import (
     AnswerLost,
     UpstreamClient,
-    UpstreamRejected,
     UpstreamUnreachable,
     post_body,
     safe_url,
 )
+from kiosk.sync.hub import KioskHub
+from kiosk.sync.je import JupyterEverywhere
 from kiosk.sync.outbox import OutboxCounts, UpstreamLink, WorkUnit
+from kiosk.sync.tokens import TokenCache
+from kiosk.sync.upload import upstream_content
+from kiosk.sync.upstream import PostRefused, Upstream, UpstreamGone, UpstreamRefused
 
 _LOGGER = logging.getLogger(__name__)
 
-# JE tokens live 120 minutes; renew well before, so a long send never carries a dead one.
-TOKEN_RENEW_SECONDS = 100 * 60
 # A successful probe or send within this many seconds stands for a fresh probe.
 PROBE_FRESH_SECONDS = 10.0
-KIOSK_ID_KEY = "kiosk_id"
-SESSION_KEY = "session_token"
 STUCK_ATTEMPTS = 5
 COUNTS_EVERY_SECONDS = 1.0
+JE_PRIVACY_NOTICE = (
+    "Shared notebooks are copied to the Jupyter Everywhere service. It stores, with each "
+    "copy, the address it came from (the school's public internet address) and shows it "
+    "as domain_id to anyone who opens the copy with its code; it keeps its copies when "
+    "shares are deleted here (teacher deletes and retention are not forwarded). Only the "
+    "notebook goes up, without the kiosk's own metadata.")
 
 
 @dataclass(slots=True)
@@ -87,6 +89,8 @@ class SyncStatus:
     sent: int = 0
     retries: int = 0
     possible_duplicates: int = 0
+    refused: int = 0
+    privacy_notice: str | None = None
     last_success_at: float | None = None
     last_error: str | None = None
     last_error_at: float | None = None
@@ -95,12 +99,6 @@ class SyncStatus:
 
     def as_json(self) -> dict[str, Any]:
         return asdict(self)
-
-
-@dataclass(slots=True)
-class _Token:
-    value: str
-    obtained_at: float
 
 
 class SyncWorker:
@@ -128,12 +126,10 @@ class SyncWorker:
         self._reset_requested = False
         self._task: asyncio.Task[None] | None = None
         self._session: aiohttp.ClientSession | None = None
-        self._client: UpstreamClient | None = None
-        self._kiosk_id = ""
-        self._session_token: _Token | None = None
-        self._token_lock = asyncio.Lock()
+        self.client: UpstreamClient | None = None
+        self.tokens: TokenCache | None = None
+        self._upstreams: dict[str, Upstream] = {}
         self._round_lock = asyncio.Lock()
-        self._notebook_tokens: dict[str, _Token] = {}
         self._in_flight: set[str] = set()
         # Whether the upstream's last health answer said "service": "kiosk".
         self._upstream_says_kiosk = False
@@ -148,9 +144,15 @@ class SyncWorker:
         if not self.enabled or self._task is not None:
             return
         self._session = aiohttp.ClientSession()
-        self._client = UpstreamClient(self.base, self._session,
-                                      timeout=self.config.sync_timeout)
-        await self._load_state()
+        extra = ({self.config.upstream_auth_header: self.config.upstream_auth_value or ""}
+                 if self.config.upstream_auth_header else None)
+        self.client = UpstreamClient(self.base, self._session, timeout=self.config.sync_timeout,
+                                     extra_headers=extra)
+        self.tokens = TokenCache(self.client, self.db, self.base,
+                                 fixed=self.config.upstream_token, clock=self.clock)
+        self._upstreams = {u.kind: u for u in (JupyterEverywhere(self.client, self.tokens),
+                                                KioskHub(self.client, self.tokens))}
+        await self.tokens.load()
         await self.refresh_counts()
         self._task = asyncio.create_task(self._run(), name="kiosk-sync")
         _LOGGER.info("sync: forwarding shares to %s (%d queued)", self._status.upstream,
@@ -184,14 +186,24 @@ class SyncWorker:
         """The latest snapshot (counts are refreshed after each send and round)."""
         self._status.in_flight = len(self._in_flight)
         self._status.kind = self.kind
+        # Before the first upload too: an upstream not known to be a kiosk may be JE.
+        self._status.privacy_notice = (JE_PRIVACY_NOTICE if self.enabled and self.kind != "kiosk"
+                                       else None)
         return self._status
+
+    async def refusals(self, share_ids: Sequence[str]) -> dict[str, str]:
+        """Why the upstream refused these shares for good (those it refused), in one read."""
+        ids = list(share_ids)
+        if not ids:
+            return {}
+        return await self.db.execute_fn(lambda c: outbox.refusals(c, ids))
 
     async def refresh_counts(self) -> OutboxCounts:
         counts = await self.db.execute_fn(outbox.counts)
         s = self._status
         s.queued, s.due, s.failing = counts.queued, counts.due, counts.failing
         s.oldest_queued_at, s.synced = counts.oldest_enqueued_at, counts.synced
-        s.possible_duplicates = counts.possible_duplicates
+        s.possible_duplicates, s.refused = counts.possible_duplicates, counts.refused
         return counts
 
     async def upstream_link(self, share_id: str) -> UpstreamLink | None:
@@ -212,7 +224,19 @@ class SyncWorker:
         ids = list(share_ids)
         if not ids:
             return {}
-        return await self.db.execute_fn(lambda c: outbox.upstream_refs(c, ids))
+        refs = await self.db.execute_fn(lambda c: outbox.upstream_refs(c, ids))
+        return {k: dataclasses.replace(r, upstream=self.site_of(r.upstream))
+                for k, r in refs.items()}
+
+    def site_of(self, upstream: str) -> str:
+        """Where take-home links of copies on ``upstream`` (an API base URL) point.
+
+        The configured public site (``upstream_site_url``) for the configured upstream;
+        otherwise the API base itself, whose origin the link is built on.
+        """
+        if self.config.upstream_site_url and upstream == self.base:
+            return self.config.upstream_site_url.rstrip("/")
+        return upstream
 
     async def queued_among(self, share_ids: Sequence[str]) -> set[str]:
         """Which of these shares wait to go upstream, in one read (none when sync is off)."""
@@ -223,7 +247,7 @@ class SyncWorker:
 
     async def run_round(self) -> None:
         """One round: probe, then drain what is due. Public for tests and benchmarks."""
-        if self._client is None:
+        if self.client is None:
             raise KioskError("the sync worker is not started")
         async with self._round_lock:  # one round at a time: a notebook is never sent twice
             if self._reset_requested:
@@ -237,12 +261,12 @@ class SyncWorker:
 
     async def pull(self, ref: str) -> Share | None:
         """An upstream notebook opened on the kiosk: fetched when online, else cached."""
-        if not self.enabled or self._client is None:
+        if not self.enabled or self.client is None:
             return None
         cached = await self.db.execute_fn(lambda c: outbox.get_pulled(c, ref))
         if self._status.reachable is not False or cached is None:
             try:
-                fetched = await self._client.fetch(await self._session_bearer(), ref)
+                fetched = await self.client.fetch(await self._session_bearer(), ref)
             except UpstreamError as exc:
                 _LOGGER.info("sync: cannot fetch %r from the upstream: %s", ref, exc)
             else:
@@ -293,13 +317,13 @@ class SyncWorker:
                             time.strftime("%Y-%m-%d", time.gmtime(latest)))
 
     async def _probe(self) -> bool:
-        assert self._client is not None
+        assert self.client is not None
         if self._status.reachable and time.monotonic() - self._last_ok < PROBE_FRESH_SECONDS:
             return True
         was = self._status.reachable
         self._status.last_probe_at = time.time()
         try:
-            answer = await self._client.health()
+            answer = await self.client.health()
         except UpstreamError as exc:
             if was is not False:
                 _LOGGER.info("sync: upstream %s not reachable: %s", self._status.upstream, exc)
@@ -314,8 +338,9 @@ class SyncWorker:
         self._status.reachable = True
         self._last_ok = time.monotonic()
         if not was:
-            # Rows failed while the line was down: send them now, not after their backoff.
-            await self.db.execute_write_fn(outbox.reset_backoff)
+            # Rows failed while the line was down: send them now, not after their backoff
+            # (rows failing with an error answer keep theirs).
+            await self.db.execute_write_fn(outbox.reset_after_reconnect)
             _LOGGER.info("sync: upstream %s reachable", self._status.upstream)
         return True
 
@@ -350,12 +375,16 @@ class SyncWorker:
         """Send one notebook (create, then update to its latest version); never raises."""
         try:
             await self._sync_share(share_id)
+        except UpstreamRefused as exc:
+            await self._refused(share_id, exc)
         except UpstreamError as exc:
+            message = str(exc)
             if isinstance(exc, UpstreamUnreachable | AnswerLost):
                 # The line (or the upstream) is failing: stop taking new rows this round.
                 self._stop_round = True
                 self._status.reachable = False
-            await self._failed(share_id, str(exc))
+                message = outbox.CONNECTION_ERROR + message
+            await self._failed(share_id, message)
         except asyncio.CancelledError:
             raise
         except Exception as exc:
@@ -390,11 +419,25 @@ class SyncWorker:
         log = _LOGGER.warning if attempts >= STUCK_ATTEMPTS else _LOGGER.info
         log("sync: share %s not sent (attempt %d): %s", share_id, attempts, message)
 
+    async def _refused(self, share_id: str, exc: UpstreamRefused) -> None:
+        """Park a share the upstream refused for good (until it changes or "sync now")."""
+        self._error(str(exc))
+        first = await self.db.execute_write_fn(
+            lambda c: outbox.refuse(c, share_id, exc.reason, str(exc)))
+        if first:
+            _LOGGER.warning("sync: share %s refused by the upstream for good (%s): %s; not "
+                            "retried until it changes or the teacher asks", share_id, exc,
+                            exc.reason)
+
     def _error(self, message: str) -> None:
         self._status.last_error = message
         self._status.last_error_at = time.time()
 
     # ------------------------------------------------------------ one notebook
+
+    def _upstream(self, kind: str | None) -> Upstream:
+        """The protocol for ``kind`` (a link's, or the upstream's; JE when unknown)."""
+        return self._upstreams.get(kind or "je") or self._upstreams["je"]
 
     async def _sync_share(self, share_id: str) -> None:
         unit = await self.db.execute_fn(lambda c: outbox.load_unit(c, share_id))
@@ -411,6 +454,9 @@ class SyncWorker:
             # start afresh there.
             await self.db.execute_write_fn(lambda c: outbox.delete_link(c, share_id))
             link = None
+        content = await asyncio.to_thread(upstream_content, unit.content)
+        if content is not unit.content:
+            unit = dataclasses.replace(unit, content=content)
         if link is None or link.upstream_id is None:
             link = await self._create(unit, link)
         if unit.version > link.synced_version:
@@ -419,44 +465,32 @@ class SyncWorker:
         await self.db.execute_write_fn(lambda c: outbox.finish_item(c, share_id, version))
 
     async def _create(self, unit: WorkUnit, link: UpstreamLink | None) -> UpstreamLink:
-        assert self._client is not None
         share_id = unit.item.share_id
-        kind = self.kind or "je"
+        upstream = self._upstream(self.kind)
+        kind = upstream.kind
         if link is not None and link.pending_key is not None and link.pending_body is not None:
             # A POST was sent before and its answer never seen: repeat it exactly.
             key, body, version = link.pending_key, link.pending_body, link.pending_version or 1
             password = _password_of(body)
-            if kind != "kiosk":
+            if not upstream.replays_posts:
                 note = (f"POST attempt {link.post_attempts} of version {version} got no "
                         "answer; the JE service may hold an extra copy")
                 await self.db.execute_write_fn(
                     lambda c: outbox.note_possible_duplicate(c, share_id, note))
                 _LOGGER.warning("sync: share %s: %s", share_id, note)
         else:
-            password = self._new_post_password(kind, link)
+            password = upstream.post_password(link, says_kiosk=self._upstream_says_kiosk)
             version = unit.version
             key = f"{self._kiosk_id}:{share_id}:{version}:post"
             body = post_body(unit.content, password)
         prepared = await self.db.execute_write_fn(lambda c: outbox.prepare_post(
             c, share_id, upstream=self.base, kind=kind, password=password, key=key,
             version=version, body=body))
-        for attempt in range(2):
-            token = await self._session_bearer()
-            try:
-                saved = await self._client.create(
-                    token, body, idempotency_key=key if kind == "kiosk" else None)
-                break
-            except UpstreamRejected as exc:
-                if exc.upstream_status == 401 and attempt == 0:
-                    await self._drop_session_token(token)
-                    continue
-                if 400 <= exc.upstream_status < 500 and kind != "kiosk":
-                    # A clear refusal: nothing was created; the next POST is a new one.
-                    await self.db.execute_write_fn(
-                        lambda c: outbox.clear_pending(c, share_id))
-                raise
-        else:  # pragma: no cover - the loop always breaks or raises
-            raise UpstreamRejected("POST notebooks refused the token", 401)
+        try:
+            saved = await upstream.post(body, key, attempts=unit.item.attempts)
+        except PostRefused:
+            await self.db.execute_write_fn(lambda c: outbox.clear_pending(c, share_id))
+            raise
         now = time.time()
         await self.db.execute_write_fn(lambda c: outbox.record_created(
             c, share_id, upstream_id=saved.id, readable_id=saved.readable_id, version=version,
@@ -466,200 +500,53 @@ class SyncWorker:
                             prepared.password, version, now, prepared.post_attempts, None,
                             None, None, prepared.possible_duplicates, prepared.duplicate_note)
 
-    def _new_post_password(self, kind: str, link: UpstreamLink | None) -> str:
-        """The password a new POST carries: none to a kiosk hub, a random one to JE.
-
-        A hub kiosk hashes every notebook password with bcrypt (12 rounds, about a
-        quarter of a second of its CPU), which made a backlog drain at ≈3 shares/s.
-        The password is only ever used by this worker, to update a notebook when its
-        session no longer owns it; with a kiosk the session is kept alive instead
-        (stored, refreshed with ``auth/refresh``, see :meth:`_keep_session_alive`).
-        So no password goes to an upstream whose ``health`` said it is a kiosk. The
-        JE service expires sessions after two hours: there a password is required,
-        and so is any upstream not seen answering as a kiosk (the safe default).
-        """
-        if kind == "kiosk" and self._upstream_says_kiosk:
-            return ""
-        if link is not None and link.password:
-            return link.password
-        return secrets.token_urlsafe(24)
-
     async def _update(self, unit: WorkUnit, link: UpstreamLink) -> None:
-        assert self._client is not None and link.upstream_id is not None
-        share_id, upstream_id = unit.item.share_id, link.upstream_id
+        share_id = unit.item.share_id
         key = f"{self._kiosk_id}:{share_id}:{unit.version}:put"
-        kind = link.kind
-        # A kiosk upstream: the creating session owns the notebook (and scopes the
-        # Idempotency-Key). JE: a password-scoped token, since its sessions expire.
-        scoped = kind != "kiosk"
-        if not link.password:
-            await self._update_by_session(unit, link, key)
-            return
-        for attempt in range(3):
-            token = (await self._notebook_bearer(upstream_id, link.password) if scoped
-                     else await self._session_bearer())
-            try:
-                saved = await self._client.update(
-                    token, upstream_id, unit.content,
-                    idempotency_key=key if kind == "kiosk" else None)
-                break
-            except UpstreamRejected as exc:
-                status = exc.upstream_status
-                if status == 404:
-                    await self.db.execute_write_fn(
-                        lambda c: outbox.forget_upstream(c, share_id))
-                    raise UpstreamRejected("the upstream lost the notebook; it will be "
-                                           "created again", 404) from None
-                # 401: expired token; 403 (kiosk) or 500 (JE): not this session's notebook.
-                if attempt < 2 and (status in (401, 403) or (scoped and status == 500)):
-                    self._notebook_tokens.pop(upstream_id, None)
-                    scoped = True
-                    continue
-                raise
-        else:  # pragma: no cover
-            raise UpstreamRejected("PUT notebooks refused every token", 403)
-        await self._record_update(share_id, unit.version, saved.readable_id)
-
-    async def _update_by_session(self, unit: WorkUnit, link: UpstreamLink, key: str) -> None:
-        """PUT a notebook created without a password (kiosk hub): only our session may.
-
-        A 401 means the session token is dead (expired, or the hub's key changed):
-        drop it and try once more with a refreshed or new one. A 403 means the hub
-        no longer counts this kiosk's session as the owner (its token expired while
-        the kiosk was away for longer than the hub's ``token_days``); with no password
-        to prove ownership, the notebook is shared anew on the hub (a new take-home
-        link; the old one keeps the last version it received) and a warning is logged.
-        """
-        assert self._client is not None and link.upstream_id is not None
-        share_id, upstream_id = unit.item.share_id, link.upstream_id
-        for attempt in range(2):
-            token = await self._session_bearer()
-            try:
-                saved = await self._client.update(token, upstream_id, unit.content,
-                                                  idempotency_key=key)
-                break
-            except UpstreamRejected as exc:
-                status = exc.upstream_status
-                if status == 401 and attempt == 0 and not self.config.upstream_token:
-                    await self._drop_session_token(token)
-                    continue
-                if status in (403, 404):
-                    await self.db.execute_write_fn(
-                        lambda c: outbox.forget_upstream(c, share_id))
-                    what = ("no longer counts this kiosk's session as its owner" if status == 403
-                            else "lost the notebook")
-                    if status == 403:
-                        _LOGGER.warning("sync: share %s: the upstream %s; sharing it anew "
-                                        "there (the old upstream copy %s keeps version %d)",
-                                        share_id, what, link.upstream_readable_id or upstream_id,
-                                        link.synced_version)
-                    raise UpstreamRejected(f"the upstream {what}; it will be created again",
-                                           status) from None
-                raise
-        else:  # pragma: no cover - the loop always breaks or raises
-            raise UpstreamRejected("PUT notebooks refused the session token", 401)
-        await self._record_update(share_id, unit.version, saved.readable_id)
-
-    async def _record_update(self, share_id: str, version: int, readable_id: str | None) -> None:
-        now = time.time()
+        try:
+            saved = await self._upstream(link.kind).put(unit, link, key)
+        except UpstreamGone as exc:
+            await self.db.execute_write_fn(lambda c: outbox.forget_upstream(c, share_id))
+            # Once per copy: the next attempt creates a new one (a new take-home link).
+            _LOGGER.warning("sync: share %s: %s (the old upstream copy %s keeps version %d)",
+                            share_id, exc, link.upstream_readable_id or link.upstream_id,
+                            link.synced_version)
+            raise
+        now, version = time.time(), unit.version
         await self.db.execute_write_fn(lambda c: outbox.record_updated(
-            c, share_id, version=version, readable_id=readable_id, now=now))
+            c, share_id, version=version, readable_id=saved.readable_id, now=now))
 
     # ------------------------------------------------------------------ tokens
 
-    async def _load_state(self) -> None:
-        def work(conn: sqlite3.Connection) -> tuple[str, str | None]:
-            kiosk_id = outbox.get_state(conn, KIOSK_ID_KEY)
-            if kiosk_id is None:
-                kiosk_id = uuid.uuid4().hex
-                outbox.set_state(conn, KIOSK_ID_KEY, kiosk_id)
-            return kiosk_id, outbox.get_state(conn, f"{SESSION_KEY}:{self.base}")
-
-        self._kiosk_id, saved = await self.db.execute_write_fn(work)
-        if saved:
-            with contextlib.suppress(ValueError, KeyError, TypeError):
-                data = json.loads(saved)
-                self._session_token = _Token(str(data["token"]), float(data["obtained_at"]))
+    @property
+    def _kiosk_id(self) -> str:
+        assert self.tokens is not None
+        return self.tokens.kiosk_id
 
     async def _session_bearer(self) -> str:
-        """The upstream session token: kept in the store, renewed before it expires."""
-        if self.config.upstream_token:
-            return self.config.upstream_token
-        assert self._client is not None
-        async with self._token_lock:
-            current = self._session_token
-            now = self.clock()
-            if current is not None and now - current.obtained_at < TOKEN_RENEW_SECONDS:
-                return current.value
-            value: str | None = None
-            if current is not None and not _expired(current.value, now):
-                # Refreshing keeps the session: it owns our notebooks and scopes our keys.
-                # With a kiosk, only a clear refusal (a 4xx: expired, unknown) ends it; a
-                # server error or a busy answer is retried later with the same session.
-                # (JE notebooks carry passwords, so there any refusal starts a new one.)
-                try:
-                    value = await self._client.refresh(current.value)
-                except UpstreamRejected as exc:
-                    status = exc.upstream_status
-                    if self.kind == "kiosk" and (status >= 500 or status == 429):
-                        raise
-            if value is None:
-                value = await self._client.issue()
-            token = _Token(value, now)
-            self._session_token = token
-            saved = json.dumps({"token": value, "obtained_at": now})
-            key = f"{SESSION_KEY}:{self.base}"
-            await self.db.execute_write_fn(lambda c: outbox.set_state(c, key, saved))
-            return value
+        assert self.tokens is not None
+        return await self.tokens.session_bearer(
+            hold_through_errors=self._upstream(self.kind).session_held_through_errors())
 
     async def _keep_session_alive(self) -> None:
         """Refresh the stored session token when due, even with nothing to send.
 
-        Called each round the upstream answers: the hub's session owns every notebook
+        Called each round the upstream answers: a hub's session owns every notebook
         this kiosk created there without a password, so it is renewed well before the
         hub's token lifetime (``token_days``) runs out; only an absence longer than
         that loses it. A failure here is left for the next round.
         """
-        if self._session_token is None or self.config.upstream_token:
-            return
-        if self.clock() - self._session_token.obtained_at < TOKEN_RENEW_SECONDS:
-            return
-        try:
-            await self._session_bearer()
-        except UpstreamError as exc:
-            _LOGGER.info("sync: could not refresh the upstream session yet: %s", exc)
-
-    async def _drop_session_token(self, value: str) -> None:
-        async with self._token_lock:
-            if self._session_token is not None and self._session_token.value == value:
-                self._session_token = None
-
-    async def _notebook_bearer(self, upstream_id: str, password: str) -> str:
-        """A token issued with the notebook's password, cached until near its expiry."""
-        assert self._client is not None
-        now = self.clock()
-        cached = self._notebook_tokens.get(upstream_id)
-        if cached is not None and now - cached.obtained_at < TOKEN_RENEW_SECONDS:
-            return cached.value
-        value = await self._client.issue(notebook_id=upstream_id, password=password)
-        self._notebook_tokens[upstream_id] = _Token(value, now)
-        return value
+        assert self.tokens is not None
+        error = await self.tokens.keep_alive(
+            hold_through_errors=self._upstream(self.kind).session_held_through_errors())
+        if error is not None:
+            _LOGGER.info("sync: could not refresh the upstream session yet: %s", error)
 
 
 def _password_of(body: str) -> str:
     data = json.loads(body)
     password = data.get("password") if isinstance(data, dict) else None
     return password if isinstance(password, str) else ""
-
-
-def _expired(token: str, now: float) -> bool:
-    """Whether a JWT's ``exp`` has passed (False for opaque tokens: let the server say)."""
-    try:
-        payload = token.split(".")[1]
-        claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
-        return float(claims["exp"]) <= now
-    except (IndexError, ValueError, KeyError, TypeError):
-        return False
 
 
 def _pulled_share(upstream_id: str, readable_id: str | None, content: str) -> Share:

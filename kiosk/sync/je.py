@@ -1,0 +1,108 @@
+"""Sync's protocol for the Jupyter Everywhere sharing service.
+
+Every notebook gets a random password with its POST: JE sessions expire after two
+hours, and only the creating session or a token issued with the notebook's password
+(``auth/issue {notebookId, password}``) may update it, so updates use such a
+notebook-scoped token. JE has no Idempotency-Key: a POST whose answer was lost may have
+created a copy (the scheduler counts it as a possible duplicate). A 4xx to a POST
+created nothing; 400/413/422, or a 500 on ``REFUSE_AFTER`` attempts that a new token
+did not cure, is a refusal for good. A PUT refused with 401/403 (a dead token) or
+500 (JE's answer to a token that is not the owner's) is retried with a fresh scoped
+token; a copy JE will not give such a token for is shared anew after ``GONE_AFTER``
+attempts.
+"""
+
+from __future__ import annotations
+
+import secrets
+
+from kiosk.sync.client import Saved, UpstreamClient, UpstreamRejected
+from kiosk.sync.outbox import UpstreamLink, WorkUnit
+from kiosk.sync.tokens import TokenCache
+from kiosk.sync.upstream import (
+    PERSISTENT_ERROR,
+    UpstreamGone,
+    UpstreamRefused,
+    post_with_session,
+    refused,
+)
+
+PUT_TRIES = 3
+GONE_AFTER = 3
+REFUSE_AFTER = 5
+
+
+class JupyterEverywhere:
+    """The :class:`~kiosk.sync.upstream.Upstream` for a JE sharing service."""
+
+    kind = "je"
+    replays_posts = False
+
+    def __init__(self, client: UpstreamClient, tokens: TokenCache) -> None:
+        self.client = client
+        self.tokens = tokens
+
+    def post_password(self, link: UpstreamLink | None, *, says_kiosk: bool) -> str:
+        if link is not None and link.password:
+            return link.password
+        return secrets.token_urlsafe(24)
+
+    def session_held_through_errors(self) -> bool:
+        return False  # notebooks carry passwords: any refusal may start a new session
+
+    async def post(self, body: str, key: str, *, attempts: int) -> Saved:
+        try:
+            return await post_with_session(self.client, self.tokens, body,
+                                           idempotency_key=None, hold=False,
+                                           reissue_on_500=True)
+        except UpstreamRejected as exc:
+            # A 500 that a new token did not cure, on REFUSE_AFTER attempts spread by the
+            # backoff: JE will not store this notebook (a 500 also hides what it thinks
+            # is wrong with one). Parked as refused, like a 413.
+            if exc.upstream_status == 500 and attempts + 1 >= REFUSE_AFTER:
+                raise UpstreamRefused(f"{exc} ({attempts + 1} tries)", 500,
+                                      PERSISTENT_ERROR) from None
+            raise
+
+    async def put(self, unit: WorkUnit, link: UpstreamLink, key: str) -> Saved:
+        assert link.upstream_id is not None
+        upstream_id = link.upstream_id
+        for attempt in range(PUT_TRIES):
+            try:
+                token = await self.tokens.notebook_bearer(upstream_id, link.password)
+            except UpstreamRejected as exc:
+                # JE answers auth/issue for a notebook it does not know with a 500 (or
+                # 403), and 401 to a password that is not that notebook's.
+                raise self._unknown(unit, exc) from None
+            try:
+                return await self.client.update(token, upstream_id, unit.content,
+                                                idempotency_key=None)
+            except UpstreamRejected as exc:
+                status = exc.upstream_status
+                if status == 404:
+                    raise UpstreamGone("the upstream lost the notebook; it will be "
+                                       "created again", 404) from None
+                refusal = refused(exc)
+                if refusal is not None:
+                    raise refusal from None
+                if attempt < PUT_TRIES - 1 and status in (401, 403, 500):
+                    self.tokens.drop_notebook(upstream_id)
+                    continue
+                raise
+        raise UpstreamRejected("PUT notebooks refused every token", 403)  # pragma: no cover
+
+    @staticmethod
+    def _unknown(unit: WorkUnit, exc: UpstreamRejected) -> UpstreamRejected:
+        """JE would not give a token for its copy: after ``GONE_AFTER`` tries, share anew.
+
+        A PUT to a copy JE no longer knows is a 500, like a passing server error, so
+        one answer proves nothing; the same answer on ``GONE_AFTER`` attempts (spread
+        by the share's backoff) does.
+        """
+        tries = unit.item.attempts + 1
+        if exc.upstream_status in (401, 403, 404, 500) and tries >= GONE_AFTER:
+            return UpstreamGone(f"the upstream no longer knows its copy ({exc}, {tries} "
+                                "tries); it will be shared again as a new copy",
+                                exc.upstream_status)
+        return UpstreamRejected(f"the upstream would not give a token for its copy: {exc} "
+                                f"(try {tries} of {GONE_AFTER})", exc.upstream_status)
