@@ -208,6 +208,8 @@ class SyncWorker:
             if self._reset_requested:
                 self._reset_requested = False
                 await self.store.execute_write(outbox.reset_backoff)
+            else:
+                await self._forget_future_backoff()
             self._status.last_round_at = time.time()
             if await self._probe():
                 await self._keep_session_alive()
@@ -247,7 +249,6 @@ class SyncWorker:
             except Exception as exc:
                 _LOGGER.exception("sync round failed; will retry")
                 self._error(f"sync round failed: {type(exc).__name__}")
-            await self._forget_future_backoff()
             delay = self.config.sync_interval
             if self._status.reachable:
                 due = await self.store.execute_read(outbox.next_due_at)
