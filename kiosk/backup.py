@@ -141,6 +141,16 @@ def _copy_private(src: Path, dest: Path) -> None:
             tmp.unlink()
 
 
+def _take_directory_owner(path: Path) -> None:
+    """As root (``sudo kiosk restore``), give ``path`` the data directory's owner: the
+    service's own user must be able to open what was restored."""
+    if sys.platform == "win32" or os.geteuid() != 0:
+        return
+    st = path.parent.stat()
+    if (st.st_uid, st.st_gid) != (0, 0):
+        os.chown(path, st.st_uid, st.st_gid)
+
+
 def _fsync_dir(directory: Path) -> None:
     fd = os.open(directory, os.O_RDONLY)
     try:
@@ -262,6 +272,8 @@ def restore(src: Path, data_dir: Path) -> tuple[BackupReport, Path | None]:
         for name in report.files:
             if name != DB_FILE:
                 _copy_private(src / name, data_dir / name)
+        for name in (*report.files, LOCK_FILE):
+            _take_directory_owner(data_dir / name)
         _fsync_dir(data_dir)
         _check_db(data_dir / DB_FILE)
     finally:
