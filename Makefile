@@ -8,7 +8,7 @@ PROFILE ?= science
 KIOSK := $(BIN)/kiosk
 BROWSER_DEPS := tests/browser/node_modules/.installed
 
-.PHONY: run setup extension bundle bundles-for-tests test test-deps lint bench clean help install uninstall usb
+.PHONY: run setup extension bundle bundles-for-tests test test-deps lint bench clean help install uninstall usb pi-stick
 
 help:
 	@echo "make run    - set up, build the default bundle if missing, start the kiosk"
@@ -74,7 +74,7 @@ bundles-for-tests: setup extension
 test: test-deps bundles-for-tests
 	$(BIN)/ruff check kiosk tests bench
 	$(BIN)/mypy
-	$(BIN)/pytest -p no:cacheprovider
+	$(BIN)/pytest -p no:cacheprovider --durations=25
 
 lint: $(TEST_STAMP)
 	$(BIN)/ruff check kiosk tests bench
@@ -99,3 +99,9 @@ uninstall:
 
 clean:
 	rm -rf $(VENV) tests/browser/node_modules .pytest_cache .mypy_cache .ruff_cache
+
+# Everything a Raspberry Pi needs (source and the active bundle, no Node.js needed there),
+# on a USB stick: make pi-stick DEST=/media/$USER/STICK   (docs/operations.md)
+pi-stick:
+	@test -n "$(DEST)" || { echo "usage: make pi-stick DEST=/media/<you>/<stick>"; exit 2; }
+	bash scripts/pi-stick.sh "$(DEST)"

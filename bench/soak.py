@@ -227,13 +227,34 @@ async def verify_shares(base: str, shares: dict[int, Share]) -> list[str]:
 
 
 class RssSampler:
-    """The kiosk process's resident memory: at the start, every ``period`` s, at the end."""
+    """The kiosk process's resident memory: at the start, every ``period`` s, at the end.
 
-    def __init__(self, pid: int, period: float = 2.0) -> None:
+    With ``log``, each sample is also appended to that file as it is taken (seconds since
+    the start, RSS in MiB, open file descriptors), so a long run's curve survives a run
+    that is stopped before its end.
+    """
+
+    def __init__(self, pid: int, period: float = 2.0, log: Path | None = None) -> None:
         self.process = psutil.Process(pid)
         self.period = period
-        self.samples: list[int] = [self.process.memory_info().rss]
+        self.log = log
+        self.started = time.monotonic()
+        self.samples: list[int] = []
+        self.times: list[float] = []
         self._task: asyncio.Task[None] | None = None
+        if log is not None:
+            log.write_text("seconds\trss_mib\tfds\n")
+        self._take()
+
+    def _take(self) -> None:
+        rss = self.process.memory_info().rss
+        elapsed = time.monotonic() - self.started
+        self.samples.append(rss)
+        self.times.append(elapsed)
+        if self.log is not None:
+            with self.log.open("a") as out:
+                out.write(f"{elapsed:.1f}\t{rss / 1024 / 1024:.2f}\t"
+                          f"{self.process.num_fds()}\n")
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._sample())
@@ -241,13 +262,20 @@ class RssSampler:
     async def _sample(self) -> None:
         while True:
             await asyncio.sleep(self.period)
-            self.samples.append(self.process.memory_info().rss)
+            self._take()
 
     async def stop(self) -> None:
         if self._task is not None:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
-        self.samples.append(self.process.memory_info().rss)
+        self._take()
+
+    def at(self, seconds: float) -> int:
+        """The first sample taken at or after ``seconds`` into the run (the last if none)."""
+        for when, rss in zip(self.times, self.samples, strict=True):
+            if when >= seconds:
+                return rss
+        return self.samples[-1]
 
 
 def percentile(values: list[float], p: float) -> float:
@@ -260,13 +288,14 @@ def percentile(values: list[float], p: float) -> float:
 
 async def soak(base: str, pid: int, cold_start: list[dict[str, Any]], *, students: int,
                seconds: float, autosave_s: float, kib: int = 50,
-               seed: int = 1) -> dict[str, Any]:
+               seed: int = 1, rss_log: Path | None = None) -> dict[str, Any]:
     """Run the class against a kiosk already listening at ``base`` (process ``pid``).
 
     Returns the report (see the module docstring) including ``problems``: the shares
-    that did not read back with their last acknowledged content.
+    that did not read back with their last acknowledged content. ``rss_log``: see
+    :class:`RssSampler`.
     """
-    sampler = RssSampler(pid)
+    sampler = RssSampler(pid, log=rss_log)
     sampler.start()
     started = time.monotonic()
     classroom = Classroom(base, cold_start, students=students, seconds=seconds,
@@ -293,6 +322,11 @@ async def soak(base: str, pid: int, cold_start: list[dict[str, Any]], *, student
         "rss_quarters_mib": [round(sampler.samples[min(len(sampler.samples) - 1,
                                                        len(sampler.samples) * q // 4)] / mib, 1)
                              for q in (1, 2, 3)],
+        # The curve at every tenth of the run, and the growth over its second half: the
+        # school-day goal is a plateau (under 5 MiB over the last 30 of 60 minutes).
+        "rss_tenths_mib": [round(sampler.at(wall * t / 10) / mib, 1) for t in range(1, 11)],
+        "rss_growth_second_half_mib": round((sampler.samples[-1] - sampler.at(wall / 2)) / mib,
+                                            1),
         "shares": len(tally.shares), "shares_verified": len(tally.shares) - len(problems),
         "problems": problems,
     }
@@ -334,6 +368,8 @@ def main() -> int:
     parser.add_argument("--requests", type=Path, default=DEFAULT_REQUESTS,
                         help="the cold-start request list to replay")
     parser.add_argument("--out", type=Path, help="also write the report here as JSON")
+    parser.add_argument("--rss-log", type=Path,
+                        help="append every RSS sample here as it is taken (seconds, MiB, fds)")
     args = parser.parse_args()
     cold_start = json.loads(args.requests.read_text())["requests"]
     tmp = Path(tempfile.mkdtemp(prefix="kiosk-soak-"))
@@ -344,7 +380,8 @@ def main() -> int:
     try:
         report = asyncio.run(soak(kiosk.url(), kiosk.proc.pid, cold_start,
                                   students=args.students, seconds=args.minutes * 60,
-                                  autosave_s=args.autosave_seconds, kib=args.kib))
+                                  autosave_s=args.autosave_seconds, kib=args.kib,
+                                  rss_log=args.rss_log))
         report["kiosk_alive"] = kiosk.proc.poll() is None
     finally:
         kiosk.stop(timeout=30)

@@ -12,10 +12,12 @@ from collections.abc import Callable
 from aiohttp import web
 
 from kiosk import (
+    clock,
     dashboard,
     discovery,
     downloads,
     health,
+    hostcheck,
     hotspot,
     metrics,
     relay,
@@ -25,9 +27,11 @@ from kiosk import (
     sync,
     systemd,
 )
+from kiosk.bundle import served
 from kiosk.config import KioskConfig
 from kiosk.keys import CONFIG, RUNTIME, SERVING_HOOKS, RuntimeInfo
 from kiosk.middleware import errors_middleware, security_headers
+from kiosk.templating import setup as setup_templates
 
 Component = Callable[[web.Application, KioskConfig], None]
 
@@ -41,6 +45,8 @@ COMPONENTS: list[Component] = [
     downloads.setup,
     hotspot.setup,  # after status (its section); before serving (probe paths)
     health.setup,
+    clock.setup,  # after sharing (its guard), status and health (its section and check)
+    served.setup,  # records the bundles dir for the CLI once listening
     sync.setup,  # after sharing (its store), status and health (its section and check)
     metrics.setup,
     dashboard.setup,  # after sharing, discovery, status (reads their keys)
@@ -63,6 +69,8 @@ def create_app(config: KioskConfig) -> web.Application:
     app[RUNTIME] = RuntimeInfo()
     app[SERVING_HOOKS] = []
     app.on_response_prepare.append(security_headers)
+    hostcheck.setup(app, config)  # first inner middleware: before any handler runs
+    setup_templates(app)  # the pages' environment and stylesheet, before any route
     for component in COMPONENTS:
         component(app, config)
     return app

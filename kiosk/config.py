@@ -89,6 +89,55 @@ def _log_level(value: str) -> str | None:
     return None if value.upper() in levels else f"must be one of {sorted(levels)}"
 
 
+def _hotspot_alias(value: str) -> str | None:
+    # Written into dnsmasq's configuration (run as root) as <alias>.lan: one DNS label.
+    if value == "" or _NAME_RE.fullmatch(value):
+        return None
+    return ("must be one DNS label: 1-63 lowercase letters, digits or '-' (it becomes "
+            "<alias>.lan), or empty for none")
+
+
+def _no_control(value: str) -> str | None:
+    # Values that reach a file, a command line or an HTTP header: one line of text.
+    if any(ord(ch) < 32 or ord(ch) == 127 for ch in value):
+        return "must not contain control characters (such as a line break)"
+    return None
+
+
+def _ssid(value: str) -> str | None:
+    if not value or len(value.encode("utf-8")) > 32:
+        return "must be 1 to 32 bytes long"
+    return _no_control(value)
+
+
+def _wpa_passphrase(value: str) -> str | None:
+    if not 8 <= len(value) <= 63 or not all(" " <= ch <= "~" for ch in value):
+        return "must be 8 to 63 printable ASCII characters"
+    return None
+
+
+def _country(value: str) -> str | None:
+    return None if re.fullmatch(r"[A-Za-z]{2}", value) else "must be a two-letter country code"
+
+
+def _wifi_channel(value: int) -> str | None:
+    return None if 1 <= value <= 14 else "must be a 2.4 GHz channel, 1 to 14"
+
+
+def _interface_patterns(value: tuple[str, ...]) -> str | None:
+    for item in value:
+        if not re.fullmatch(r"[A-Za-z0-9_.:@*?\[\]-]{1,15}", item):
+            return f"{item!r} is not an interface name or pattern"
+    return None
+
+
+def _host_names(value: tuple[str, ...]) -> str | None:
+    for item in value:
+        if _host(item) is not None or item.startswith((".", "-")):
+            return f"{item!r} is not a host name or an IP address"
+    return None
+
+
 def _default_data_dir() -> Path:
     # systemd's StateDirectory= sets STATE_DIRECTORY; a user gets the XDG location.
     state = os.environ.get("STATE_DIRECTORY")
@@ -143,7 +192,7 @@ class KioskConfig:
     sync_interval: float = _setting(30.0, "Seconds between sync rounds while idle.",
                                     check=_positive)
     upstream_token: str | None = _setting(None, "Bearer credential for the upstream, if it "
-                                          "needs one.", secret=True)
+                                          "needs one.", secret=True, check=_no_control)
 
     # Discovery and join page
     mdns_enabled: bool = _setting(True, "Announce the kiosk with mDNS.")
@@ -152,9 +201,12 @@ class KioskConfig:
         "mDNS name (a clash found later makes one of the two rename).", check=_positive)
     interfaces: tuple[str, ...] = _setting((), "Interfaces to announce on: names or patterns "
                                            "such as veth* (empty: eth*, en*, wlan*, wl*, usb*, "
-                                           "uap* that are up with an address).")
-    wifi_ssid: str | None = _setting(None, "Wi-Fi name shown as a QR code on /join.")
-    wifi_password: str | None = _setting(None, "Wi-Fi password in that QR code.", secret=True)
+                                           "uap* that are up with an address).",
+                                           check=_interface_patterns)
+    wifi_ssid: str | None = _setting(None, "Wi-Fi name shown as a QR code on /join.",
+                                     check=_no_control)
+    wifi_password: str | None = _setting(None, "Wi-Fi password in that QR code.", secret=True,
+                                         check=_no_control)
 
     # Downloads relay (plain-HTTP work)
     fetch_enabled: bool = _setting(True, "Let notebooks download http(s) URLs through the "
@@ -166,12 +218,14 @@ class KioskConfig:
 
     # Hotspot
     hotspot_ssid: str | None = _setting(None, "SSID of the kiosk's own Wi-Fi (default: the "
-                                        "kiosk's name).")
+                                        "kiosk's name).", check=_ssid)
     hotspot_password: str | None = _setting(None, "WPA2 passphrase (default: generated).",
-                                            secret=True)
-    hotspot_country: str = _setting("GB", "Two-letter Wi-Fi country code.")
-    hotspot_channel: int = _setting(6, "Wi-Fi channel.", check=_positive)
-    hotspot_alias: str = _setting("python", "Short extra name that resolves on the hotspot.")
+                                            secret=True, check=_wpa_passphrase)
+    hotspot_country: str = _setting("GB", "Two-letter Wi-Fi country code.",
+                                   check=_country)
+    hotspot_channel: int = _setting(6, "Wi-Fi channel.", check=_wifi_channel)
+    hotspot_alias: str = _setting("python", "Short extra name that resolves on the hotspot.",
+                                 check=_hotspot_alias)
 
     # Service-worker relay (files and input() on plain HTTP)
     relay_enabled: bool = _setting(True, "Answer the kernel's drive and input() requests by "
@@ -183,7 +237,8 @@ class KioskConfig:
                                     "answers only on it.",
                                     check=_host)
     data_note: str | None = _setting(None, "A sentence on the start page about where students' "
-                                     "shared work is kept (the USB launcher sets it).")
+                                     "shared work is kept (the USB launcher sets it).",
+                                     check=_no_control)
 
     # Sync (more)
     upstream_kind: str = _setting("auto", "What the upstream is: 'kiosk' (another kiosk: "
@@ -199,6 +254,17 @@ class KioskConfig:
                                        "in seconds.", check=_positive)
     sync_timeout: float = _setting(30.0, "Seconds one upstream request may take (the health "
                                    "probe gets at most 5).", check=_positive)
+
+    # Hostile clients (see docs/security.md)
+    rate_miss_per_minute: int = _setting(10, "Share links that do not exist one client "
+                                         "address may ask for per minute (then 429 on every "
+                                         "route that takes a share id).", check=_positive)
+    host_aliases: tuple[str, ...] = _setting((), "Other names the kiosk answers to on its API "
+                                             "and dashboard paths, besides its IP addresses, "
+                                             "localhost, <name>, <name>.local and .lan names "
+                                             "(e.g. a school DNS name, a TLS certificate's "
+                                             "name); any other Host gets 421.",
+                                             check=_host_names)
 
     @property
     def data_path(self) -> Path:

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from kiosk.bundle.served import bundles_dir_for
 from kiosk.config import KioskConfig
 from kiosk.discovery.interfaces import InterfaceAddresses
 from kiosk.errors import BundleError
@@ -344,7 +345,7 @@ def run_checks(config: KioskConfig, *,
         check_interfaces(interfaces, config.host),
         check_mdns(config.mdns_enabled),
         check_port(config.host, config.port),
-        check_bundle(config.bundles_path),
+        check_bundle(bundles_dir_for(config)),
         check_disk(config.data_path, config.min_free_disk_mib),
         check_clock(time.time(), upstream_date=upstream_date),
         upstream,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import errno
-import html
 import json
 import logging
 import sqlite3
@@ -12,6 +11,7 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 
 from kiosk.errors import InsufficientStorage, KioskError
+from kiosk.templating import TEMPLATES, html_response
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -24,13 +24,27 @@ BASE_SECURITY_HEADERS = {
     "Permissions-Policy": "camera=(), microphone=(), geolocation=(), interest-cohort=()",
 }
 
-# The kiosk's own pages (landing, join, share views, dashboard) carry this CSP;
-# bundle pages get one made for them in kiosk.serving.csp.
+# The kiosk's own pages (landing, join, share views, dashboard) carry this CSP: no
+# script at all unless the page names its scripts by exact URL (see kiosk_page_csp);
+# 'self' would also allow /api/fetch, which answers a stranger's bytes. Bundle pages
+# get one made for them in kiosk.serving.pages.
 KIOSK_PAGE_CSP = (
     "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
-    "script-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; "
+    "script-src 'none'; object-src 'none'; base-uri 'none'; form-action 'self'; "
     "frame-ancestors 'self'"
 )
+# Any other answer without a CSP of its own (JSON, SVG, XML, files): if a browser is
+# sent to it, it is a sandboxed document that runs nothing.
+INERT_CSP = "sandbox; default-src 'none'; img-src 'self' data:; style-src 'unsafe-inline'"
+
+
+def kiosk_page_csp(request: web.Request, *script_paths: str) -> str:
+    """The CSP of a kiosk page that loads exactly ``script_paths`` (paths on this origin)."""
+    if not script_paths:
+        return KIOSK_PAGE_CSP
+    origin = f"{request.scheme}://{request.host}"
+    sources = " ".join(origin + path for path in script_paths)
+    return KIOSK_PAGE_CSP.replace("script-src 'none'", f"script-src {sources}")
 
 
 def wants_json(request: web.Request) -> bool:
@@ -48,15 +62,11 @@ def error_response(request: web.Request, status: int, code: str, message: str,
         body = json.dumps({"error_code": code, "message": message, "status": status})
         return web.Response(status=status, text=body, content_type="application/json",
                             headers=headers)
-    page = (
-        "<!doctype html><meta charset=utf-8><meta name=viewport "
-        f"content='width=device-width,initial-scale=1'><title>{status}</title>"
-        "<body style='font-family:sans-serif;max-width:40em;margin:2em auto;padding:0 1em'>"
-        f"<h1>{status}</h1><p>{html.escape(message)}</p>"
-        "<p><a href='/'>Back to the start page</a></p>"
-    )
-    return web.Response(status=status, text=page, content_type="text/html",
-                        headers=headers)
+    templates = request.app.get(TEMPLATES)
+    if templates is None or not templates.loaded:  # an app without the kiosk's pages
+        return web.Response(status=status, text=f"{status}: {message}\n", headers=headers)
+    return html_response(request, "error.html", status=status, headers=headers,
+                         status_code=status, message=message)
 
 
 @web.middleware
@@ -108,3 +118,5 @@ async def security_headers(request: web.Request, response: web.StreamResponse) -
     ctype = response.headers.get("Content-Type", "")
     if ctype.startswith("text/html"):
         response.headers.setdefault("Content-Security-Policy", KIOSK_PAGE_CSP)
+    else:
+        response.headers.setdefault("Content-Security-Policy", INERT_CSP)

@@ -4,9 +4,16 @@
 #   sudo scripts/install.sh                 # venv in /opt/kiosk, unit, /etc/kiosk/kiosk.toml
 #   WHEELHOUSE=/media/usb/wheels sudo scripts/install.sh     # offline: wheels from a folder
 #
+# It also installs the bundle that comes with the project folder, verified and active, in
+# the service's bundles directory (/var/lib/kiosk/bundles): kiosk-bundle.tar (written by
+# `make pi-stick` or `kiosk bundle pack`) or else the active bundle of bundles/dist (built
+# here by `make bundle`); BUNDLE=FILE names another archive. And it links
+# /usr/local/bin/kiosk to the venv's command.
+#
 # Variables (for packaging and tests): DESTDIR (staging root, default none; when set,
 # systemctl is never called), PREFIX (/opt/kiosk), SYSCONFDIR (/etc/kiosk),
-# UNITDIR (/etc/systemd/system), PYTHON (python3), WHEELHOUSE (pip --no-index
+# UNITDIR (/etc/systemd/system), BINDIR (/usr/local/bin), STATEDIR (/var/lib/kiosk),
+# BUNDLE (archive to install; 'none': no bundle), PYTHON (python3), WHEELHOUSE (pip --no-index
 # --find-links), VENV_ARGS (extra venv options), PIP_INSTALL=0 (skip pip: tests),
 # SYSTEMCTL=0 (never call systemctl).
 set -euo pipefail
@@ -16,6 +23,9 @@ DESTDIR=${DESTDIR:-}
 PREFIX=${PREFIX:-/opt/kiosk}
 SYSCONFDIR=${SYSCONFDIR:-/etc/kiosk}
 UNITDIR=${UNITDIR:-/etc/systemd/system}
+BINDIR=${BINDIR:-/usr/local/bin}
+STATEDIR=${STATEDIR:-/var/lib/kiosk}
+BUNDLE=${BUNDLE:-}
 PYTHON=${PYTHON:-python3}
 PIP_INSTALL=${PIP_INSTALL:-1}
 SYSTEMCTL=${SYSTEMCTL:-1}
@@ -41,6 +51,11 @@ if [ "$PIP_INSTALL" = 1 ]; then
   say "installing the kiosk into $venv"
   "$venv/bin/python" -m pip install "${pip_args[@]}" --upgrade "$REPO"
 fi
+
+# 1b. `kiosk` on the PATH (sudo's too): a link to the venv's command.
+mkdir -p "$DESTDIR$BINDIR"
+ln -sfn "$PREFIX/venv/bin/kiosk" "$DESTDIR$BINDIR/kiosk"
+say "linked $BINDIR/kiosk -> $PREFIX/venv/bin/kiosk"
 
 # 2. The unit (always replaced: it belongs to the package, not to the admin;
 #    local changes go in `systemctl edit kiosk`).
@@ -88,7 +103,41 @@ else
   say "kept $conf (the template is $conf.example)"
 fi
 
-# 4. systemd, only on a live system (not when staging into DESTDIR).
+# 4. The bundle, where the service looks ($STATEDIR/bundles), so students never see
+#    "Python is not installed on this kiosk yet" after the teacher built one.
+if [ "$PIP_INSTALL" = 1 ]; then
+  kiosk_cmd=("$venv/bin/kiosk")
+else  # tests stage without pip: run the kiosk from the source tree
+  kiosk_cmd=(env "PYTHONPATH=$REPO" "$PYTHON" -m kiosk)
+fi
+bundles="$DESTDIR$STATEDIR/bundles"
+archive=$BUNDLE
+packed=""
+if [ -z "$archive" ] && [ -f "$REPO/kiosk-bundle.tar" ]; then
+  archive="$REPO/kiosk-bundle.tar"
+elif [ -z "$archive" ] && [ -f "$REPO/bundles/dist/current" ]; then
+  packed=$(mktemp "${TMPDIR:-/tmp}/kiosk-bundle.XXXXXX")
+  trap 'rm -f "$packed"' EXIT
+  "${kiosk_cmd[@]}" bundle pack "$packed" --bundles-dir "$REPO/bundles/dist" >/dev/null
+  archive=$packed
+fi
+if [ "$archive" = none ]; then
+  say "BUNDLE=none: no bundle installed"
+elif [ -n "$archive" ]; then
+  # DynamicUser=: /var/lib/kiosk is the service's (really /var/lib/private/kiosk). A new
+  # folder made here is moved there and given to the service by systemd at its next start;
+  # in an existing one, the new files are handed to the folder's owner now.
+  mkdir -p "$DESTDIR$STATEDIR"
+  "${kiosk_cmd[@]}" bundle unpack "$archive" --bundles-dir "$bundles"
+  if [ -L "$DESTDIR$STATEDIR" ]; then
+    chown -R --reference="$DESTDIR$STATEDIR/." "$bundles"
+  fi
+else
+  say "no bundle in the project folder (kiosk-bundle.tar or bundles/dist): the kiosk will" \
+      "ask for one; build it with 'make bundle' or bring one with 'kiosk bundle unpack FILE'"
+fi
+
+# 5. systemd, only on a live system (not when staging into DESTDIR).
 if [ "$SYSTEMCTL" = 1 ] && [ -z "$DESTDIR" ] && [ -d /run/systemd/system ]; then
   systemctl daemon-reload
   systemctl enable kiosk.service

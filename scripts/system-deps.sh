@@ -29,6 +29,8 @@ test_deps=(
   "convert imagemagick"
   "nmcli network-manager"
   "openssl openssl"
+  "faketime faketime"
+  "fusermount3 fuse3"
 )
 
 have() {

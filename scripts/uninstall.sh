@@ -7,6 +7,7 @@ DESTDIR=${DESTDIR:-}
 PREFIX=${PREFIX:-/opt/kiosk}
 SYSCONFDIR=${SYSCONFDIR:-/etc/kiosk}
 UNITDIR=${UNITDIR:-/etc/systemd/system}
+BINDIR=${BINDIR:-/usr/local/bin}
 STATEDIR=${STATEDIR:-/var/lib/kiosk}
 SYSTEMCTL=${SYSTEMCTL:-1}
 PURGE=${PURGE:-0}
@@ -20,6 +21,10 @@ fi
 rm -f "$DESTDIR$UNITDIR/kiosk.service"
 [ "$live" = 1 ] && { systemctl daemon-reload; systemctl reset-failed kiosk.service 2>/dev/null || true; }
 rm -rf "$DESTDIR$PREFIX/venv"
+# the link install.sh made (only if it still points into our venv)
+if [ "$(readlink "$DESTDIR$BINDIR/kiosk" 2>/dev/null)" = "$PREFIX/venv/bin/kiosk" ]; then
+  rm -f "$DESTDIR$BINDIR/kiosk"
+fi
 rmdir "$DESTDIR$PREFIX" 2>/dev/null || true
 if [ "$PURGE" = 1 ]; then
   # DynamicUser= keeps the real state in /var/lib/private/kiosk behind a symlink.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextvars
 import os
 import re
 import signal
@@ -164,3 +165,57 @@ def csv_server() -> Iterator[Callable[[bytes], int]]:
         server.shutdown()
         server.server_close()
         thread.join()
+
+
+# -- blockbuster on request paths (issue 16) ---------------------------------------------------
+# In-process tests: every blocking call (file I/O, sleep, SQLite, ...) made on the event
+# loop while the kiosk handles a request served through `aiohttp_client` is an error.
+# A middleware marks "inside a request" in a context variable; blockbuster's predicate
+# lets everything else (the test's own setup, app startup) through.
+
+_IN_REQUEST: contextvars.ContextVar[bool] = contextvars.ContextVar("in_request", default=False)
+
+
+def _request_scope_middleware() -> Any:
+    from aiohttp import web
+
+    flag = _IN_REQUEST
+
+    @web.middleware
+    async def mark(request: web.Request, handler: Any) -> Any:
+        token = flag.set(True)
+        try:
+            return await handler(request)
+        finally:
+            flag.reset(token)
+
+    return mark
+
+
+@pytest.fixture
+def aiohttp_client(aiohttp_client: Any) -> Iterator[Any]:
+    """pytest-aiohttp's client factory, with blockbuster watching each request's path."""
+    from aiohttp import web
+    from blockbuster import BlockBuster
+
+    mark = _request_scope_middleware()
+
+    async def make(app: Any, *args: Any, **kwargs: Any) -> Any:
+        if isinstance(app, web.Application) and mark not in app.middlewares:
+            app.middlewares.insert(0, mark)
+        return await aiohttp_client(app, *args, **kwargs)
+
+    buster = BlockBuster()
+    for function in buster.functions.values():
+        allowed = function.can_block_predicate
+        function.can_block_predicate = (
+            lambda *a, _allowed=allowed, **k: not _IN_REQUEST.get() or _allowed(*a, **k))
+    buster.activate()
+    try:
+        yield make
+    finally:
+        buster.deactivate()
+
+
+# -- under CI=true a skip is a failure (issue 16); see tests/ci_strict.py ----------------------
+from tests.ci_strict import pytest_runtest_makereport  # noqa: E402, F401

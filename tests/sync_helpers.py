@@ -8,10 +8,14 @@ import random
 import secrets
 import uuid
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import aiohttp
 from aiohttp import web
+
+from kiosk.sharing.store import ShareStore
+from kiosk.sync import outbox
 
 TOKEN_LIFETIME = 120 * 60
 _ADJ = ["brave", "calm", "eager", "fancy", "gentle", "happy", "jolly", "kind", "lively", "merry"]
@@ -235,3 +239,10 @@ class FaultyProxy:
             await resp.write_eof()
             return resp
         return web.Response(body=answer, status=status, content_type=ctype)
+
+
+def sync_store(path: Path, *, queue_writes: bool = True) -> ShareStore:
+    """A share store with sync's tables whose writes are queued, as with sync on."""
+    store = ShareStore(path)
+    outbox.attach(store, queue_writes=queue_writes)
+    return store

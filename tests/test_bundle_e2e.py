@@ -65,7 +65,8 @@ def serve_bundle(kiosk_process: Callable[..., KioskProcess],
         stages.append(stage)
         _link_tree(bundle.path, stage / bundle.name)
         set_current(stage, bundle.name)
-        return kiosk_process("--bundles-dir", str(stage)), bundle.manifest
+        kp = kiosk_process("--bundles-dir", str(stage), "--host-aliases", "kiosk.test")
+        return kp, bundle.manifest
 
     yield start
     for stage in stages:

@@ -115,7 +115,7 @@ async def test_too_big_is_refused_and_leaves_nothing(aiohttp_client, make_config
     resp = await client.post("/admin/datasets/add", data={"csrf": token, "url": url})
     assert resp.status == 413
     assert alert(await resp.text()) == (
-        "Not added: the file is larger than the kiosk&#x27;s download limit of 0.001 MiB "
+        "Not added: the file is larger than the kiosk&#39;s download limit of 0.001 MiB "
         "(setting fetch_max_mib)")
     assert saved_files(client) == [], "a refused download must leave no file, not even a part"
 

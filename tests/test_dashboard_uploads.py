@@ -7,6 +7,7 @@ where ``pd.read_csv(url)`` goes in the kernel) reading the stored file back.
 
 from __future__ import annotations
 
+import html
 import io
 import json
 import re
@@ -117,7 +118,7 @@ async def test_wrong_files_are_refused_with_the_reason(aiohttp_client, make_conf
     token = await sign_in(client)
     resp = await client.post("/admin/datasets/upload", data=form(token, name, data))
     assert resp.status == 400
-    message = alert(await resp.text()).replace("&#x27;", "'").replace("&quot;", '"')
+    message = html.unescape(alert(await resp.text()))
     assert message.startswith(f"Not uploaded: '{name}' ")
     assert reason in message
     assert saved_files(client) == []
@@ -138,7 +139,7 @@ async def test_without_a_file_the_teacher_is_told(aiohttp_client, make_config):
 async def test_too_big_is_refused_and_leaves_nothing(aiohttp_client, make_config):
     client = await aiohttp_client(create_app(make_config(fetch_max_mib=0.01)))  # 10 KiB
     token = await sign_in(client)
-    limit_note = "larger than the kiosk&#x27;s download limit of 0.01 MiB (setting fetch_max_mib)"
+    limit_note = "larger than the kiosk's download limit of 0.01 MiB (setting fetch_max_mib)"
     at_limit = b"x,y\n" + b"1,2\n" * ((10485 - 4) // 4)
     assert len(at_limit) <= 10485
     resp = await client.post("/admin/datasets/upload", data=form(token, "ok.csv", at_limit),
@@ -148,7 +149,7 @@ async def test_too_big_is_refused_and_leaves_nothing(aiohttp_client, make_config
         data = b"x,y\n" + b"1" * (size - 4)
         resp = await client.post("/admin/datasets/upload", data=form(token, "big.csv", data))
         assert resp.status == 413
-        assert limit_note in alert(await resp.text())
+        assert limit_note in html.unescape(alert(await resp.text()))
     assert [e.url for e in client.app[DOWNLOADER].cache.entries()] == [UPLOAD_BASE + "ok.csv"]
     assert not [n for n in saved_files(client) if n.startswith(".part")]
 

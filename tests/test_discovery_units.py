@@ -35,6 +35,8 @@ from kiosk.discovery.status import DiscoveryStatus, PeerKiosk
 from kiosk.keys import RUNTIME, SERVING_HOOKS
 from kiosk.qr import wifi_payload
 from kiosk.secrets import admin_secret_path
+from kiosk.serving.pages import inline_script_hashes, script_hash
+from kiosk.templating import Templates
 from kiosk.urls import ip_urls, reachable_addresses, url_for, usable_in_qr, viewer_url
 
 
@@ -222,8 +224,8 @@ def test_banner_lists_ip_urls_first_then_local():
 
 
 def test_poster_is_a4_svg_with_escaped_text():
-    svg = render_poster(name="<lab>", url="http://192.0.2.1:8000/", ssid="A&B",
-                        password="p<w>")
+    svg = render_poster(Templates().load(), name="<lab>", url="http://192.0.2.1:8000/",
+                        ssid="A&B", password="p<w>")
     assert 'width="210mm" height="297mm"' in svg
     assert "&lt;lab&gt;" in svg and "A&amp;B" in svg and "p&lt;w&gt;" in svg
     assert svg.count("<path") == 2
@@ -243,7 +245,7 @@ def test_setup_adds_hook_status_and_routes(make_config):
     assert app[DISCOVERY_STATUS].enabled is True
     assert len(app[SERVING_HOOKS]) >= 1
     names = {r.name for r in app.router.routes() if r.name}
-    assert {"join", "join_json", "join_poster", "join_script"} <= names
+    assert {"join", "join_json", "join_poster"} <= names
 
 
 async def test_join_pages_in_process(aiohttp_client, make_config):
@@ -251,17 +253,21 @@ async def test_join_pages_in_process(aiohttp_client, make_config):
     client = await aiohttp_client(app)
     resp = await client.get("/join")
     assert resp.status == 200
-    assert "script-src 'self'" in resp.headers["Content-Security-Policy"]
+    csp = resp.headers["Content-Security-Policy"]
     page = await resp.text()
-    assert "<script src=\"/join/join.js\"" in page and "<script>" not in page
+    # One inline script (the poller), allowed by the hash of its rendered text; no path.
+    assert inline_script_hashes(page) == [script_hash(page.split("<script>")[1]
+                                                      .split("</script>")[0])]
+    assert f"script-src {inline_script_hashes(page)[0]};" in csp
+    assert "'self'" not in csp.split("script-src")[1].split(";")[0]
+    assert "connect-src 'self'" in csp
     assert "Password: <strong>pw</strong>" in page
     data = await (await client.get("/join.json")).json()
     assert data["url"].startswith("http://127.0.0.1:")
     assert data["local_url"] is None  # mDNS is off in this config
     poster = await client.get("/join/poster.svg")
     assert poster.headers["Content-Type"].startswith("image/svg+xml")
-    script = await client.get("/join/join.js")
-    assert script.status == 200 and "join.json" in await script.text()
+    assert "join_script" not in {r.name for r in app.router.routes()}  # no script file
 
 
 async def test_hook_without_mdns_prints_banner_and_leaves_no_task(make_config, capsys):

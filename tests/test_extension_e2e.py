@@ -96,7 +96,8 @@ def _sources(nb: dict[str, Any]) -> list[str]:
 @pytest.mark.parametrize("profile", ["science", "core"])
 def test_share_flow(profile: str, kiosk_process: Any, tmp_path: Path) -> None:
     bundle = _latest_bundle(profile)
-    kp = kiosk_process("--bundles-dir", str(_single_bundle_dir(tmp_path, bundle)))
+    kp = kiosk_process("--bundles-dir", str(_single_bundle_dir(tmp_path, bundle)),
+                        "--host-aliases", "kiosk.test")
     origin = f"http://kiosk.test:{kp.port}"
     out = tmp_path / "shots"
     # Tests leave docs/ alone; KIOSK_DOC_IMAGES=1 refreshes its screenshots.
@@ -109,7 +110,9 @@ def test_share_flow(profile: str, kiosk_process: Any, tmp_path: Path) -> None:
     }, timeout=600)
 
     assert result["secure"] is False  # plain HTTP on a LAN name: not a secure context
-    assert "Kiosk" in result["badge"]
+    # The kiosk's name once ("testkiosk", not "Kiosk testkiosk"), and its state.
+    assert "testkiosk" in result["badge"] and "Kiosk testkiosk" not in result["badge"]
+    assert "connected" in result["badge"]
 
     # A: two cells ran; Share gave a link in the JE format and a code.
     a = result["a"]
@@ -172,7 +175,8 @@ def test_share_flow(profile: str, kiosk_process: Any, tmp_path: Path) -> None:
 @pytest.mark.parametrize("profile", ["science", "core"])
 def test_share_errors_in_plain_words(profile: str, kiosk_process: Any, tmp_path: Path) -> None:
     bundle = _latest_bundle(profile)
-    kp = kiosk_process("--bundles-dir", str(_single_bundle_dir(tmp_path, bundle)))
+    kp = kiosk_process("--bundles-dir", str(_single_bundle_dir(tmp_path, bundle)),
+                        "--host-aliases", "kiosk.test")
     r = run_scenario("share_errors", {"origin": f"http://kiosk.test:{kp.port}",
                                       "outDir": str(tmp_path / "shots")}, timeout=300)
     assert "too large" in r["tooLarge"]["text"]
@@ -191,9 +195,21 @@ def test_share_errors_in_plain_words(profile: str, kiosk_process: Any, tmp_path:
     assert r["forbidden"]["link"] != r["first"]["link"]
     assert "new link" in (r["forbidden"]["note"] or "")
     assert "no shared notebook with that code" in r["notFound"]["text"]
+    # Damaged or oversized shares: one sentence, nothing stored or opened, no save prompt.
+    for case, words in (("damagedCut", "damaged"), ("damagedCells", "damaged"),
+                        ("oversized", "too big to open")):
+        got = r[case]
+        assert words in got["text"], (case, got["text"])
+        assert "JSON" not in got["text"] and "Unexpected" not in got["text"], got["text"]
+        assert got["opened"] == "failed", case
+        assert got["dialogsAfter"] == 0 and got["dirty"] == 0, (case, got)
+        assert got["files"] == [], (case, got["files"])
     assert r["badge404"].startswith("Kiosk")
     assert "connected" not in r["badge404"]
-    assert r["insecureNote"] == 1
+    # The relay makes files and input() work on plain HTTP: no warning; without it, one.
+    assert r["insecureNote"] == 0
+    assert r["insecureNoteNoRelay"] == 1
+    assert "input()" in r["insecureText"]
 
 
 async def test_share_dialog_take_home_link(kiosk_process: Any, tmp_path: Path) -> None:
@@ -226,7 +242,7 @@ async def test_share_dialog_take_home_link(kiosk_process: Any, tmp_path: Path) -
     try:
         room = await asyncio.to_thread(
             kiosk_process, "--bundles-dir", str(_single_bundle_dir(tmp_path, bundle)),
-            "--data-dir", str(tmp_path / "room"), "--name", "room",
+            "--data-dir", str(tmp_path / "room"), "--name", "room", "--host-aliases", "kiosk.test",
             "--upstream-url", f"{upstream}/api/v1", "--sync-enabled", "--sync-interval", "0.5",
             "--sync-backoff-base", "0.2", "--sync-backoff-max", "1")
         result = await asyncio.to_thread(run_scenario, "share_take_home", {

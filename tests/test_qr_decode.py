@@ -33,8 +33,9 @@ def test_join_page_qr_decodes_to_a_working_ip_url(kiosk_process, tmp_path):
     result = run_scenario("join_qr", {"url": kp.url() + "/join", "out": str(png),
                                       "waitFor": ".main-qr svg"})
     assert result["status"] == 200
-    assert "script-src 'self'" in (result["csp"] or "")
-    assert any(s.endswith("/join/join.js") for s in result["scripts"])
+    # The poller runs inline, allowed by its hash only: no script file, no path.
+    assert "script-src 'sha256-" in (result["csp"] or "")
+    assert result["scripts"] == [""]
     # Only the favicon may be missing (no bundle is installed in this test).
     assert [r for r in result["badResponses"] if "favicon" not in r] == []
     assert not [c for c in result["console"] if "pageerror" in c], result["console"]

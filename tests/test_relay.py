@@ -20,13 +20,18 @@ async def client(aiohttp_client, make_config):
     return await aiohttp_client(create_app(make_config(relay_timeout=1.0)))
 
 
+def own_origin(client) -> dict[str, str]:
+    """The Origin header a page of the kiosk sends (the relay refuses any other)."""
+    return {"Origin": f"http://{client.server.host}:{client.server.port}"}
+
+
 def browser_cookie() -> dict[str, str]:
     return {"Cookie": f"kiosk_browser={secrets.token_urlsafe(18)}"}
 
 
 async def fake_bridge(client, cookie: dict[str, str], answer, seen: list):
     """Connect as a tab's bridge and answer every relayed request with answer(body)."""
-    ws = await client.ws_connect("/api/relay/ws", headers=cookie)
+    ws = await client.ws_connect("/api/relay/ws", headers={**cookie, **own_origin(client)})
 
     async def loop():
         async for msg in ws:
@@ -75,7 +80,7 @@ async def test_tab_leaving_fails_the_waiting_request(client):
 
 async def test_null_answer_is_json_null(client):
     cookie = browser_cookie()
-    ws = await client.ws_connect("/api/relay/ws", headers=cookie)
+    ws = await client.ws_connect("/api/relay/ws", headers={**cookie, **own_origin(client)})
     post = asyncio.create_task(client.post("/api/drive", headers=cookie, json={
         "data": {"method": "get", "path": "/missing"}, "browsingContextId": str(uuid.uuid4())}))
     msg = await ws.receive_json(timeout=5)
@@ -87,7 +92,7 @@ async def test_null_answer_is_json_null(client):
 
 async def test_stdin_waits_for_the_student(client):
     cookie = browser_cookie()
-    ws = await client.ws_connect("/api/relay/ws", headers=cookie)
+    ws = await client.ws_connect("/api/relay/ws", headers={**cookie, **own_origin(client)})
     post = asyncio.create_task(client.post("/api/stdin/kernel", headers=cookie, json={
         "browsingContextId": str(uuid.uuid4()),
         "data": {"header": {"msg_type": "input_request"}, "content": {"prompt": "name? "}}}))
@@ -116,7 +121,7 @@ async def test_a_tab_that_connects_late_still_gets_the_request(client):
 
 async def test_page_that_never_answers_times_out(client):
     cookie = browser_cookie()
-    ws = await client.ws_connect("/api/relay/ws", headers=cookie)
+    ws = await client.ws_connect("/api/relay/ws", headers={**cookie, **own_origin(client)})
     resp = await client.post("/api/drive", headers=cookie, json={
         "data": {"method": "getattr", "path": "/x"}, "browsingContextId": str(uuid.uuid4())})
     assert resp.status == 504
@@ -141,7 +146,8 @@ async def test_requests_without_a_connected_tab_or_cookie(client, monkeypatch):
     assert resp.status == 400
     resp = await client.post("/api/drive", json=[1, 2], headers=browser_cookie())
     assert resp.status == 400
-    resp = await client.get("/api/relay/ws", headers={"Cookie": "kiosk_browser=short"})
+    resp = await client.get("/api/relay/ws", headers={"Cookie": "kiosk_browser=short",
+                                                      **own_origin(client)})
     assert resp.status == 400
 
 

@@ -85,7 +85,8 @@ def test_files_input_sleep_and_downloads(kiosk_process, csv_server, tmp_path, pr
     if mode == "https":
         cert, key = make_certificate(tmp_path)
         tls = ["--tls-cert", str(cert), "--tls-key", str(key)]
-    kiosk = kiosk_process("--bundles-dir", str(private), "--fetch-allow-private", *tls,
+    kiosk = kiosk_process("--bundles-dir", str(private), "--fetch-allow-private",
+                           "--host-aliases", "kiosk.test", *tls,
                           prefix=resolving_datasets_test(tmp_path))
     url = {"plain-http": f"http://kiosk.test:{kiosk.port}",
            "localhost": f"http://localhost:{kiosk.port}",

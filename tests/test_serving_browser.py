@@ -16,7 +16,8 @@ pytestmark = pytest.mark.browser
 
 def test_polyfill_gives_random_uuid_on_plain_http(kiosk_process, tmp_path):
     make_bundle(tmp_path / "bundles")
-    kiosk = kiosk_process("--bundles-dir", str(tmp_path / "bundles"))
+    kiosk = kiosk_process("--bundles-dir", str(tmp_path / "bundles"),
+                          "--host-aliases", "kiosk.test")
     origin = f"http://kiosk.test:{kiosk.port}"
     result = run_scenario("polyfill", {"url": origin + "/lab/index.html", "origin": origin})
     assert result["status"] == 200

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import io
 import json
+import time
 from urllib.parse import quote
 
 import jwt
@@ -144,7 +145,7 @@ async def test_too_large_is_413_before_reading(client):
     # the answer comes while the client has sent only the headers.
     host, port = client.server.host, client.server.port
     reader, writer = await asyncio.open_connection(host, port)
-    writer.write((f"POST {API}/notebooks HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}"
+    writer.write((f"POST {API}/notebooks HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {token}"
                   "\r\nContent-Type: application/json\r\nContent-Length: 50000000\r\n\r\n"
                   ).encode())
     await writer.drain()
@@ -265,7 +266,9 @@ async def test_tokens(client, config):
     # alg none, a wrong key, an expired token: all 401.
     none_token = jwt.encode({**claims}, key=None, algorithm="none")
     wrong_key = jwt.encode({**claims}, "x" * 32, algorithm="HS256")
-    expired = client.app[SHARING].tokens.issue(now=0)
+    # Issued by a set clock, longer ago than the lifetime (a token stamped by an unset
+    # clock, such as now=0, is judged differently: see tests/test_clock.py).
+    expired = client.app[SHARING].tokens.issue(now=time.time() - config.token_days * 86400 - 60)
     for bad in (none_token, wrong_key, expired, "garbage"):
         resp = await client.get(f"{API}/notebooks/00000000-0000-4000-8000-000000000000",
                                 headers=auth(bad))

@@ -8,10 +8,11 @@ import threading
 
 import pytest
 
-from kiosk.errors import Conflict, Forbidden, NotFound, StartupError
+from kiosk import db as db_mod
+from kiosk.errors import Conflict, Forbidden, KioskError, NotFound, StartupError
 from kiosk.sharing import ids
-from kiosk.sharing import store as store_mod
-from kiosk.sharing.store import MIGRATIONS, IdempotencyKey, ShareStore, UpdateGrant
+from kiosk.sharing.schema import SHARING_SCHEMA
+from kiosk.sharing.store import IdempotencyKey, ShareStore, UpdateGrant
 
 
 @pytest.fixture
@@ -23,18 +24,21 @@ async def store(tmp_path):
 
 
 async def test_store_pragmas_and_schema(store):
-    conn = store._write_conn
-    assert await store._write(lambda c: c.execute("PRAGMA journal_mode").fetchone()[0],
+    conn = store.db._write_conn
+    assert await store.db.execute_write_fn(lambda c: c.execute("PRAGMA journal_mode").fetchone()[0],
                               transaction=False) == "wal"
-    assert await store._write(lambda c: c.execute("PRAGMA synchronous").fetchone()[0],
+    assert await store.db.execute_write_fn(lambda c: c.execute("PRAGMA synchronous").fetchone()[0],
                               transaction=False) == 2  # FULL
-    assert await store._write(lambda c: c.execute("PRAGMA foreign_keys").fetchone()[0],
+    assert await store.db.execute_write_fn(lambda c: c.execute("PRAGMA foreign_keys").fetchone()[0],
                               transaction=False) == 1
-    assert await store._write(lambda c: c.execute("PRAGMA busy_timeout").fetchone()[0],
+    assert await store.db.execute_write_fn(lambda c: c.execute("PRAGMA busy_timeout").fetchone()[0],
                               transaction=False) == 5000
-    assert await store._write(lambda c: c.execute("PRAGMA user_version").fetchone()[0],
-                              transaction=False) == len(MIGRATIONS)
-    assert conn is store._write_conn
+    assert await store.db.execute_write_fn(lambda c: c.execute("PRAGMA user_version").fetchone()[0],
+                              transaction=False) == db_mod.SCHEMA_FORMAT
+    assert await store.db.execute_fn(lambda c: c.execute(
+        "SELECT version FROM schema_versions WHERE owner = 'sharing'").fetchone()[0]) == len(
+        SHARING_SCHEMA.migrations)
+    assert conn is store.db._write_conn
     assert await store.integrity_check() == "ok"
 
 
@@ -57,9 +61,20 @@ async def test_store_start_close_idempotent_and_persistent(tmp_path):
 async def test_store_refuses_newer_schema(tmp_path):
     path = tmp_path / "s.sqlite3"
     with sqlite3.connect(path) as conn:
-        conn.execute(f"PRAGMA user_version = {len(MIGRATIONS) + 1}")
+        conn.execute(f"PRAGMA user_version = {db_mod.SCHEMA_FORMAT + 1}")
     s = ShareStore(path)
     with pytest.raises(StartupError, match="newer"):
+        await s.start()
+    await s.close()
+    # A capability's own version newer than this code knows is refused too.
+    path = tmp_path / "t.sqlite3"
+    s = ShareStore(path)
+    await s.start()
+    await s.close()
+    with sqlite3.connect(path) as conn:
+        conn.execute("UPDATE schema_versions SET version = 99 WHERE owner = 'sharing'")
+    s = ShareStore(path)
+    with pytest.raises(StartupError, match="sharing schema version 99"):
         await s.start()
     await s.close()
 
@@ -114,8 +129,8 @@ async def test_store_list_search_delete_clear(store):
 
 async def test_store_retention_purge(store):
     old = (await store.create("{}", owner_session="a")).share
-    await store._write(lambda c: c.execute("UPDATE shares SET updated_at = 0 WHERE id = ?",
-                                           (old.id,)))
+    await store.db.execute_write_fn(lambda c: c.execute(
+        "UPDATE shares SET updated_at = 0 WHERE id = ?", (old.id,)))
     new = (await store.create("{}", owner_session="a")).share
     assert await store.purge_older_than(1000) == 1
     assert await store.get(old.id) is None and await store.get(new.id) is not None
@@ -137,7 +152,7 @@ async def test_store_idempotency(store):
     # Deleting a share forgets its keys (foreign key, cascade).
     await store.create("{}", owner_session="s3", idempotency=IdempotencyKey("s3", "k", "h"))
     await store.clear()
-    assert await store._read(lambda c: c.execute(
+    assert await store.db.execute_fn(lambda c: c.execute(
         "SELECT count(*) FROM idempotency_keys").fetchone()[0]) == 0
 
 
@@ -152,7 +167,7 @@ async def test_store_concurrent_writes_and_reads(store):
 
 async def test_store_not_started(tmp_path):
     s = ShareStore(tmp_path / "x.sqlite3")
-    with pytest.raises(store_mod.KioskError):
+    with pytest.raises(KioskError):
         await s.get("x")
 
 
@@ -164,8 +179,8 @@ async def test_store_files_private(store):
 
 async def test_store_group_commit_isolates_failures(store):
     owner = (await store.create("{}", owner_session="owner")).share
-    writer = store._writer
-    commits_before = writer.commits
+    stats = store.db.stats
+    commits_before = stats.commits
     jobs = [store.create(f'{{"n": {i}}}', owner_session="x") for i in range(30)]
     jobs.insert(10, store.update(owner.id, "{}", grant=UpdateGrant("intruder")))
     results = await asyncio.gather(*jobs, return_exceptions=True)
@@ -174,7 +189,7 @@ async def test_store_group_commit_isolates_failures(store):
     assert all(r.status == 201 for r in created)
     assert await store.count() == 31
     # Writes that queued together shared commits (fewer fsyncs than writes).
-    assert writer.commits - commits_before < 31
+    assert stats.commits - commits_before < 31
     assert (await store.get(owner.id)).version == 1
 
 
@@ -189,7 +204,7 @@ async def test_service_retention_sweep_and_clean_shutdown(aiohttp_client, make_c
     service = client.app[SHARING]
     old = (await service.store.create("{}", owner_session="a")).share
     fresh = (await service.store.create("{}", owner_session="a")).share
-    await service.store._write(lambda c: c.execute(
+    await service.store.db.execute_write_fn(lambda c: c.execute(
         "UPDATE shares SET updated_at = ? WHERE id = ?", (time.time() - 2 * 86400, old.id)))
     assert await service.sweep() == 1
     assert await service.store.get(old.id) is None

@@ -6,10 +6,10 @@ import json
 
 from aiohttp.test_utils import TestServer
 
-from kiosk.sharing.store import ShareStore, UpdateGrant
+from kiosk.sharing.store import UpdateGrant
 from kiosk.sync.worker import SyncWorker
 from tests.sharing_helpers import make_notebook
-from tests.sync_helpers import FakeJE
+from tests.sync_helpers import FakeJE, sync_store
 
 DAY = 86400.0
 
@@ -20,7 +20,7 @@ async def _je_worker(make_config, tmp_path, fake):
     config = make_config(upstream_url=f"http://127.0.0.1:{server.port}/api/v1",
                          sync_enabled=True, upstream_kind="auto", sync_backoff_base=0.01,
                          sync_backoff_max=0.05)
-    store = ShareStore(tmp_path / "s.sqlite3", outbox=True)
+    store = sync_store(tmp_path / "s.sqlite3")
     await store.start()
     worker = SyncWorker(config, store, clock=lambda: fake.now)
     await worker.start()

@@ -27,7 +27,7 @@ from kiosk.sync import outbox
 from kiosk.sync.client import UpstreamRejected
 from kiosk.sync.worker import SESSION_KEY, TOKEN_RENEW_SECONDS, SyncWorker, _Token
 from tests.sharing_helpers import make_notebook
-from tests.sync_helpers import FakeJE
+from tests.sync_helpers import FakeJE, sync_store
 
 MINUTE = 60.0
 
@@ -70,7 +70,7 @@ async def room(make_config: Callable[..., KioskConfig], tmp_path: Path) -> Async
                          upstream_url=f"http://127.0.0.1:{hub.port}/api/v1",
                          sync_enabled=True, upstream_kind="auto", sync_backoff_base=0.01,
                          sync_backoff_max=0.05)
-    store = ShareStore(tmp_path / "room.sqlite3", outbox=True)
+    store = sync_store(tmp_path / "room.sqlite3")
     await store.start()
     clock = [time.time()]  # real time: the hub's tokens expire by it
     worker = SyncWorker(config, store, clock=lambda: clock[0])
@@ -175,7 +175,7 @@ async def test_an_upstream_not_saying_kiosk_still_gets_passwords(
     # The teacher said "kiosk", but the health answer does not: send a password anyway.
     config = make_config(upstream_url=f"http://127.0.0.1:{server.port}/api/v1",
                          sync_enabled=True, upstream_kind="kiosk")
-    store = ShareStore(tmp_path / "s.sqlite3", outbox=True)
+    store = sync_store(tmp_path / "s.sqlite3")
     await store.start()
     worker = SyncWorker(config, store, clock=lambda: fake.now)
     await worker.start()

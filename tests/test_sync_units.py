@@ -10,10 +10,11 @@ from aiohttp.test_utils import TestClient, TestServer
 from kiosk.app import create_app
 from kiosk.cli import main
 from kiosk.sharing.keys import SHARING
-from kiosk.sharing.store import ShareStore, UpdateGrant
+from kiosk.sharing.store import UpdateGrant
 from kiosk.sync import outbox
 from kiosk.sync.keys import SYNC_WORKER
 from tests.sharing_helpers import make_notebook
+from tests.sync_helpers import sync_store
 
 
 async def _rows(store):
@@ -22,7 +23,7 @@ async def _rows(store):
 
 
 async def test_outbox_coalesces_updates_and_forgets_deletes(tmp_path):
-    store = ShareStore(tmp_path / "s.sqlite3", outbox=True)
+    store = sync_store(tmp_path / "s.sqlite3")
     await store.start()
     try:
         a = (await store.create(json.dumps(make_notebook()), owner_session="s")).share
@@ -43,7 +44,7 @@ async def test_outbox_coalesces_updates_and_forgets_deletes(tmp_path):
 
 
 async def test_nothing_is_queued_without_an_upstream(tmp_path):
-    store = ShareStore(tmp_path / "s.sqlite3")
+    store = sync_store(tmp_path / "s.sqlite3", queue_writes=False)
     await store.start()
     try:
         share = (await store.create(json.dumps(make_notebook()), owner_session="s")).share
@@ -64,12 +65,12 @@ def test_backoff_is_exponential_full_jitter_and_capped():
 
 async def test_retry_state_survives_a_restart(tmp_path):
     path = tmp_path / "s.sqlite3"
-    store = ShareStore(path, outbox=True)
+    store = sync_store(path)
     await store.start()
     share = (await store.create(json.dumps(make_notebook()), owner_session="s")).share
     await store.execute_write(lambda c: outbox.fail_item(c, share.id, "boom", 60, 1000.0))
     await store.close()
-    store = ShareStore(path, outbox=True)
+    store = sync_store(path)
     await store.start()
     try:
         (item,) = await store.execute_read(lambda c: outbox.due_items(c, 1e12, 10))

@@ -16,7 +16,8 @@ REPO = Path(__file__).resolve().parent.parent
 
 def run(script: str, dest: Path, **extra: str) -> str:
     env = {**os.environ, "DESTDIR": str(dest), "PIP_INSTALL": "0", "SYSTEMCTL": "0",
-           "PYTHON": sys.executable, "VENV_ARGS": "--without-pip", **extra}
+           "PYTHON": sys.executable, "VENV_ARGS": "--without-pip", "BUNDLE": "none",
+           **extra}
     result = subprocess.run(["bash", str(REPO / "scripts" / script)], env=env,
                             capture_output=True, text=True, timeout=120, check=False)
     assert result.returncode == 0, result.stdout + result.stderr

@@ -23,7 +23,8 @@ def make_certificate(tmp_path):
 def test_https_serves_and_points_the_api_at_https(kiosk_process, tmp_path):
     cert, key = make_certificate(tmp_path)
     make_bundle(tmp_path / "bundles")
-    kiosk = kiosk_process("--bundles-dir", str(tmp_path / "bundles"), "--tls-cert", str(cert),
+    kiosk = kiosk_process("--bundles-dir", str(tmp_path / "bundles"),
+                          "--host-aliases", "kiosk.test", "--tls-cert", str(cert),
                           "--tls-key", str(key))
     assert kiosk.scheme == "https"
     context = ssl.create_default_context(cafile=str(cert))

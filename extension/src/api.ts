@@ -2,7 +2,10 @@
 // at /api/v1 on the same origin). Plain fetch, no cookies; works on plain HTTP.
 import { PageConfig } from '@jupyterlab/coreutils';
 
+import { MAX_OPEN_BYTES, notebookProblem } from './notebookcheck';
+
 const TOKEN_KEY = 'kiosk-share:token';
+const NOT_JSON = 'the answer is not JSON';
 
 /** What went wrong, in categories the UI turns into plain words. */
 export type ShareErrorKind =
@@ -13,6 +16,8 @@ export type ShareErrorKind =
   | 'full' // 507: the kiosk's disk is full
   | 'busy' // 429: too many requests
   | 'invalid' // 400/422: the kiosk refused the notebook as invalid
+  | 'damaged' // a shared notebook that cannot be read (cut off, not a notebook)
+  | 'too-big-to-open' // a shared notebook too large to open on this device
   | 'server'; // anything else
 
 export class ShareError extends Error {
@@ -120,10 +125,18 @@ export class SharingClient {
     const path = isUuid(id)
       ? `notebooks/${encodeURIComponent(id)}`
       : `notebooks/get-by-readable-id/${encodeURIComponent(id)}`;
-    const body = await this._call('GET', path);
+    let body: any;
+    try {
+      body = await this._call('GET', path, undefined, MAX_OPEN_BYTES);
+    } catch (err) {
+      if (err instanceof ShareError && err.message === NOT_JSON) {
+        throw new ShareError('damaged', err.status, err.message);
+      }
+      throw err;
+    }
     const result = checkResult(body) as ISharedNotebook;
-    if (!body || typeof body.content !== 'object' || !Array.isArray(body.content.cells)) {
-      throw new ShareError('server', 200, 'the kiosk answered without a notebook');
+    if (!body || notebookProblem(body.content)) {
+      throw new ShareError('damaged', 200, 'the kiosk answered without a readable notebook');
     }
     result.content = body.content;
     return result;
@@ -139,17 +152,17 @@ export class SharingClient {
     return this._token;
   }
 
-  private async _call(method: string, path: string, body?: unknown): Promise<any> {
+  private async _call(method: string, path: string, body?: unknown, maxBytes?: number): Promise<any> {
     if (this._token === null) {
       await this._issue();
     }
     try {
-      return await this._fetch(method, path, body, true);
+      return await this._fetch(method, path, body, true, maxBytes);
     } catch (err) {
       if (err instanceof ShareError && err.status === 401) {
         // Expired or unknown token (e.g. another kiosk): get a new one, retry once.
         await this._issue();
-        return await this._fetch(method, path, body, true);
+        return await this._fetch(method, path, body, true, maxBytes);
       }
       throw err;
     }
@@ -159,7 +172,8 @@ export class SharingClient {
     method: string,
     path: string,
     body: unknown,
-    auth: boolean
+    auth: boolean,
+    maxBytes?: number
   ): Promise<any> {
     const headers: Record<string, string> = { 'Content-Type': 'application/json' };
     if (auth && this._token) {
@@ -183,10 +197,22 @@ export class SharingClient {
     if (!response.ok) {
       throw new ShareError(statusKind(response.status), response.status);
     }
+    if (maxBytes !== undefined && Number(response.headers.get('Content-Length') || 0) > maxBytes) {
+      throw new ShareError('too-big-to-open', response.status);
+    }
+    let text: string;
     try {
-      return await response.json();
+      text = await response.text();
     } catch {
-      throw new ShareError('server', response.status, 'the answer is not JSON');
+      throw new ShareError('unreachable', response.status, 'the answer was cut off');
+    }
+    if (maxBytes !== undefined && text.length > maxBytes) {
+      throw new ShareError('too-big-to-open', response.status);
+    }
+    try {
+      return JSON.parse(text);
+    } catch {
+      throw new ShareError('server', response.status, NOT_JSON);
     }
   }
 
@@ -229,6 +255,16 @@ export function explain(err: unknown): string {
       return (
         'The kiosk could not read this notebook, so it was not shared. Try again; if ' +
         'it keeps happening, tell your teacher.'
+      );
+    case 'damaged':
+      return (
+        'This shared notebook is damaged and cannot be opened; ask whoever shared it ' +
+        'to share it again.'
+      );
+    case 'too-big-to-open':
+      return (
+        'This shared notebook is too big to open on this device; ask whoever shared ' +
+        'it to clear its outputs and share it again.'
       );
     case 'forbidden':
       return 'This browser is not allowed to change that shared notebook.';

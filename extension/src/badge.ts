@@ -9,13 +9,39 @@ export interface IKioskStatus {
   version?: string;
 }
 
-export const INSECURE_NOTE = 'Plain http: Python may not open files or use input(); Copy uses a fallback';
+// Shown only when Python really cannot reach the notebook's files or wait for input():
+// a plain-http page with neither a service worker nor the kiosk's relay.
+export const INSECURE_NOTE = 'Python cannot open your files or use input() on this address';
 export const INSECURE_DETAIL =
-  'This page is not a "secure context" (plain http on the classroom network). There is no ' +
-  'service worker, so Python in the notebook may not be able to open the files you see in ' +
-  'the file browser, and input() may not wait for an answer. The browser also blocks the ' +
-  'clipboard: Copy selects the link for you instead. Sharing, saving to the kiosk and ' +
-  'running code work.';
+  'Your notebooks still run, save and share. To open files from Python or answer input(), ' +
+  'ask your teacher for the kiosk\'s usual address.';
+
+/** Whether Python in this page can reach the notebook's files and input(). */
+export function filesAndInputWork(): boolean {
+  if (window.isSecureContext) {
+    return true;
+  }
+  const container = navigator.serviceWorker as unknown as { kioskRelay?: boolean } | undefined;
+  return !!(container && container.kioskRelay) || !!(window as any).kioskRelayFallback;
+}
+
+/** The kiosk's name as students read it: "Kiosk <name>", without saying kiosk twice. */
+export function displayName(name: string | undefined): string {
+  const clean = (name || '').trim();
+  if (!clean) {
+    return 'Kiosk';
+  }
+  return /kiosk/i.test(clean) ? clean : `Kiosk ${clean}`;
+}
+
+/** One entry of the badge's menu (a compact menu on phones, buttons on wider screens). */
+export interface IBadgeAction {
+  label: string;
+  kiosk: string;
+  handler: () => void;
+  /** Shown in the compact menu only (wider screens have it elsewhere, e.g. Share in the toolbar). */
+  menuOnly?: boolean;
+}
 
 export function statusUrl(): string {
   return `${window.location.origin}/api/kiosk/status`;
@@ -33,7 +59,7 @@ export function describe(status: IKioskStatus | null | 'unreachable'): {
   if (status === null) {
     return { name: 'Kiosk', state: '', level: 'none' };
   }
-  const name = status.name ? `Kiosk ${status.name}` : 'Kiosk';
+  const name = displayName(status.name);
   // We reached the kiosk (it answered); "online" is whether the kiosk has internet.
   const parts: string[] = ['connected'];
   if (typeof status.online === 'boolean') {
@@ -54,7 +80,7 @@ export function describe(status: IKioskStatus | null | 'unreachable'): {
 }
 
 export class KioskBadge extends Widget {
-  constructor(onClick?: () => void, onOpenCode?: () => void) {
+  constructor(actions: IBadgeAction[] = []) {
     super();
     this.addClass('kiosk-Badge');
     this.node.dataset.kiosk = 'badge';
@@ -65,35 +91,65 @@ export class KioskBadge extends Widget {
     this._state = document.createElement('span');
     this._state.className = 'kiosk-Badge-state';
     this._state.dataset.kiosk = 'badge-state';
-    this.node.append(this._name, this._state);
-    const action = (label: string, kiosk: string, handler: () => void) => {
+    // On phones and tablets the actions fold into a menu opened by this button (CSS decides).
+    this._toggle = document.createElement('button');
+    this._toggle.className = 'kiosk-Badge-menuButton';
+    this._toggle.dataset.kiosk = 'badge-menu';
+    this._toggle.type = 'button';
+    this._toggle.setAttribute('aria-haspopup', 'true');
+    this._toggle.setAttribute('aria-expanded', 'false');
+    this._toggle.textContent = 'Menu';
+    this._toggle.addEventListener('click', (event) => {
+      event.stopPropagation();
+      this.setMenuOpen(!this.node.classList.contains('kiosk-mod-menuOpen'));
+    });
+    this._menu = document.createElement('div');
+    this._menu.className = 'kiosk-Badge-actions';
+    this._menu.dataset.kiosk = 'badge-actions';
+    this._menuState = document.createElement('div');
+    this._menuState.className = 'kiosk-Badge-menuState';
+    this._menuState.dataset.kiosk = 'badge-menu-state';
+    this._menu.append(this._menuState);
+    for (const item of actions) {
       const button = document.createElement('button');
-      button.className = 'kiosk-Badge-action';
-      button.dataset.kiosk = kiosk;
-      button.textContent = label;
-      button.addEventListener('click', handler);
-      this.node.append(button);
-    };
-    if (onClick) {
-      action('My notebooks', 'badge-my-notebooks', onClick);
+      button.type = 'button';
+      button.className = 'kiosk-Badge-action' + (item.menuOnly ? ' kiosk-Badge-menuOnly' : '');
+      button.dataset.kiosk = item.kiosk;
+      button.textContent = item.label;
+      button.addEventListener('click', () => {
+        this.setMenuOpen(false);
+        item.handler();
+      });
+      this._menu.append(button);
     }
-    if (onOpenCode) {
-      action('Open a code', 'badge-open-code', onOpenCode);
-    }
-    if (!window.isSecureContext) {
+    if (!filesAndInputWork()) {
       const note = document.createElement('span');
       note.className = 'kiosk-Badge-insecure';
       note.dataset.kiosk = 'insecure-note';
       note.textContent = INSECURE_NOTE;
       note.title = INSECURE_DETAIL;
-      this.node.append(note);
+      this._menu.append(note);
     }
+    this.node.append(this._name, this._state, this._toggle, this._menu);
+    this._onDocumentClick = (event: MouseEvent) => {
+      if (!this.node.contains(event.target as Node)) {
+        this.setMenuOpen(false);
+      }
+    };
+    document.addEventListener('click', this._onDocumentClick);
+  }
+
+  /** Open or close the compact menu (phones). */
+  setMenuOpen(open: boolean): void {
+    this.node.classList.toggle('kiosk-mod-menuOpen', open);
+    this._toggle.setAttribute('aria-expanded', open ? 'true' : 'false');
   }
 
   render(status: IKioskStatus | null | 'unreachable'): void {
     const words = describe(status);
     this._name.textContent = words.name;
     this._state.textContent = words.state;
+    this._menuState.textContent = words.state ? `${words.name}: ${words.state}` : words.name;
     this._state.dataset.level = words.level;
     this.node.dataset.level = words.level;
   }
@@ -125,10 +181,15 @@ export class KioskBadge extends Widget {
     if (this._timer !== undefined) {
       window.clearInterval(this._timer);
     }
+    document.removeEventListener('click', this._onDocumentClick);
     super.dispose();
   }
 
   private _name: HTMLSpanElement;
   private _state: HTMLSpanElement;
+  private _toggle: HTMLButtonElement;
+  private _menu: HTMLDivElement;
+  private _menuState: HTMLDivElement;
+  private _onDocumentClick: (event: MouseEvent) => void;
   private _timer: number | undefined;
 }

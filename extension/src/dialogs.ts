@@ -284,7 +284,7 @@ export function shareBody(view: IShareView): Widget {
     el(
       'div',
       { class: 'kiosk-ShareDialog-hint' },
-      'Classmates press "Open a code" at the top and type it, or scan the QR code.'
+      'Classmates press "Open a code" (under Menu on a phone) and type it, or scan the QR code.'
     )
   );
   const qrBox = el('div', { class: 'kiosk-ShareDialog-qr', 'data-kiosk': 'qr' });

@@ -24,6 +24,7 @@ import { Widget } from '@lumino/widgets';
 import { SharingClient, cleanId } from './api';
 import { KioskBadge } from './badge';
 import { showMyNotebooks } from './dialogs';
+import { closeLaunchers, fitToScreen, openLesson } from './layout';
 import { siteRoot } from './store';
 import { isViewOnly, Sharer } from './sharer';
 
@@ -205,17 +206,31 @@ const plugin: JupyterFrontEndPlugin<void> = {
       }
     }
 
-    // The badge, in the top area of both apps.
-    const badge = new KioskBadge(
-      () => void showMyNotebooks(),
-      () => void app.commands.execute(CMD.open)
-    );
+    // The badge, in the top area of both apps: the kiosk's name and state, and its
+    // actions (a compact menu on phones and tablets, where the top bar has no room for buttons).
+    const toggleFiles = (): void => {
+      if (labShell && !labShell.leftCollapsed) {
+        labShell.collapseLeft();
+      } else {
+        app.shell.activateById('filebrowser');
+      }
+    };
+    const badge = new KioskBadge([
+      { label: 'Share', kiosk: 'badge-share', menuOnly: true, handler: () => void app.commands.execute(CMD.share) },
+      { label: 'Open a code', kiosk: 'badge-open-code', handler: () => void app.commands.execute(CMD.open) },
+      { label: 'My notebooks', kiosk: 'badge-my-notebooks', handler: () => void showMyNotebooks() },
+      ...(labShell ? [{ label: 'Files', kiosk: 'badge-files', menuOnly: true, handler: toggleFiles }] : [])
+    ]);
     badge.id = 'kiosk-badge';
     app.shell.add(badge, 'top', { rank: 1000 });
     badge.start();
 
     // Share links: lab/index.html?notebook=<id> (and notebooks/index.html?notebook=<id>).
     const requested = requestedNotebook();
+    if (labShell) {
+      fitToScreen(app, labShell);
+      openLesson(app, docManager);
+    }
     if (requested && !labShell) {
       // The notebook app shows the document named by ?path=: fetch the shared notebook
       // into this browser, then show it there with the view-only factory.
@@ -236,6 +251,7 @@ const plugin: JupyterFrontEndPlugin<void> = {
         const panel = await sharer.openShared(requested, viewFactoryName ?? 'Notebook');
         if (panel && labShell) {
           labShell.activateById(panel.id);
+          closeLaunchers(app);
         }
         document.body.dataset.kioskOpened = panel ? requested : 'failed';
       });

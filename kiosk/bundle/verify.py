@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -29,16 +30,21 @@ from kiosk.bundle.pyodide import LOCK_NAME, Lock, lock_problems
 
 __all__ = [
     "Problem",
+    "Reference",
+    "allowed_references",
     "content_problems",
     "kernel_config_problems",
     "official_lock_problems",
     "offline_problems",
+    "outside_references",
     "pyodide_problems",
     "verify_full",
 ]
 
 KERNEL_PLUGIN = "@jupyterlite/pyodide-kernel-extension:kernel"
 CONFIG_NAMES = frozenset({"jupyter-lite.json", LOCK_NAME})
+#: the kiosk's own records at a bundle's root, which name addresses without loading them
+REPORTS = frozenset({"kiosk-bundle.json", "kiosk-import.json"})
 TEXT_SUFFIXES = (".js", ".mjs", ".cjs", ".html", ".htm", ".css", ".json", ".webmanifest",
                  ".svg")
 #: hosts that serve code or packages: a bundle that names one would fetch from it
@@ -82,49 +88,113 @@ def _strings(value: Any, where: str = "") -> Iterator[tuple[str, str]]:
             yield from _strings(item, f"{where}[{i}]")
 
 
-def _config_problems(rel: str, text: str) -> list[Problem]:
+@dataclass(frozen=True, slots=True)
+class Reference:
+    """One place where a site names an outside address.
+
+    ``kind`` is ``config`` (runtime configuration), ``load`` (HTML or CSS that loads it)
+    or ``code`` (a fetch host named in code, which may or may not ever be fetched).
+    """
+
+    path: str
+    line: int
+    kind: str
+    host: str
+    what: str
+
+    def problem(self) -> Problem:
+        return Problem(self.path, self.what)
+
+
+def _line(text: str, pos: int) -> int:
+    return text.count("\n", 0, pos) + 1
+
+
+def _host(url: str) -> str:
+    match = re.match(r"\s*(?:https?:)?//([^/\s\"'`)?#]+)", url, re.IGNORECASE)
+    return match.group(1).lower() if match else ""
+
+
+def _config_refs(rel: str, text: str) -> list[Reference]:
     try:
         data = json.loads(text)
     except ValueError:
-        return [Problem(rel, "not valid JSON")]
-    return [Problem(rel, f"{where} is an outside address: {value[:100]}")
-            for where, value in _strings(data) if _ABS_URL.match(value)]
+        return [Reference(rel, 1, "config", "", "not valid JSON")]
+    refs = []
+    for where, value in _strings(data):
+        if _ABS_URL.match(value):
+            pos = text.find(json.dumps(value)[1:-1][:40])
+            refs.append(Reference(rel, _line(text, max(pos, 0)), "config", _host(value),
+                                  f"{where} is an outside address: {value[:100]}"))
+    return refs
 
 
-def _code_problems(rel: str, text: str) -> list[Problem]:
-    problems = []
+def _code_refs(rel: str, text: str) -> list[Reference]:
+    refs = []
     name = rel.rsplit("/", 1)[-1]
     for match in _FETCH_RE.finditer(text):
         window = text[max(0, match.start() - 80): match.end() + 20]
         if any(fp.match(name) and cp.search(window) for fp, cp, _ in INERT_DEFAULTS):
             continue
         snippet = text[max(0, match.start() - 40): match.end() + 30].replace("\n", " ")
-        problems.append(Problem(rel, f"names the outside host {match.group(0)}: "
-                                     f"…{snippet}…"))
-    return problems
+        refs.append(Reference(rel, _line(text, match.start()), "code", match.group(0),
+                              f"names the outside host {match.group(0)}: …{snippet}…"))
+    return refs
 
 
-def offline_problems(site: Path, files: list[str] | None = None) -> list[Problem]:
-    """Every place where the site would reach outside the kiosk (blocking)."""
+def outside_references(site: Path, files: list[str] | None = None) -> list[Reference]:
+    """Every place where the site names an outside address it may reach (blocking)."""
     if files is None:
         files = sorted(p.relative_to(site).as_posix() for p in site.rglob("*")
                        if p.is_file() and not p.name.endswith((".br", ".gz")))
-    problems: list[Problem] = []
+    refs: list[Reference] = []
     for rel in files:
-        if not rel.lower().endswith(TEXT_SUFFIXES) or rel == "kiosk-bundle.json":
+        if not rel.lower().endswith(TEXT_SUFFIXES) or rel in REPORTS:
             continue
         text = (site / rel).read_text(encoding="utf-8", errors="replace")
         name = rel.rsplit("/", 1)[-1]
         if name in CONFIG_NAMES or rel.endswith("pypi/all.json"):
-            problems += _config_problems(rel, text)
+            refs += _config_refs(rel, text)
         if rel.endswith((".html", ".htm", ".svg")):
-            problems += [Problem(rel, "loads a resource from an outside address")
-                         for _ in _HTML_LOAD.finditer(text)]
+            refs += [Reference(rel, _line(text, m.start()), "load",
+                               _host("//" + text[m.end(): m.end() + 200]),
+                               "loads a resource from an outside address")
+                     for m in _HTML_LOAD.finditer(text)]
         if rel.endswith((".css", ".html", ".htm")):
-            problems += [Problem(rel, "CSS loads from an outside address")
-                         for _ in _CSS_LOAD.finditer(text)]
-        problems += _code_problems(rel, text)
-    return problems
+            refs += [Reference(rel, _line(text, m.start()), "load",
+                               _host("//" + text[m.end(): m.end() + 200]),
+                               "CSS loads from an outside address")
+                     for m in _CSS_LOAD.finditer(text)]
+        refs += _code_refs(rel, text)
+    return refs
+
+
+def offline_problems(site: Path, files: list[str] | None = None,
+                     allowed: frozenset[tuple[str, str]] = frozenset()) -> list[Problem]:
+    """Every place where the site would reach outside the kiosk (blocking).
+
+    ``allowed`` holds reviewed ``(path, host)`` pairs of hosts named in code that is
+    never fetched (recorded by ``kiosk bundle import``); loads and configuration are
+    never allowed.
+    """
+    return [ref.problem() for ref in outside_references(site, files)
+            if not (ref.kind == "code" and (ref.path, ref.host) in allowed)]
+
+
+def allowed_references(manifest: Manifest) -> frozenset[tuple[str, str]]:
+    """The reviewed inert references an imported bundle's manifest records."""
+    info = manifest.extra.get("import")
+    items = info.get("allowed", []) if isinstance(info, dict) else []
+    out = set()
+    for item in items:
+        if not isinstance(item, dict):
+            continue
+        rel, host, sha = item.get("path"), item.get("host"), item.get("sha256")
+        record = manifest.files.get(str(rel))
+        # An allowance holds only for the exact file content that was reviewed.
+        if record is not None and record.sha256 == sha and isinstance(host, str):
+            out.add((str(rel), host))
+    return frozenset(out)
 
 
 def kernel_config_problems(site: Path) -> list[Problem]:
@@ -169,7 +239,8 @@ def pyodide_problems(bundle_dir: Path, manifest: Manifest) -> list[Problem]:
 
 def content_problems(bundle_dir: Path, manifest: Manifest) -> list[Problem]:
     """Offline and Pyodide checks (the manifest's hashes must already be verified)."""
-    return (offline_problems(bundle_dir, sorted(manifest.files))
+    return (offline_problems(bundle_dir, sorted(manifest.files),
+                             allowed_references(manifest))
             + kernel_config_problems(bundle_dir) + pyodide_problems(bundle_dir, manifest))
 
 

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from kiosk import __version__
 from kiosk.cli import (
     admin,
+    backup,
     base,
     bundle,
     cache,
@@ -31,7 +32,7 @@ from kiosk.cli import (
 from kiosk.errors import ConfigError, KioskError
 
 COMMAND_MODULES = [serve, status, qr, shares, admin, cache, usb, hotspot, bundle, doctor,
-                   sync]
+                   sync, backup]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,4 +1,4 @@
-"""``kiosk bundle build|verify|list|use``: make, check and switch JupyterLite bundles."""
+"""``kiosk bundle build|verify|list|use|pack|unpack``: make, check, switch and move bundles."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from kiosk.bundle.served import bundles_dir_for
 from kiosk.config import KioskConfig
 from kiosk.errors import BundleError
 
@@ -72,6 +73,54 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     use.add_argument("name", help="a bundle directory name, or a profile (its newest build)")
     use.set_defaults(func=run_use)
 
+    imp = verbs.add_parser(
+        "import", parents=[common], help="make a JupyterLite site built elsewhere a bundle",
+        description="Import a built JupyterLite site (a folder, .tar.gz or .zip; "
+        "jupyterlite-core 0.4 or newer): Pyodide and fonts are made local, the kiosk "
+        "extension is added, and anything that would still reach outside the kiosk "
+        "stops the import with a list. See docs/bundles.md.")
+    imp.add_argument("source", type=Path, metavar="SOURCE",
+                     help="the built site: a folder, a .tar.gz/.tgz or a .zip")
+    imp.add_argument("--bundle-name", default=None,
+                     help="name of the new bundle (default: from SOURCE), a timestamp is added")
+    imp.add_argument("--allow", type=Path, metavar="FILE", default=None,
+                     help="your reviewed list of inert references (JSON: {\"allow\": "
+                     "[{\"path\", \"host\", \"reason\"}]}); a failed import writes "
+                     "candidates to start from")
+    imp.add_argument("--kiosk-extension", action=argparse.BooleanOptionalAction, default=True,
+                     help="add the kiosk's Share dialog, view-only links and relay "
+                     "(--no-kiosk-extension when the site brings its own Share UI)")
+    imp.add_argument("--extension", type=Path, metavar="DIR", default=None,
+                     help="prebuilt kiosk labextension (default: extension/dist/labextension)")
+    imp.add_argument("--package", action="append", default=[], metavar="NAME",
+                     help="another Pyodide package to ship (pure Python unless "
+                     "--pyodide-archive is given); repeat as needed")
+    imp.add_argument("--pyodide-archive", metavar="PATH_OR_URL", default=None,
+                     help="the official full Pyodide release archive, for compiled packages")
+    imp.add_argument("--cache-dir", type=Path, metavar="DIR", default=None,
+                     help="downloads (default: $KIOSK_BUNDLE_CACHE or ~/.cache/kiosk/bundles)")
+    imp.add_argument("--activate", action=argparse.BooleanOptionalAction, default=False,
+                     help="make the imported bundle the active one")
+    imp.add_argument("--quiet", action="store_true", help="print only the result")
+    imp.set_defaults(func=run_import, recipes=None)
+
+    pack = verbs.add_parser("pack", parents=[common], help="write a bundle into one file",
+                            description="Write the active bundle (or NAME) into one tar "
+                            "file, to carry it to a kiosk that cannot build bundles (a "
+                            "Raspberry Pi without Node.js): 'kiosk bundle unpack FILE' there.")
+    pack.add_argument("file", type=Path, metavar="FILE", help="the archive to write")
+    pack.add_argument("name", nargs="?", default=None,
+                      help="a bundle directory name or profile (default: the active one)")
+    pack.set_defaults(func=run_pack)
+
+    unpack = verbs.add_parser("unpack", parents=[common], help="install a packed bundle",
+                              description="Install a bundle written by 'kiosk bundle pack' "
+                              "into the bundles directory, verify it, and make it active.")
+    unpack.add_argument("file", type=Path, metavar="FILE", help="the archive to read")
+    unpack.add_argument("--activate", action=argparse.BooleanOptionalAction, default=True,
+                        help="make it the active bundle (default: yes)")
+    unpack.set_defaults(func=run_unpack)
+
 
 def run_build(args: argparse.Namespace, config: KioskConfig) -> int:
     from kiosk.bundle.build import STEPS, BuildOptions, build_bundle
@@ -108,6 +157,31 @@ def run_build(args: argparse.Namespace, config: KioskConfig) -> int:
           f"{stats.raw / 2**20:.1f} MiB (br {stats.encoded['br'] / 2**20:.1f} MiB, "
           f"gzip {stats.encoded['gzip'] / 2**20:.1f} MiB)"
           + ("; active" if result.activated else ""))
+    return 0
+
+
+def run_import(args: argparse.Namespace, config: KioskConfig) -> int:
+    from kiosk.bundle.profiles import default_cache_dir
+    from kiosk.bundle.progress import Progress
+    from kiosk.bundle.site_import import STEPS, ImportOptions, import_site
+
+    extension = _extension_dir(args) if args.kiosk_extension else None
+    if extension is not None and not (extension / "package.json").is_file():
+        raise BundleError(f"no built kiosk extension at {extension}: run 'make extension', "
+                          "or import with --no-kiosk-extension")
+    options = ImportOptions(
+        source=args.source, out_dir=bundles_dir_for(config),
+        cache_dir=args.cache_dir or default_cache_dir(), name=args.bundle_name,
+        extension_dir=extension, allow_file=args.allow,
+        pyodide_archive=args.pyodide_archive, extra_packages=tuple(args.package),
+        activate=args.activate)
+    progress = Progress(STEPS, quiet=args.quiet)
+    result = import_site(options, progress)
+    report = result.report
+    print(f"imported {result.path}: {len(report.localized)} made local, "
+          f"{len(report.allowed)} allowed, {len(report.dropped)} dropped"
+          + ("; active" if result.activated else "")
+          + f"\nreport: {result.path / 'kiosk-import.txt'}")
     return 0
 
 
@@ -203,12 +277,13 @@ def run_list(args: argparse.Namespace, config: KioskConfig) -> int:
     from kiosk.bundle import catalog
     from kiosk.bundle.profiles import default_recipes_dir, list_profiles, load_profile
 
+    bundles_dir = bundles_dir_for(config)
     recipes = args.recipes or default_recipes_dir()
     print(f"recipes in {recipes}:")
     for name in list_profiles(recipes):
         print(f"  {name:<10} {load_profile(recipes, name).description}")
-    print(f"built bundles in {config.bundles_path}:")
-    bundles = catalog.built_bundles(config.bundles_path)
+    print(f"built bundles in {bundles_dir}:")
+    bundles = catalog.built_bundles(bundles_dir)
     if not bundles:
         print("  (none: run 'kiosk bundle build' or 'make bundle')")
     for b in bundles:
@@ -226,13 +301,40 @@ def run_use(args: argparse.Namespace, config: KioskConfig) -> int:
     from kiosk.bundle import active, catalog
     from kiosk.bundle.verify import verify_full
 
-    bundle = catalog.resolve(config.bundles_path, args.name)
+    bundles_dir = bundles_dir_for(config)
+    bundle = catalog.resolve(bundles_dir, args.name)
     problems = verify_full(bundle.path)
     if problems:
         for problem in problems[:20]:
             print(f"{bundle.path}: {problem}", file=sys.stderr)
         print(f"kiosk: not switching to {bundle.name}: it fails verification", file=sys.stderr)
         return 1
-    active.set_current(config.bundles_path, bundle.name)
+    active.set_current(bundles_dir, bundle.name)
     print(f"active bundle: {bundle.name}")
+    return 0
+
+
+def run_pack(args: argparse.Namespace, config: KioskConfig) -> int:
+    from kiosk.bundle import active, catalog
+    from kiosk.bundle.archive import pack_bundle
+
+    if args.name is not None:
+        bundle = catalog.resolve(bundles_dir_for(config), args.name).path
+    else:
+        current = active.current_bundle(bundles_dir_for(config))
+        if current is None or not current.is_dir():
+            raise BundleError(f"no active bundle in {bundles_dir_for(config)}: build one first "
+                              "('make bundle' or 'make run')")
+        bundle = current
+    files = pack_bundle(bundle, args.file)
+    print(f"packed {bundle.name} ({files} files) into {args.file}")
+    return 0
+
+
+def run_unpack(args: argparse.Namespace, config: KioskConfig) -> int:
+    from kiosk.bundle.archive import unpack_bundle
+
+    done = unpack_bundle(args.file, bundles_dir_for(config), activate=args.activate)
+    state = "was already there" if done.already_there else f"installed ({done.files} files)"
+    print(f"{done.path}: {state}, verified" + ("; active" if done.activated else ""))
     return 0

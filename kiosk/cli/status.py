@@ -12,6 +12,7 @@ import aiohttp
 from kiosk import __version__
 from kiosk.bundle.active import current_bundle
 from kiosk.bundle.manifest import read_manifest
+from kiosk.bundle.served import bundles_dir_for
 from kiosk.config import KioskConfig
 from kiosk.errors import BundleError
 
@@ -41,8 +42,9 @@ async def _probe(port: int, scheme: str) -> dict[str, Any] | None:
 def gather(config: KioskConfig) -> dict[str, Any]:
     bundle: dict[str, Any] | None = None
     problem: str | None = None
+    bundles_dir = bundles_dir_for(config)
     try:
-        active = current_bundle(config.bundles_path)
+        active = current_bundle(bundles_dir)
         if active is not None:
             manifest = read_manifest(active)
             bundle = {"name": active.name, "path": str(active), "profile": manifest.profile,
@@ -55,7 +57,7 @@ def gather(config: KioskConfig) -> dict[str, Any]:
     running = asyncio.run(_probe(config.port, scheme)) if config.port else None
     return {"kiosk": __version__, "name": config.name,
             "listen": f"{scheme}://{config.host}:{config.port}",
-            "data_dir": str(config.data_path), "bundles_dir": str(config.bundles_path),
+            "data_dir": str(config.data_path), "bundles_dir": str(bundles_dir),
             "bundle": bundle, "bundle_problem": problem,
             "running": running is not None, "live": running}
 

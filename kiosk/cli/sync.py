@@ -58,6 +58,7 @@ async def _stored_status(config: KioskConfig) -> dict[str, Any]:
     from kiosk.sync import outbox
 
     store = ShareStore.in_data_dir(config.data_path)
+    outbox.attach(store, queue_writes=False)
     await store.start()
     try:
         counts = await store.execute_read(outbox.counts)

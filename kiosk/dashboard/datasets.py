@@ -18,24 +18,25 @@ line:
 
 Every route needs a dashboard session; the POSTs pass the dashboard's CSRF checks
 (:mod:`kiosk.dashboard.csrf`) and, on success, redirect (303) back to the page with a
-fixed message code, so reloading never repeats an action. The page has no script.
+fixed message code, so reloading never repeats an action. The page has no script; its
+template is ``dashboard/datasets.html``.
 """
 
 from __future__ import annotations
 
 import asyncio
-import html
 import time
 
 from aiohttp import web
 
 from kiosk.dashboard import auth, csrf, uploads
 from kiosk.dashboard.keys import SESSIONS
-from kiosk.dashboard.pages import STYLE, human_bytes
+from kiosk.dashboard.pages import human_bytes
 from kiosk.downloads import DOWNLOADER, make_downloader
 from kiosk.downloads.cache import CachedFile, DownloadCache
 from kiosk.errors import Forbidden, KioskError
 from kiosk.keys import CONFIG
+from kiosk.templating import page_response, render
 
 PATH = "/admin/datasets"
 _NO_STORE = {"Cache-Control": "no-store"}
@@ -47,10 +48,6 @@ MESSAGES = {
     "uploaded": "The file was saved on the kiosk; notebooks read it by the address shown "
                 "in the list below (kiosk.invalid is the kiosk's own name for it).",
 }
-
-
-def _e(value: object) -> str:
-    return html.escape(str(value), quote=True)
 
 
 def _cache(app: web.Application) -> DownloadCache:
@@ -65,71 +62,21 @@ def _when(entry: CachedFile) -> str:
     return time.strftime("%Y-%m-%d %H:%M", time.localtime(entry.fetched_at))
 
 
-def _upload_form(token: str, max_bytes: int) -> str:
-    """The file upload form (a CSV on a USB stick): its own small block of HTML."""
-    accept = ",".join(uploads.TYPES)
-    return f"""<form method="post" action="{PATH}/upload" enctype="multipart/form-data"
- id="upload">{token}
-<label for="file">Or a file from this computer (CSV, XLSX or JSON)</label>
-<input type="file" id="file" name="file" accept="{accept}" required>
-<p class="note">At most {_e(human_bytes(max_bytes))}. Notebooks then read it by the address
-the list below shows, for example
-<code>pd.read_csv("{_e(uploads.UPLOAD_BASE)}weather.csv")</code>.</p>
-<button type="submit">Upload and keep</button></form>"""
-
-
-def render_datasets(*, kiosk_name: str, csrf_token: str, entries: list[CachedFile],
-                    fetch_enabled: bool, max_bytes: int, typed_url: str = "",
-                    message: str | None = None, error: str | None = None) -> str:
-    """The datasets page (a pure function of its inputs; every value escaped)."""
-    token = f'<input type="hidden" name="{csrf.FIELD}" value="{_e(csrf_token)}">'
-    msg = f'<p class="msg" role="status">{_e(message)}</p>' if message else ""
-    err = (f'<p class="msg error" role="alert" id="dataset-error">{_e(error)}</p>'
-           if error else "")
-    if fetch_enabled:
-        add = f"""<form method="post" action="{PATH}/add">{token}
-<label for="url">Address of the file (http:// or https://)</label>
-<input type="url" id="url" name="url" value="{_e(typed_url)}" required size="60"
- placeholder="https://example.org/data/weather.csv">
-<p class="note">The kiosk downloads it now, the way students' notebooks do: only from the
-internet (not from local or private addresses), at most {_e(human_bytes(max_bytes))}.
-Notebooks then read it by the same address, also without internet:
-<code>pd.read_csv("https://…")</code> or <code>requests.get("https://…")</code>.</p>
-<button type="submit">Download and keep</button></form>""" + _upload_form(token, max_bytes)
-    else:
-        add = ('<p class="note" id="fetch-off">Downloads are off on this kiosk (setting '
-               "<code>fetch_enabled</code>): notebooks cannot fetch files and nothing can "
-               "be added.</p>")
-    rows = []
-    for entry in entries:
-        rows.append(
-            f'<tr><td class="mono">{_e(entry.url)}</td><td>{_e(entry.content_type)}</td>'
-            f'<td data-value="{entry.size}">{_e(human_bytes(entry.size))}</td>'
-            f'<td data-value="{int(entry.fetched_at)}">{_e(_when(entry))}</td>'
-            f'<td><form class="inline" method="post" action="{PATH}/remove">{token}'
-            f'<input type="hidden" name="url" value="{_e(entry.url)}">'
-            f'<button type="submit" class="danger" aria-label="Remove {_e(entry.url)}">'
-            "Remove</button></form></td></tr>")
+def render_datasets(request: web.Request, *, kiosk_name: str, csrf_token: str,
+                    entries: list[CachedFile], fetch_enabled: bool, max_bytes: int,
+                    typed_url: str = "", message: str | None = None,
+                    error: str | None = None) -> str:
+    """The datasets page (every value escaped by the template)."""
+    rows = [{"url": e.url, "content_type": e.content_type, "size": e.size,
+             "size_text": human_bytes(e.size), "fetched": int(e.fetched_at),
+             "when": _when(e)} for e in entries]
     total = sum(e.size for e in entries)
-    table = (
-        '<table id="datasets"><thead><tr><th scope="col">Address</th><th scope="col">Type'
-        '</th><th scope="col">Size</th><th scope="col">Saved</th><th scope="col">Action'
-        f'</th></tr></thead><tbody>{"".join(rows)}</tbody></table>'
-        f'<p class="note" id="datasets-total" data-value="{total}">{len(entries)} '
-        f'file{"" if len(entries) == 1 else "s"}, {_e(human_bytes(total))} in all.</p>'
-    ) if rows else '<p class="note" id="datasets">No dataset is saved on the kiosk yet.</p>'
-    return f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8">
-<meta name="viewport" content="width=device-width,initial-scale=1">
-<meta name="referrer" content="same-origin">
-<title>{_e(kiosk_name)}: datasets</title><style>{STYLE}</style></head>
-<body><header><h1>{_e(kiosk_name)}: datasets for lessons</h1>
-<a href="/admin" style="color:#fff;font-weight:600">Back to the dashboard</a></header>
-<main>{msg}{err}
-<section class="wide" aria-labelledby="h-add"><h2 id="h-add">Add a dataset</h2>{add}
-</section>
-<section class="wide" aria-labelledby="h-saved"><h2 id="h-saved">Saved on the kiosk</h2>
-{table}</section></main></body></html>"""
+    return render(request, "dashboard/datasets.html", name=kiosk_name, csrf=csrf_token,
+                  path=PATH, entries=rows, fetch_enabled=fetch_enabled,
+                  max_size=human_bytes(max_bytes), typed_url=typed_url, total=total,
+                  total_text=human_bytes(total), message=message, error=error,
+                  error_id="dataset-error", upload_accept=",".join(uploads.TYPES),
+                  upload_example=f"{uploads.UPLOAD_BASE}weather.csv")
 
 
 def _session(request: web.Request) -> auth.Session | None:
@@ -153,12 +100,11 @@ async def _answer(request: web.Request, session: auth.Session, *, status: int = 
     entries = await asyncio.to_thread(_cache(request.app).entries)
     entries.sort(key=lambda e: e.fetched_at, reverse=True)
     page = render_datasets(
-        kiosk_name=config.name, csrf_token=session.csrf, entries=entries,
+        request, kiosk_name=config.name, csrf_token=session.csrf, entries=entries,
         fetch_enabled=DOWNLOADER in request.app,
         max_bytes=int(config.fetch_max_mib * 1048576), typed_url=typed_url,
         message=MESSAGES.get(request.query.get("msg", "")), error=error)
-    return web.Response(text=page, status=status, content_type="text/html",
-                        headers=_NO_STORE)
+    return page_response(page, status=status, headers=_NO_STORE)
 
 
 async def datasets_page(request: web.Request) -> web.Response:

@@ -31,8 +31,10 @@ from kiosk.qr import qr_svg
 from kiosk.sharing import ids
 from kiosk.sharing.export import export_shares
 from kiosk.sharing.keys import SHARING, STORE
-from kiosk.sharing.store import ShareStore, ShareSummary
+from kiosk.sharing.store import ShareSummary
 from kiosk.sharing.view import upstream_lab_url
+from kiosk.sync.keys import SYNC_WORKER
+from kiosk.templating import page_response
 from kiosk.urls import viewer_url
 
 _NO_STORE = {"Cache-Control": "no-store"}
@@ -46,8 +48,7 @@ ERRORS = {
 
 
 def _page(text: str, status: int = 200) -> web.Response:
-    return web.Response(text=text, status=status, content_type="text/html",
-                        headers=_NO_STORE)
+    return page_response(text, status=status, headers=_NO_STORE)
 
 
 def _back(code: str, *, error: bool = False) -> web.HTTPSeeOther:
@@ -73,15 +74,15 @@ def sync_worker(app: web.Application) -> Any | None:
     return worker
 
 
-async def take_home_links(store: ShareStore,
+async def take_home_links(app: web.Application,
                           shares: list[ShareSummary]) -> dict[str, TakeHomeLink]:
     """The links upstream of those ``shares`` that sync has sent (by share id).
 
-    Read from the store whether or not sync is on now, like the ``/s/`` page; the QR
+    Read in one query whether or not sync is on now, like the ``/s/`` page; the QR
     codes are drawn in one thread trip.
     """
-    refs = await asyncio.gather(*(store.upstream_of(s.id) for s in shares))
-    synced = [(s, ref) for s, ref in zip(shares, refs, strict=True) if ref is not None]
+    refs = await app[SYNC_WORKER].upstream_refs([s.id for s in shares])
+    synced = [(s, refs[s.id]) for s in shares if s.id in refs]
     if not synced:
         return {}
 
@@ -100,11 +101,7 @@ async def take_home_links(store: ShareStore,
 
 async def waiting_shares(app: web.Application, shares: list[ShareSummary]) -> set[str]:
     """Ids of those ``shares`` queued to go upstream (empty when sync is off)."""
-    worker = sync_worker(app)
-    if worker is None or not hasattr(worker, "is_queued"):
-        return set()
-    queued = await asyncio.gather(*(worker.is_queued(s.id) for s in shares))
-    return {s.id for s, q in zip(shares, queued, strict=True) if q}
+    return await app[SYNC_WORKER].queued_among([s.id for s in shares])
 
 
 def _require_session(request: web.Request) -> auth.Session:
@@ -129,7 +126,7 @@ async def dashboard(request: web.Request) -> web.Response:
     session = auth.current_session(request, request.app[SESSIONS])
     message = MESSAGES.get(request.query.get("msg", ""))
     if session is None:
-        return _page(render_login(kiosk_name=config.name,
+        return _page(render_login(request, kiosk_name=config.name,
                                   message=message if request.query.get("msg") ==
                                   "signed-out" else None))
     overview = await gather_overview(request.app, request.app[RECENT_CLIENTS].count())
@@ -140,10 +137,10 @@ async def dashboard(request: web.Request) -> web.Response:
     url = viewer_url(request)
     qr = await asyncio.to_thread(qr_svg, url, title=f"QR code for {url}")
     return _page(render_dashboard(
-        overview, csrf=session.csrf, shares=shares, search=search, matching=matching,
+        request, overview, csrf=session.csrf, shares=shares, search=search, matching=matching,
         qr_svg=qr, join_url=url, sync_available=sync_worker(request.app) is not None,
         message=message, error=ERRORS.get(request.query.get("err", "")),
-        take_home=await take_home_links(store, shares),
+        take_home=await take_home_links(request.app, shares),
         waiting=await waiting_shares(request.app, shares),
         titles=await share_titles(request.app[TITLES], store, shares)))
 
@@ -157,7 +154,7 @@ async def login(request: web.Request) -> web.StreamResponse:
     expected = request.app[SHARING].admin_secret
     if not isinstance(typed, str) or not hmac.compare_digest(typed.strip().encode(),
                                                              expected.encode()):
-        return _page(render_login(kiosk_name=request.app[CONFIG].name,
+        return _page(render_login(request, kiosk_name=request.app[CONFIG].name,
                                   error="That is not the admin secret."), status=401)
     session = request.app[SESSIONS].create()
     response = web.HTTPSeeOther("/admin", headers=_NO_STORE)

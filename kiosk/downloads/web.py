@@ -20,16 +20,58 @@ def make_downloader(config: KioskConfig) -> Downloader:
                       allow_private=config.fetch_allow_private)
 
 
+# A stranger's bytes served from the kiosk's origin must never run as the kiosk: no
+# document (attachment, and a sandbox CSP if it is rendered anyway), no script or style
+# (an inert type with nosniff), no embedding by another origin.
+DOWNLOAD_CSP = "sandbox; default-src 'none'; frame-ancestors 'none'"
+_ACTIVE_TYPE_PARTS = ("html", "javascript", "ecmascript", "css", "svg", "x-shockwave",
+                      "pdf", "wasm", "multipart", "jscript", "vbscript", "x-sh")
+#: XML that a browser renders as a document (XHTML, SVG, XSLT through ``text/xml``):
+#: ``/xml`` and ``+xml`` types, not office files whose names merely contain "xml"
+#: (``application/vnd.openxmlformats-…``, which are zip archives).
+_ACTIVE_XML = ("/xml", "+xml")
+
+
+def inert_content_type(upstream: str) -> str:
+    """The type a download is served with: the upstream's unless a browser could run it.
+
+    Text that could be active (HTML, XML, SVG, JavaScript, CSS) becomes ``text/plain``
+    with its charset, so ``requests``' ``.text`` still decodes it; other active types
+    become ``application/octet-stream``.
+    """
+    essence, _, params = upstream.partition(";")
+    essence = essence.strip().lower()
+    if not essence or "/" not in essence or essence.endswith(_ACTIVE_XML) or any(
+            part in essence for part in _ACTIVE_TYPE_PARTS):
+        if essence.startswith("text/") or any(p in essence for p in ("xml", "javascript",
+                                                                     "json", "ecmascript")):
+            charset = [p.strip() for p in params.split(";") if p.strip().lower().startswith(
+                "charset=")]
+            return "text/plain" + (f"; {charset[0]}" if charset else "")
+        return "application/octet-stream"
+    return upstream
+
+
+def download_headers(content_type: str) -> dict[str, str]:
+    """Headers for any user-supplied bytes served from the kiosk's origin."""
+    return {
+        "Content-Type": inert_content_type(content_type),
+        "Content-Disposition": "attachment",
+        "Content-Security-Policy": DOWNLOAD_CSP,
+        "X-Content-Type-Options": "nosniff",
+        "Cross-Origin-Resource-Policy": "same-origin",
+    }
+
+
 async def fetch_handler(request: web.Request) -> web.StreamResponse:
     url = request.query.get("url")
     if not url:
         raise BadRequest("add ?url=<the http or https address to download>")
     entry, how = await request.app[DOWNLOADER].fetch(url)
     return web.FileResponse(entry.body, headers={
-        "Content-Type": entry.content_type,
+        **download_headers(entry.content_type),
         "Cache-Control": "no-store",
         "X-Kiosk-Download": how,
-        "Content-Disposition": "inline",
     })
 
 

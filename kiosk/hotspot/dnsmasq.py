@@ -20,6 +20,7 @@ Pure: rendering only. Writing the file is :mod:`kiosk.hotspot.control`'s job.
 from __future__ import annotations
 
 import ipaddress
+import re
 from pathlib import Path
 
 from kiosk.hotspot.probes import WINDOWS_DNS, probe_hosts
@@ -51,7 +52,12 @@ def render_snippet(*, name: str, alias: str, address: str) -> str:
     # host-record, not address=: the name then exists with an A record only, so an
     # AAAA query gets an empty NOERROR, never an NXDOMAIN that would make a phone
     # give up on the name.
-    lines += [f"host-record={n},{ip}" for n in local_names(name, alias)]
+    for n in local_names(name, alias):
+        # The settings are checked at load; a name that is not one line of DNS labels
+        # must never add a directive to a file dnsmasq reads as root.
+        if not re.fullmatch(r"[a-z0-9.-]{1,253}", n):
+            raise ValueError(f"not a host name: {n!r}")
+        lines.append(f"host-record={n},{ip}")
     lines.append("# Connectivity probes of phones and laptops: answered by the kiosk.")
     lines += [f"host-record={host},{ip}" for host in probe_hosts()]
     lines.append("# Windows' DNS check expects Microsoft's public answer.")

@@ -22,7 +22,6 @@ probe URLs fall through to the bundle's 404, ``/hotspot/*`` is 404 too.
 
 from __future__ import annotations
 
-import html
 import ipaddress
 import time
 from collections.abc import Awaitable, Callable
@@ -36,6 +35,7 @@ from kiosk.hotspot.dnsmasq import local_names
 from kiosk.hotspot.probes import online_answer
 from kiosk.keys import CONFIG
 from kiosk.qr import qr_svg
+from kiosk.templating import Markup, html_response
 from kiosk.urls import url_for
 
 WELCOME_PATH = "/hotspot/welcome"
@@ -171,62 +171,19 @@ def make_portal_middleware(hotspot_address: str, book: ClientBook) -> Middleware
                                 headers=_NO_STORE)
         target = welcome_url(request, hotspot_address)
         return web.Response(status=302, headers={**_NO_STORE, "Location": target},
-                            text=f'<a href="{html.escape(target)}">Sign in</a>',
+                            text=str(Markup('<a href="{}">Sign in</a>').format(target)),
                             content_type="text/html")
 
     return portal_middleware
 
 
-_STYLE = """
-body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:0;
-background:#f6f7f9;color:#1b1b1b;line-height:1.45}
-main{max-width:30rem;margin:0 auto;padding:1rem}
-.card{background:#fff;border-radius:12px;padding:1rem 1.2rem;margin:0 0 1rem;
-box-shadow:0 1px 3px rgba(0,0,0,.12)}
-h1{font-size:1.5rem;margin:.3rem 0 .8rem}
-.url{font-family:ui-monospace,monospace;font-size:1.4rem;font-weight:700;text-align:center;
-word-break:break-all;margin:.3rem 0}
-.qr svg{width:100%;max-width:13rem;height:auto;display:block;margin:0 auto}
-ol{padding-left:1.3rem}
-button,.start{display:block;width:100%;box-sizing:border-box;text-align:center;
-font-size:1.2rem;font-weight:600;padding:.8rem;border-radius:10px;border:0;
-text-decoration:none;margin-top:.6rem}
-button{background:#1f7a3f;color:#fff}
-.start{background:#0b5cad;color:#fff}
-.note{font-size:.95rem;color:#374151}
-"""
-
-
-def render_welcome(*, name: str, alias: str, ip_url: str, done: bool) -> str:
-    """The sign-in sheet's page: the kiosk's addresses, a QR code, what to do next."""
-    names = local_names(name, alias)
-    typed = "".join(f'<p class="url">{html.escape(n)}/</p>' for n in names)
-    esc_name = html.escape(name)
-    if done:
-        action = ('<p><strong>You are connected.</strong> Close this window, open your '
-                  'browser and type one of the addresses above.</p>')
-    else:
-        action = (f'<form method="post" action="{ACCEPT_PATH}">'
-                  "<button type=\"submit\">Done: stay on this Wi-Fi</button></form>")
-    qr = qr_svg(ip_url, title=f"QR code for {ip_url}")
-    return f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8">
-<meta name="viewport" content="width=device-width,initial-scale=1">
-<title>{esc_name}: Wi-Fi for Python</title><style>{_STYLE}</style></head>
-<body><main>
-<h1>Welcome to {esc_name}</h1>
-<div class="card"><p>This Wi-Fi has no internet: it is the classroom kiosk. Python runs
-in your browser.</p>
-<ol><li>Tap <strong>Done</strong> below, then close this window.</li>
-<li>Open the kiosk in your browser (Chrome, Safari, Firefox): type</li></ol>
-{typed}<p class="note">or</p><p class="url">{html.escape(ip_url)}</p>
-{action}</div>
-<div class="card qr"><p class="note">A friend can scan this code to get there:</p>{qr}</div>
-<div class="card"><p class="note">If your phone says "no internet" or "limited
-connectivity", choose <strong>Stay connected</strong> / <strong>Use this network</strong>.
-Turning mobile data off also keeps it here.</p>
-<a class="start" href="/">Start coding here</a></div>
-</main></body></html>"""
+def render_welcome(request: web.Request, *, name: str, alias: str, ip_url: str,
+                   done: bool) -> web.Response:
+    """The sign-in sheet's page (``portal.html``): addresses, a QR code, what to do next."""
+    return html_response(
+        request, "portal.html", headers=_NO_STORE, name=name,
+        names=local_names(name, alias), ip_url=ip_url, done=done, accept_path=ACCEPT_PATH,
+        qr=Markup(qr_svg(ip_url, title=f"QR code for {ip_url}")))
 
 
 def _ip_url(request: web.Request, hotspot_address: str) -> str:
@@ -240,10 +197,9 @@ async def welcome(request: web.Request) -> web.Response:
     config = request.app[CONFIG]
     if not on_hotspot(request, config.hotspot_address):
         raise NotFound("There is no page here.")
-    text = render_welcome(name=config.name, alias=config.hotspot_alias,
+    return render_welcome(request, name=config.name, alias=config.hotspot_alias,
                           ip_url=_ip_url(request, config.hotspot_address),
                           done=request.query.get("done") == "1")
-    return web.Response(text=text, content_type="text/html", headers=_NO_STORE)
 
 
 def make_accept(book: ClientBook) -> Handler:

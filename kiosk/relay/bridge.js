@@ -11,7 +11,6 @@
 (function () {
   'use strict';
   var CHANNEL = '/sw-api.v1';
-  var COOKIE = 'kiosk_browser';
   var realServiceWorker = window.isSecureContext && 'serviceWorker' in navigator;
 
   var KERNEL_SETUP = [
@@ -94,23 +93,6 @@
     'del __kiosk_setup',
   ].join('\n');
 
-  function randomToken() {
-    var bytes = new Uint8Array(18);
-    crypto.getRandomValues(bytes);
-    return btoa(String.fromCharCode.apply(null, bytes))
-      .replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
-  }
-
-  function browserId() {
-    var match = document.cookie.match(/(?:^|;\s*)kiosk_browser=([A-Za-z0-9_-]{16,64})/);
-    if (match) return match[1];
-    var value = randomToken();
-    // A session cookie: it only lets the kiosk route this browser's kernel requests back
-    // to this browser; it is never stored on the kiosk.
-    document.cookie = COOKIE + '=' + value + '; path=/; SameSite=Strict';
-    return value;
-  }
-
   function fakeRegistration() {
     return {
       scope: location.origin + '/', active: null, installing: null, waiting: null,
@@ -153,8 +135,9 @@
     });
   }
 
+  // The kiosk names this browser with an HttpOnly cookie set on this script's answer;
+  // the socket and the kernel's requests carry it, and no script can read it.
   function startRelay() {
-    browserId();
     var channel = new BroadcastChannel(CHANNEL);
     var pending = [];
     var socket = null;

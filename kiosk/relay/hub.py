@@ -20,7 +20,7 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from kiosk.errors import GatewayTimeout, KioskError
+from kiosk.errors import Forbidden, GatewayTimeout, KioskError, TooManyRequests
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -48,6 +48,15 @@ class _Bridge:
 class _Browser:
     bridges: list[_Bridge] = field(default_factory=list)
     arrived: asyncio.Event = field(default_factory=asyncio.Event)
+    # The address its first bridge came from: a browser id is bound to one device, so a
+    # leaked id cannot be used from another to attach a socket or to send requests.
+    client: str | None = None
+    waiting: int = 0
+
+
+#: Requests of one browser waiting for their page at once, and of the whole kiosk.
+WAITING_PER_BROWSER = 32
+WAITING_TOTAL = 2048
 
 
 class RelayHub:
@@ -62,9 +71,17 @@ class RelayHub:
     def connected(self) -> int:
         return sum(len(b.bridges) for b in self._browsers.values())
 
-    def attach(self, browser_id: str, link: PageLink) -> None:
-        """Register a tab's bridge."""
+    def check_attach(self, browser_id: str, client: str) -> None:
+        """Refuse a bridge for a browser whose tabs are connected from another device."""
+        browser = self._browsers.get(browser_id)
+        if browser is not None and browser.bridges and browser.client != client:
+            raise Forbidden("this browser id is in use by another device")
+
+    def attach(self, browser_id: str, link: PageLink, *, client: str = "") -> None:
+        """Register a tab's bridge (its device: ``client``, see :meth:`check_attach`)."""
+        self.check_attach(browser_id, client)
         browser = self._browsers.setdefault(browser_id, _Browser())
+        browser.client = client
         browser.bridges.append(_Bridge(link))
         browser.arrived.set()
 
@@ -78,9 +95,11 @@ class RelayHub:
             for future in bridge.pending.values():
                 if not future.done():
                     future.set_exception(PageGone("the notebook tab was closed or reloaded"))
-        if not browser.bridges:
+        if not browser.bridges and not browser.waiting:
             browser.arrived.clear()
             del self._browsers[browser_id]
+        elif not browser.bridges:
+            browser.arrived.clear()
 
     def resolve(self, browser_id: str, link: PageLink, message: dict[str, Any]) -> None:
         """A bridge answered relay request ``message['id']``."""
@@ -100,24 +119,45 @@ class RelayHub:
         else:
             future.set_result(message.get("response"))
 
-    async def _bridge_for(self, browser_id: str) -> _Bridge:
-        browser = self._browsers.get(browser_id)
-        if browser is None or not browser.bridges:
+    async def _bridge_for(self, browser: _Browser, client: str) -> _Bridge:
+        if not browser.bridges:
             # The kernel can start before the tab's bridge has connected: wait a little.
-            browser = self._browsers.setdefault(browser_id, _Browser())
             try:
                 await asyncio.wait_for(browser.arrived.wait(), self.attach_wait)
             except TimeoutError:
-                if not browser.bridges:
-                    self._browsers.pop(browser_id, None)
                 raise PageGone("no notebook tab of this browser is connected to the kiosk"
                                ) from None
+        if browser.client != client or not browser.bridges:
+            # Another device's id: answer as if no tab were there (reveals nothing).
+            raise PageGone("no notebook tab of this browser is connected to the kiosk")
         return browser.bridges[-1]
 
+    @property
+    def waiting(self) -> int:
+        return sum(b.waiting for b in self._browsers.values())
+
     async def forward(self, browser_id: str, pathname: str, body: dict[str, Any],
-                      limit_s: float | None) -> Any:
-        """Send one request to a bridge of the browser; wait for the answer (None: no limit)."""
-        bridge = await self._bridge_for(browser_id)
+                      limit_s: float | None, *, client: str = "") -> Any:
+        """Send one request to a bridge of the browser; wait for the answer (None: no limit).
+
+        Only requests from the device the browser's bridges came from are relayed, and
+        at most :data:`WAITING_PER_BROWSER` (:data:`WAITING_TOTAL` in all) wait at once.
+        """
+        browser = self._browsers.setdefault(browser_id, _Browser())
+        if browser.waiting >= WAITING_PER_BROWSER or self.waiting >= WAITING_TOTAL:
+            raise TooManyRequests("too many requests are waiting for the notebook page",
+                                  retry_after=5)
+        browser.waiting += 1
+        try:
+            return await self._forward(browser, pathname, body, limit_s, client)
+        finally:
+            browser.waiting -= 1
+            if not browser.waiting and not browser.bridges:
+                self._browsers.pop(browser_id, None)
+
+    async def _forward(self, browser: _Browser, pathname: str, body: dict[str, Any],
+                       limit_s: float | None, client: str) -> Any:
+        bridge = await self._bridge_for(browser, client)
         relay_id = next(self._ids)
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         bridge.pending[relay_id] = future

@@ -6,18 +6,25 @@ import asyncio
 import json
 import logging
 import re
+import secrets
 from pathlib import Path
 from typing import Any
 
 from aiohttp import WSMsgType, web
 
-from kiosk.errors import BadRequest, UnsupportedMediaType
+from kiosk.errors import BadRequest, Forbidden, UnsupportedMediaType
 from kiosk.keys import CONFIG
 from kiosk.relay.hub import RelayHub
+from kiosk.sharing.ratelimit import ConcurrencyLimiter
 
 _LOGGER = logging.getLogger(__name__)
 
 RELAY_HUB = web.AppKey("relay_hub", RelayHub)
+SLEEPS = web.AppKey("relay_sleeps", ConcurrencyLimiter)
+
+# time.sleep() of one device's kernels at once (a few tabs), and of the whole kiosk.
+SLEEPS_PER_CLIENT = 8
+SLEEPS_TOTAL = 1024
 
 BROWSER_COOKIE = "kiosk_browser"
 BRIDGE_JS = Path(__file__).with_name("bridge.js")
@@ -34,8 +41,15 @@ def _context_id(value: Any) -> str:
     return value
 
 
+def client_key(request: web.Request) -> str:
+    """The client's address: an in-memory key for limits and bindings, never stored."""
+    return request.remote or "unknown"
+
+
 def _browser_id(request: web.Request) -> str:
-    value = request.cookies.get(BROWSER_COOKIE) or request.query.get("browser")
+    # Only the HttpOnly cookie the kiosk set (see bridge_script): never a URL parameter,
+    # which leaks through history, logs and shared links.
+    value = request.cookies.get(BROWSER_COOKIE)
     if not value or not _BROWSER_RE.fullmatch(value):
         raise BadRequest("this request does not come from a page of the kiosk "
                          f"(no {BROWSER_COOKIE} cookie): reload the notebook page")
@@ -45,8 +59,8 @@ def _browser_id(request: web.Request) -> str:
 async def _json_body(request: web.Request) -> dict[str, Any]:
     try:
         body = await request.json(loads=json.loads)
-    except json.JSONDecodeError:
-        raise BadRequest("the body is not JSON") from None
+    except (json.JSONDecodeError, RecursionError):
+        raise BadRequest("the body is not JSON (or is nested too deeply)") from None
     except UnicodeDecodeError:
         raise UnsupportedMediaType("the body is not UTF-8 JSON") from None
     if not isinstance(body, dict):
@@ -60,7 +74,8 @@ async def drive(request: web.Request) -> web.Response:
     _context_id(body.get("browsingContextId"))
     browser = _browser_id(request)
     timeout = request.app[CONFIG].relay_timeout
-    response = await request.app[RELAY_HUB].forward(browser, request.path, body, timeout)
+    response = await request.app[RELAY_HUB].forward(browser, request.path, body, timeout,
+                                                     client=client_key(request))
     return web.Response(text=json.dumps(response), content_type="application/json")
 
 
@@ -69,7 +84,8 @@ async def stdin(request: web.Request) -> web.Response:
     body = await _json_body(request)
     _context_id(body.get("browsingContextId"))
     browser = _browser_id(request)
-    response = await request.app[RELAY_HUB].forward(browser, request.path, body, None)
+    response = await request.app[RELAY_HUB].forward(browser, request.path, body, None,
+                                                     client=client_key(request))
     return web.Response(text=json.dumps(response), content_type="application/json")
 
 
@@ -88,7 +104,8 @@ async def sleep(request: web.Request) -> web.Response:
         raise BadRequest("add ?seconds=<a number>") from None
     if not 0 <= seconds <= MAX_SLEEP_SECONDS:  # NaN fails every comparison too
         raise BadRequest(f"seconds must be between 0 and {MAX_SLEEP_SECONDS:.0f}")
-    await asyncio.sleep(seconds)
+    with request.app[SLEEPS].hold(client_key(request)):
+        await asyncio.sleep(seconds)
     return web.Response(status=204, headers={"Cache-Control": "no-store"})
 
 
@@ -98,26 +115,51 @@ async def heartbeat(request: web.Request) -> web.Response:
 
 
 async def bridge_script(request: web.Request) -> web.FileResponse:
-    """GET /_kiosk/bridge.js: the page side of the relay (see kiosk.relay.hub)."""
-    return web.FileResponse(BRIDGE_JS, headers={
+    """GET /_kiosk/bridge.js: the page side of the relay (see kiosk.relay.hub).
+
+    It also names the browser: a random ``kiosk_browser`` cookie, HttpOnly (no script,
+    not even a stranger's that got to run, can read it), SameSite=Strict, for the session.
+    An existing valid value is kept (open tabs stay bound) but set again HttpOnly.
+    """
+    current = request.cookies.get(BROWSER_COOKIE)
+    value = current if current and _BROWSER_RE.fullmatch(current) else secrets.token_urlsafe(24)
+    response = web.FileResponse(BRIDGE_JS, headers={
         "Content-Type": "text/javascript; charset=utf-8", "Cache-Control": "no-cache"})
+    response.set_cookie(BROWSER_COOKIE, value, path="/", httponly=True, samesite="Strict",
+                        secure=request.secure)
+    return response
+
+
+def own_origin(request: web.Request) -> str:
+    """The origin a page of this kiosk has when it was loaded through this request's Host."""
+    return f"{request.scheme}://{request.host}".lower()
+
+
+def _check_origin(request: web.Request) -> None:
+    # A WebSocket is not bound by the same-origin policy: without this check any site a
+    # student visits could attach a socket with her cookie and answer her input().
+    origin = request.headers.get("Origin", "").lower()
+    if origin != own_origin(request):
+        raise Forbidden("the relay accepts connections only from the kiosk's own pages")
 
 
 async def page_socket(request: web.Request) -> web.WebSocketResponse:
     """GET /api/relay/ws: a tab's bridge (its browser named by the kiosk_browser cookie)."""
+    _check_origin(request)
     browser = _browser_id(request)
     hub = request.app[RELAY_HUB]
+    hub.check_attach(browser, client_key(request))
     ws = web.WebSocketResponse(heartbeat=25, max_msg_size=request.app[CONFIG].max_notebook_bytes
                                + 1024 * 1024)
     await ws.prepare(request)
-    hub.attach(browser, ws)
+    hub.attach(browser, ws, client=client_key(request))
     try:
         async for msg in ws:
             if msg.type != WSMsgType.TEXT:
                 continue
             try:
                 message = json.loads(msg.data)
-            except json.JSONDecodeError:
+            except (json.JSONDecodeError, RecursionError):
                 _LOGGER.warning("relay: page sent a message that is not JSON")
                 continue
             if isinstance(message, dict):
@@ -128,6 +170,7 @@ async def page_socket(request: web.Request) -> web.WebSocketResponse:
 
 
 def add_routes(app: web.Application) -> None:
+    app[SLEEPS] = ConcurrencyLimiter(SLEEPS_PER_CLIENT, SLEEPS_TOTAL, what="sleeps")
     app.router.add_post("/api/drive", drive)
     app.router.add_post("/api/stdin/{handler}", stdin)
     app.router.add_get("/api/service-worker-heartbeat", heartbeat)

@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 
 from kiosk.config import KioskConfig
-from kiosk.sharing import admin, api, openapi, view
+from kiosk.sharing import admin, api, guessing, openapi, view
 from kiosk.sharing.keys import SHARING, STORE
 from kiosk.sharing.service import SharingService
 
@@ -42,3 +42,4 @@ def setup(app: web.Application, config: KioskConfig) -> None:
     app.router.add_routes(openapi.routes())
     app.router.add_routes(view.routes())
     app.router.add_routes(admin.routes())
+    guessing.setup(app, config.rate_miss_per_minute)

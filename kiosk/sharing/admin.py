@@ -94,7 +94,7 @@ async def clear_shares(request: web.Request) -> web.Response:
     service = _authorized(request)
     try:
         data = json.loads(await request.read() or b"null")
-    except ValueError:
+    except (ValueError, RecursionError):
         data = None
     if not isinstance(data, dict) or data.get("confirm") is not True:
         raise BadRequest("To delete every share, send {\"confirm\": true}.")

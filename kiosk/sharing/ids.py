@@ -1,8 +1,11 @@
-"""Readable share ids: ``adjective-adjective-animal-NNN``, e.g. ``brave-sunny-otter-482``.
+"""Readable share ids: ``adjective-adjective-animal-NNNN``, e.g. ``brave-sunny-otter-4821``.
 
 Short, easy to read aloud and to type on a phone, drawn at random with :mod:`secrets`
 (unlike JE's predictable sequence, they cannot be enumerated), and never UUID-shaped.
-The pools are chosen so that :data:`ID_SPACE` is above 2**30; uniqueness is the
+:data:`ID_SPACE` is about 2·10¹⁰: with the per-client limit on misses
+(``rate_miss_per_minute``, see :mod:`kiosk.sharing.guessing`) and 1,000 shares on the
+kiosk, one client's expected time to a first hit is years (:func:`expected_years_to_hit`).
+Ids made before the four-digit number (``...-482``) keep resolving. Uniqueness is the
 store's job (it retries on a collision). Lookups go through :func:`normalize`.
 """
 
@@ -48,14 +51,25 @@ AQUATIC_ANIMALS: tuple[str, ...] = (
     "whelk", "wrasse",
 )
 
-NUMBER_MIN = 100
-NUMBER_MAX = 999
+NUMBER_MIN = 1000
+NUMBER_MAX = 9999
 
 #: How many different readable ids :func:`new_readable_id` can produce.
 ID_SPACE = (len(ADJECTIVES) * (len(ADJECTIVES) - 1) * len(AQUATIC_ANIMALS)
             * (NUMBER_MAX - NUMBER_MIN + 1))
 
-_READABLE_RE = re.compile(r"[a-z]+-[a-z]+-[a-z]+-[0-9]{3}")
+# Three digits: ids made before the number grew to four; they keep resolving.
+_READABLE_RE = re.compile(r"[a-z]+-[a-z]+-[a-z]+-[0-9]{3,4}")
+
+
+def expected_years_to_hit(shares: int, misses_per_minute: float) -> float:
+    """Expected time, in years, for one client guessing at the allowed rate to hit a share.
+
+    Each guess hits with probability ``shares / ID_SPACE``; the expected number of
+    guesses to the first hit is its inverse.
+    """
+    guesses = ID_SPACE / max(1, shares)
+    return guesses / (misses_per_minute * 60 * 24 * 365.25)
 
 
 def new_readable_id() -> str:

@@ -9,11 +9,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import shutil
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
+from kiosk.backup import hold_serving_lock, refuse_newer_schema
+from kiosk.clock import UNSET_BEFORE, ClockGuard
 from kiosk.config import KioskConfig
 from kiosk.errors import InsufficientStorage, KioskError
 from kiosk.secrets import admin_secret_path, load_or_create_secret, signing_key_path
@@ -26,6 +30,8 @@ from kiosk.sharing.validate import notebook_problem
 _LOGGER = logging.getLogger(__name__)
 
 RETENTION_SWEEP_SECONDS = 3600.0
+# While the clock is not set, look again often: it may jump any moment.
+UNTRUSTED_CLOCK_SWEEP_SECONDS = 10.0
 
 
 class DiskGuard:
@@ -59,9 +65,7 @@ class SharingService:
 
     def __init__(self, config: KioskConfig) -> None:
         self.config = config
-        # The outbox fills only once the teacher configured an upstream and turned sync on.
-        self.store = ShareStore.in_data_dir(
-            config.data_path, outbox=bool(config.sync_enabled and config.upstream_url))
+        self.store = ShareStore.in_data_dir(config.data_path)
         # Set by kiosk.sync when it runs: fetch a notebook this kiosk does not hold from
         # the upstream (and its offline cache); see api._find.
         self.pull_through: Callable[[str], Awaitable[Share | None]] | None = None
@@ -71,9 +75,11 @@ class SharingService:
                                                  what="new shares")
         self.disk = DiskGuard(config.data_path, int(config.min_free_disk_mib * 1048576))
         self.renderer = NotebookRenderer()
+        self.clock = ClockGuard(config.data_path)
         self._tokens: TokenService | None = None
         self._admin_secret: str | None = None
         self._retention_task: asyncio.Task[None] | None = None
+        self._lock_fd: int | None = None
 
     @property
     def domain_id(self) -> str:
@@ -95,10 +101,13 @@ class SharingService:
     async def start(self) -> None:
         """Load (or create) the secrets, open the store, start the retention sweep."""
         data = self.config.data_path
+        # A data directory of a newer kiosk is refused before anything in it is touched.
+        await asyncio.to_thread(refuse_newer_schema, data)
+        self._lock_fd = await asyncio.to_thread(hold_serving_lock, data)  # keeps restore out
         key = await asyncio.to_thread(load_or_create_secret, signing_key_path(data))
         self._admin_secret = await asyncio.to_thread(load_or_create_secret,
                                                      admin_secret_path(data))
-        self._tokens = TokenService(key, self.config.token_days * 86400)
+        self._tokens = TokenService(key, self.config.token_days * 86400, clock=self.clock)
         await self.store.start()
         # Compile the nbformat schema now so the first share does not wait for it.
         await asyncio.to_thread(notebook_problem, {"nbformat": 4, "nbformat_minor": 5,
@@ -115,12 +124,31 @@ class SharingService:
                 await task
         await self.renderer.close()
         await self.store.close()
+        fd, self._lock_fd = self._lock_fd, None
+        if fd is not None:
+            os.close(fd)
 
     async def sweep(self) -> int:
-        """Apply the retention setting once and expire old idempotency keys."""
+        """Judge the clock, then apply the retention setting once and expire old
+        idempotency keys. Retention never runs on a clock that is not trusted, and rows
+        stamped by such a clock are re-stamped first (see :mod:`kiosk.clock`)."""
         removed = 0
+        clock = self.clock
+        newest = await self.store.execute_read(
+            lambda c: c.execute("SELECT max(updated_at) FROM shares").fetchone()[0])
+        clock.note_newest(newest)
+        verdict = await asyncio.to_thread(clock.refresh)
+        if not verdict.trusted:
+            if self.config.retention_days > 0:
+                _LOGGER.warning("retention skipped: %s", verdict.reason)
+            return 0
+        restamped = await self.store.execute_write(
+            lambda c: _restamp(c, UNSET_BEFORE, verdict.now))
+        if restamped:
+            _LOGGER.info("clock set: %d rows saved while it was not set now date from %s",
+                         restamped, time.strftime("%Y-%m-%d %H:%M", time.gmtime(verdict.now)))
         if self.config.retention_days > 0:
-            cutoff = time.time() - self.config.retention_days * 86400
+            cutoff = verdict.now - self.config.retention_days * 86400
             removed = await self.store.purge_older_than(cutoff)
             if removed:
                 _LOGGER.info("retention: deleted %d shares older than %g days", removed,
@@ -134,4 +162,17 @@ class SharingService:
                 await self.sweep()
             except Exception:
                 _LOGGER.exception("share retention sweep failed; will retry")
-            await asyncio.sleep(RETENTION_SWEEP_SECONDS)
+            untrusted = not self.clock.verdict().trusted
+            await asyncio.sleep(UNTRUSTED_CLOCK_SWEEP_SECONDS if untrusted
+                                else RETENTION_SWEEP_SECONDS)
+
+
+def _restamp(conn: Any, before: float, now: float) -> int:
+    """Give rows stamped by an unset clock (earlier than ``before``) the time ``now``."""
+    changed = conn.execute("UPDATE shares SET updated_at = ? WHERE updated_at < ?",
+                           (now, before)).rowcount
+    changed += conn.execute("UPDATE shares SET created_at = ? WHERE created_at < ?",
+                            (now, before)).rowcount
+    conn.execute("UPDATE idempotency_keys SET created_at = ? WHERE created_at < ?",
+                 (now, before))
+    return int(changed)

@@ -11,10 +11,14 @@ from __future__ import annotations
 import time
 import uuid
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import jwt
 
 from kiosk.errors import Unauthorized
+
+if TYPE_CHECKING:
+    from kiosk.clock import ClockGuard
 
 ALGORITHM = "HS256"
 
@@ -32,9 +36,13 @@ class TokenClaims:
 class TokenService:
     """Issues and verifies tokens with one signing key."""
 
-    def __init__(self, key: str, lifetime_seconds: float) -> None:
+    def __init__(self, key: str, lifetime_seconds: float, *,
+                 clock: ClockGuard | None = None) -> None:
         self._key = key
         self._lifetime = int(lifetime_seconds)
+        # With a clock guard, the dates are judged by it (a Pi's clock may not be set);
+        # without one, by PyJWT against the wall clock.
+        self._clock = clock
 
     def issue(self, *, session_id: str | None = None, notebook_id: str | None = None,
               now: float | None = None) -> str:
@@ -51,10 +59,12 @@ class TokenService:
 
     def verify(self, token: str) -> TokenClaims:
         """The claims of a valid token, or :class:`Unauthorized` saying what is wrong."""
+        dated = self._clock is None
         try:
             claims = jwt.decode(
                 token, self._key, algorithms=[ALGORITHM],
-                options={"require": ["exp", "iat", "session_id"]},
+                options={"require": ["exp", "iat", "session_id"], "verify_exp": dated,
+                         "verify_iat": dated, "verify_nbf": dated},
             )
         except jwt.ExpiredSignatureError:
             raise Unauthorized("The token has expired; ask for a new one at auth/issue.") from None
@@ -65,7 +75,13 @@ class TokenService:
         if not isinstance(session_id, str) or not (
                 notebook_id is None or isinstance(notebook_id, str)):
             raise Unauthorized("The token's claims are malformed.")
-        return TokenClaims(session_id, notebook_id, int(claims["iat"]), int(claims["exp"]))
+        issued, expires = claims["iat"], claims["exp"]
+        if not isinstance(issued, int | float) or not isinstance(expires, int | float):
+            raise Unauthorized("The token's claims are malformed.")
+        if self._clock is not None and not self._clock.token_usable(
+                int(issued), int(expires), self._lifetime):
+            raise Unauthorized("The token has expired; ask for a new one at auth/issue.")
+        return TokenClaims(session_id, notebook_id, int(issued), int(expires))
 
     def refresh(self, token: str) -> str:
         """A fresh token for the same session (and notebook) as a still-valid ``token``."""

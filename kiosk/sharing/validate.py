@@ -19,6 +19,10 @@ from kiosk.errors import BadRequest, KioskError, PayloadTooLarge, Unprocessable
 _WS = re.compile(r"[ \t\n\r]*")
 _HEADING = re.compile(r"^\s{0,3}#{1,6}\s+(.+?)\s*#*\s*$", re.MULTILINE)
 NAME_MAX = 120
+#: Deepest nesting of arrays and objects accepted in a body (real notebooks stay near 10;
+#: far deeper input would exhaust the recursion of the parser, the schema check or the
+#: renderer).
+MAX_DEPTH = 100
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,11 +60,35 @@ def _decode_text(body: bytes) -> str:
         raise BadRequest(f"The body is not UTF-8 text (byte {exc.start}).") from None
 
 
-def _json_error(exc: ValueError) -> BadRequest:
+def _json_error(exc: ValueError | RecursionError) -> BadRequest:
+    if isinstance(exc, RecursionError):
+        return _too_deep()
     if isinstance(exc, json.JSONDecodeError):
         return BadRequest(f"The body is not valid JSON: {exc.msg} at line {exc.lineno} "
                           f"column {exc.colno}.")
     return BadRequest(f"The body is not valid JSON: {exc}.")
+
+
+def _too_deep() -> BadRequest:
+    return BadRequest(f"The body is nested too deeply: at most {MAX_DEPTH} levels of "
+                      "arrays and objects are accepted.")
+
+
+def check_depth(value: Any, limit: int = MAX_DEPTH) -> None:
+    """Raise :class:`BadRequest` if ``value`` nests deeper than ``limit`` (no recursion)."""
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            children: Any = item.values()
+        elif isinstance(item, list):
+            children = item
+        else:
+            continue
+        if depth > limit:
+            raise _too_deep()
+        stack.extend((child, depth + 1) for child in children
+                     if isinstance(child, dict | list))
 
 
 def parse_json(body: bytes | str) -> Any:
@@ -70,8 +98,9 @@ def parse_json(body: bytes | str) -> Any:
         value, end = _DECODER.raw_decode(text, _WS.match(text, 0).end())  # type: ignore[union-attr]
         if _WS.match(text, end).end() != len(text):  # type: ignore[union-attr]
             raise json.JSONDecodeError("extra data after the JSON value", text, end)
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:
         raise _json_error(exc) from None
+    check_depth(value)
     return value
 
 
@@ -111,8 +140,10 @@ def split_object(text: str) -> dict[str, tuple[Any, str]]:
                 break
         if pos != len(text):
             raise json.JSONDecodeError("extra data after the JSON value", text, pos)
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:
         raise _json_error(exc) from None
+    for value, _ in members.values():
+        check_depth(value, MAX_DEPTH - 1)
     return members
 
 

@@ -4,66 +4,28 @@ A phone shows it in about a second without loading Pyodide. The notebook goes
 through nbconvert's HTML exporter (basic template) on one worker thread, the result
 is cleaned by an allowlist (scripts, frames, event handlers, ``javascript:`` and
 non-image ``data:`` URLs removed; images kept) and cached per (share id, version).
-The page also carries a CSP that allows no script at all, so even a sanitiser miss
-cannot run. It links to the notebook in JupyterLite and shows the QR of its own URL.
+The page (template ``share.html``) carries a CSP that allows no script at all, so even
+a sanitiser miss cannot run. It links to the notebook in JupyterLite and shows the QR
+of its own URL. A code that matches no share gets a page about codes with the code box
+again (404); a notebook that cannot be rendered gets one sentence instead of its body.
 """
 
 from __future__ import annotations
 
 import asyncio
-import html
+import logging
 from urllib.parse import quote
 
 from aiohttp import web
 
 from kiosk.errors import NotFound
+from kiosk.middleware import wants_json
 from kiosk.qr import qr_svg
 from kiosk.sharing.keys import SHARING
+from kiosk.sharing.upstream import upstream_ref
+from kiosk.templating import Markup, html_response
 
-VIEW_CSP = (
-    "default-src 'none'; img-src 'self' data:; style-src 'unsafe-inline'; "
-    "script-src 'none'; object-src 'none'; frame-src 'none'; base-uri 'none'; "
-    "form-action 'none'; frame-ancestors 'self'"
-)
-
-_PAGE = """<!doctype html>
-<html lang="en"><head><meta charset="utf-8">
-<meta name="viewport" content="width=device-width,initial-scale=1">
-<meta name="referrer" content="no-referrer">
-<title>{title}</title>
-<style>
-body{{font-family:system-ui,sans-serif;margin:0;color:#1a1a1a;background:#fff;line-height:1.5}}
-header{{display:flex;flex-wrap:wrap;gap:1em;align-items:center;justify-content:space-between;
-padding:.75em 1em;background:#f3f5f8;border-bottom:1px solid #d8dde5}}
-header h1{{font-size:1.2em;margin:0}} header .rid{{font-family:monospace;color:#445}}
-a.open{{display:inline-block;padding:.5em 1em;background:#1f5fbf;color:#fff;border-radius:6px;
-text-decoration:none;font-weight:600}}
-main{{max-width:60em;margin:0 auto;padding:1em}}
-.qr{{width:9em;height:9em}} figure{{margin:0;text-align:center}}
-figcaption{{font-size:.8em;color:#555}}
-.jp-Cell,.cell{{margin:.75em 0}}
-.highlight,.input_area,.jp-InputArea-editor{{background:#f6f8fa;border:1px solid #e1e4e8;
-border-radius:4px;overflow-x:auto}}
-pre{{margin:0;padding:.5em;overflow-x:auto;font-size:.9em}}
-.output_area pre,.jp-OutputArea-output pre{{background:none;border:0}}
-.output_stderr,.jp-OutputArea-output[data-mime-type="application/vnd.jupyter.stderr"]{{
-background:#fdd}}
-img{{max-width:100%;height:auto}} table{{border-collapse:collapse;font-size:.9em}}
-td,th{{border:1px solid #ccc;padding:.2em .5em}} .anchor-link{{display:none}}
-{pygments}
-</style></head>
-<body><header><div><h1>{title}</h1><div class="rid">{rid}</div></div>
-<a class="open" href="{lab}">Open in JupyterLite</a>
-<figure><div class="qr">{qr}</div><figcaption>Scan to open this page</figcaption></figure>
-{upstream}</header>
-<main>{body}</main></body></html>
-"""
-
-
-_UPSTREAM = """<figure class="upstream"><div class="qr">{qr}</div><figcaption>To take home:
-<a href="{url}" rel="noreferrer">{label}</a></figcaption></figure>
-"""
-
+_LOGGER = logging.getLogger(__name__)
 
 def upstream_lab_url(upstream: str, upstream_id: str, readable_id: str | None) -> str:
     """The take-home link of a synced share: the upstream site's JupyterLite.
@@ -74,14 +36,22 @@ def upstream_lab_url(upstream: str, upstream_id: str, readable_id: str | None) -
     return f"{origin}/lab/index.html?notebook={quote(readable_id or upstream_id)}"
 
 
-async def _upstream_block(request: web.Request, share_id: str) -> str:
-    ref = await request.app[SHARING].store.upstream_of(share_id)
+async def _upstream_block(request: web.Request, share_id: str) -> dict[str, object] | None:
+    ref = await upstream_ref(request.app, share_id)
     if ref is None:
-        return ""
+        return None
     url = upstream_lab_url(ref.upstream, ref.upstream_id, ref.upstream_readable_id)
     qr = await asyncio.to_thread(qr_svg, url, border=2, title="QR code of the take-home link")
-    return _UPSTREAM.format(qr=qr, url=html.escape(url),
-                            label=html.escape(ref.upstream_readable_id or ref.upstream_id))
+    return {"qr": Markup(qr), "url": url,
+            "label": ref.upstream_readable_id or ref.upstream_id}
+
+
+def _missing(request: web.Request, ref: str) -> web.Response:
+    """No share has this code: a page about codes, with the code box again (404)."""
+    if wants_json(request):
+        raise NotFound(f"There is no shared notebook '{ref.strip()}' on this kiosk.")
+    return html_response(request, "share_missing.html", status=404,
+                         headers={"Cache-Control": "no-cache"}, code=ref.strip()[:100])
 
 
 async def share_page(request: web.Request) -> web.Response:
@@ -90,20 +60,23 @@ async def share_page(request: web.Request) -> web.Response:
     ref = request.match_info["readable_id"]
     share = await service.store.get_by_readable_id(ref)
     if share is None:
-        raise NotFound(f"There is no shared notebook '{ref.strip()}' on this kiosk. "
-                       "Check the spelling of the link.")
-    body = await service.renderer.render(share)
+        return _missing(request, ref)
+    body: Markup | None
+    try:
+        body = Markup(await service.renderer.render(share))
+    except Exception:  # a damaged or oversized notebook: one sentence, not a 500
+        _LOGGER.warning("share %s (version %d) cannot be shown", share.id, share.version,
+                        exc_info=True)
+        body = None
     own_url = str(request.url.with_query(None).with_fragment(None))
     css = await service.renderer.css()
     qr = await asyncio.to_thread(qr_svg, own_url, border=2, title="QR code of this page")
-    page = _PAGE.format(
-        title=html.escape(share.name or share.readable_id), rid=html.escape(share.readable_id),
-        lab=html.escape(f"/lab/index.html?notebook={quote(share.readable_id)}"),
-        qr=qr, body=body, pygments=css, upstream=await _upstream_block(request, share.id))
-    response = web.Response(text=page, content_type="text/html")
-    response.headers["Content-Security-Policy"] = VIEW_CSP
-    response.headers["Cache-Control"] = "no-cache"
-    return response
+    return html_response(
+        request, "share.html", headers={"Cache-Control": "no-cache"}, inline_styles=True,
+        forms=False, title=share.name or share.readable_id, readable_id=share.readable_id,
+        lab_url=f"/lab/index.html?notebook={quote(share.readable_id)}", qr=Markup(qr),
+        body=body, pygments_css=Markup(css),
+        upstream=await _upstream_block(request, share.id))
 
 
 def routes() -> list[web.RouteDef]:

@@ -14,9 +14,9 @@ from aiohttp import web
 
 from kiosk.config import KioskConfig
 from kiosk.health import HEALTH_CHECKS
-from kiosk.sharing.keys import SHARING
+from kiosk.sharing.keys import SHARING, UPSTREAM_COPIES
 from kiosk.status import STATUS_SECTIONS
-from kiosk.sync import endpoints
+from kiosk.sync import endpoints, outbox
 from kiosk.sync.keys import SYNC_WORKER
 from kiosk.sync.worker import SyncWorker
 
@@ -28,6 +28,10 @@ def setup(app: web.Application, config: KioskConfig) -> None:
     service = app[SHARING]
     worker = SyncWorker(config, service.store)
     app[SYNC_WORKER] = worker
+    app[UPSTREAM_COPIES] = worker  # take-home links on sharing's pages
+    # Sync's tables in the store's database; the outbox fills only once the teacher
+    # configured an upstream and turned sync on.
+    outbox.attach(service.store, queue_writes=worker.enabled)
     if worker.enabled:
         service.store.change_listeners.append(worker.wake)
         service.pull_through = worker.pull

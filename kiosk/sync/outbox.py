@@ -1,16 +1,22 @@
-"""The sync worker's SQL: the outbox, the upstream links, the pull-through cache.
+"""All of sync's SQL: the outbox, the upstream links, the pull-through cache, its state.
 
-Plain functions of a ``sqlite3.Connection``; the worker runs them on the store's
-writer thread (``ShareStore.execute_write``) or a reader (``execute_read``), never
-on the event loop. The tables come from the store's second migration.
+Plain functions of a ``sqlite3.Connection``; sync runs them through the kiosk's
+database (``Database.execute_write_fn`` on the writer thread, ``execute_fn`` on a
+reader), never on the event loop. The tables are :data:`kiosk.sync.schema.SYNC_SCHEMA`.
 """
 
 from __future__ import annotations
 
+import json
 import random
 import sqlite3
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
+
+from kiosk.sharing.store import ShareStore
+from kiosk.sharing.upstream import UpstreamRef
+from kiosk.sync.schema import SYNC_SCHEMA
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +90,51 @@ def backoff_delay(attempts: int, base: float, cap: float,
     return (rng or random).uniform(0, ceiling)
 
 
+def attach(store: ShareStore, *, queue_writes: bool) -> None:
+    """Give the store's database sync's tables and, while sync is on, queue share writes.
+
+    Before ``store.start()``. Without ``queue_writes`` nothing is recorded: no student
+    data leaves the kiosk until the teacher turns sync on.
+    """
+    store.db.add_schema(SYNC_SCHEMA)
+    if queue_writes and enqueue not in store.write_hooks:
+        store.write_hooks.append(enqueue)
+
+
+def enqueue(conn: sqlite3.Connection, share_id: str, version: int) -> None:
+    """The share store's write hook while sync is on: queue a created/updated share.
+
+    Upserts the notebook's one outbox row with its new ``version``, in the same
+    transaction as the write, so a committed share is always queued. Updates
+    coalesce: the row keeps its place in line and its retry state.
+    """
+    conn.execute(
+        "INSERT INTO outbox (share_id, version, enqueued_at) VALUES (?, ?, ?) "
+        "ON CONFLICT(share_id) DO UPDATE SET version = max(version, excluded.version)",
+        (share_id, version, time.time()))
+
+
+def _ids_json(share_ids: Sequence[str]) -> str:
+    # One parameter for any number of ids: `IN (SELECT value FROM json_each(?))`.
+    return json.dumps(list(share_ids))
+
+
+def upstream_refs(conn: sqlite3.Connection, share_ids: Sequence[str]) -> dict[str, UpstreamRef]:
+    """Where these shares live upstream (only those a POST created there), in one query."""
+    rows = conn.execute(
+        "SELECT share_id, upstream, upstream_id, upstream_readable_id, synced_version "
+        "FROM upstream_links WHERE upstream_id IS NOT NULL "
+        "AND share_id IN (SELECT value FROM json_each(?))", (_ids_json(share_ids),)).fetchall()
+    return {r[0]: UpstreamRef(r[1], r[2], r[3], int(r[4])) for r in rows}
+
+
+def queued_among(conn: sqlite3.Connection, share_ids: Sequence[str]) -> set[str]:
+    """Which of these shares wait in the outbox, in one query."""
+    rows = conn.execute("SELECT share_id FROM outbox WHERE share_id IN "
+                        "(SELECT value FROM json_each(?))", (_ids_json(share_ids),)).fetchall()
+    return {str(r[0]) for r in rows}
+
+
 def due_items(conn: sqlite3.Connection, now: float, limit: int,
               exclude: frozenset[str] = frozenset()) -> list[OutboxItem]:
     """Rows due now, oldest first, skipping notebooks already in flight."""
@@ -154,6 +205,24 @@ def prepare_post(conn: sqlite3.Connection, share_id: str, *, upstream: str, kind
     found = get_link(conn, share_id)
     assert found is not None
     return found
+
+
+def delete_link(conn: sqlite3.Connection, share_id: str) -> None:
+    """Forget a share's upstream link (the teacher pointed the kiosk elsewhere)."""
+    conn.execute("DELETE FROM upstream_links WHERE share_id = ?", (share_id,))
+
+
+def clear_pending(conn: sqlite3.Connection, share_id: str) -> None:
+    """A POST was clearly refused: nothing was created, so the next POST is a new one."""
+    conn.execute("UPDATE upstream_links SET pending_key = NULL, pending_body = NULL "
+                 "WHERE share_id = ?", (share_id,))
+
+
+def attempts_of(conn: sqlite3.Connection, share_id: str) -> int | None:
+    """The failed attempts of a queued share so far (None when it is not queued)."""
+    row = conn.execute("SELECT attempts FROM outbox WHERE share_id = ?",
+                       (share_id,)).fetchone()
+    return None if row is None else int(row[0])
 
 
 def note_possible_duplicate(conn: sqlite3.Connection, share_id: str, note: str) -> None:

@@ -34,9 +34,10 @@ import json
 import logging
 import random
 import secrets
+import sqlite3
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -45,6 +46,7 @@ import aiohttp
 from kiosk.config import KioskConfig
 from kiosk.errors import KioskError, UpstreamError
 from kiosk.sharing.store import Share, ShareStore
+from kiosk.sharing.upstream import UpstreamRef
 from kiosk.sync import outbox
 from kiosk.sync.client import (
     AnswerLost,
@@ -114,6 +116,7 @@ class SyncWorker:
                  rng: random.Random | None = None) -> None:
         self.config = config
         self.store = store
+        self.db = store.db
         self.clock = clock
         self.enabled = bool(config.sync_enabled and config.upstream_url)
         self.base = (config.upstream_url or "").rstrip("/")
@@ -184,7 +187,7 @@ class SyncWorker:
         return self._status
 
     async def refresh_counts(self) -> OutboxCounts:
-        counts = await self.store.execute_read(outbox.counts)
+        counts = await self.db.execute_fn(outbox.counts)
         s = self._status
         s.queued, s.due, s.failing = counts.queued, counts.due, counts.failing
         s.oldest_queued_at, s.synced = counts.oldest_enqueued_at, counts.synced
@@ -193,12 +196,30 @@ class SyncWorker:
 
     async def upstream_link(self, share_id: str) -> UpstreamLink | None:
         """Where a local share lives upstream (None before its first successful POST)."""
-        link = await self.store.execute_read(lambda c: outbox.get_link(c, share_id))
+        link = await self.db.execute_fn(lambda c: outbox.get_link(c, share_id))
         return link if link is not None and link.upstream_id is not None else None
 
     async def is_queued(self, share_id: str) -> bool:
         """Whether the share waits to go upstream (shares from before sync are not)."""
-        return await self.store.execute_read(lambda c: outbox.is_queued(c, share_id))
+        return await self.db.execute_fn(lambda c: outbox.is_queued(c, share_id))
+
+    async def upstream_refs(self, share_ids: Sequence[str]) -> dict[str, UpstreamRef]:
+        """Where these shares live upstream (those that arrived), in one read.
+
+        Read whether or not sync is on now: a link made before sync was turned off
+        still leads to the copy the student took home.
+        """
+        ids = list(share_ids)
+        if not ids:
+            return {}
+        return await self.db.execute_fn(lambda c: outbox.upstream_refs(c, ids))
+
+    async def queued_among(self, share_ids: Sequence[str]) -> set[str]:
+        """Which of these shares wait to go upstream, in one read (none when sync is off)."""
+        ids = list(share_ids)
+        if not self.enabled or not ids:
+            return set()
+        return await self.db.execute_fn(lambda c: outbox.queued_among(c, ids))
 
     async def run_round(self) -> None:
         """One round: probe, then drain what is due. Public for tests and benchmarks."""
@@ -207,7 +228,7 @@ class SyncWorker:
         async with self._round_lock:  # one round at a time: a notebook is never sent twice
             if self._reset_requested:
                 self._reset_requested = False
-                await self.store.execute_write(outbox.reset_backoff)
+                await self.db.execute_write_fn(outbox.reset_backoff)
             self._status.last_round_at = time.time()
             if await self._probe():
                 await self._keep_session_alive()
@@ -218,7 +239,7 @@ class SyncWorker:
         """An upstream notebook opened on the kiosk: fetched when online, else cached."""
         if not self.enabled or self._client is None:
             return None
-        cached = await self.store.execute_read(lambda c: outbox.get_pulled(c, ref))
+        cached = await self.db.execute_fn(lambda c: outbox.get_pulled(c, ref))
         if self._status.reachable is not False or cached is None:
             try:
                 fetched = await self._client.fetch(await self._session_bearer(), ref)
@@ -227,7 +248,7 @@ class SyncWorker:
             else:
                 if fetched is not None:
                     now = time.time()
-                    await self.store.execute_write(lambda c: outbox.cache_pulled(
+                    await self.db.execute_write_fn(lambda c: outbox.cache_pulled(
                         c, ref, fetched.id, readable_id=fetched.readable_id,
                         content=fetched.content, now=now))
                     return _pulled_share(fetched.id, fetched.readable_id, fetched.content)
@@ -247,13 +268,29 @@ class SyncWorker:
             except Exception as exc:
                 _LOGGER.exception("sync round failed; will retry")
                 self._error(f"sync round failed: {type(exc).__name__}")
+            await self._forget_future_backoff()
             delay = self.config.sync_interval
             if self._status.reachable:
-                due = await self.store.execute_read(outbox.next_due_at)
+                due = await self.db.execute_fn(outbox.next_due_at)
                 if due is not None:
                     delay = max(0.05, min(delay, due - time.time()))
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), delay)
+
+    async def _forget_future_backoff(self) -> None:
+        """Make every row due if one waits longer than any backoff could ask for.
+
+        Retry times are stored as wall-clock times (they survive restarts); a clock that
+        went back (a Pi rebooting without a battery clock) would otherwise hold them for
+        years. Within a run, delays are measured by ``asyncio`` (monotonic).
+        """
+        latest = await self.store.execute_read(
+            lambda c: c.execute("SELECT max(next_attempt_at) FROM outbox").fetchone()[0])
+        if latest is not None and latest - time.time() > self.config.sync_backoff_max + 60:
+            reset = await self.store.execute_write(outbox.reset_backoff)
+            _LOGGER.warning("sync: %d retries were scheduled after %s, beyond the longest "
+                            "backoff: the clock went back; retrying now", reset,
+                            time.strftime("%Y-%m-%d", time.gmtime(latest)))
 
     async def _probe(self) -> bool:
         assert self._client is not None
@@ -278,7 +315,7 @@ class SyncWorker:
         self._last_ok = time.monotonic()
         if not was:
             # Rows failed while the line was down: send them now, not after their backoff.
-            await self.store.execute_write(outbox.reset_backoff)
+            await self.db.execute_write_fn(outbox.reset_backoff)
             _LOGGER.info("sync: upstream %s reachable", self._status.upstream)
         return True
 
@@ -290,7 +327,7 @@ class SyncWorker:
             while True:
                 if not self._stop_round and len(tasks) < limit:
                     busy = frozenset(self._in_flight)
-                    items = await self.store.execute_read(functools.partial(
+                    items = await self.db.execute_fn(functools.partial(
                         outbox.due_items, now=time.time(), limit=limit - len(tasks),
                         exclude=busy))
                     for item in items:
@@ -341,16 +378,15 @@ class SyncWorker:
         # The attempt count is read inside the write, so the delay is computed there too.
         cfg, rng, now = self.config, self._rng, time.time()
 
-        def work(conn: Any) -> int:
-            row = conn.execute("SELECT attempts FROM outbox WHERE share_id = ?",
-                               (share_id,)).fetchone()
-            if row is None:
+        def work(conn: sqlite3.Connection) -> int:
+            attempts = outbox.attempts_of(conn, share_id)
+            if attempts is None:
                 return 0
-            delay = outbox.backoff_delay(int(row[0]) + 1, cfg.sync_backoff_base,
+            delay = outbox.backoff_delay(attempts + 1, cfg.sync_backoff_base,
                                          cfg.sync_backoff_max, rng)
             return outbox.fail_item(conn, share_id, message, delay, now)
 
-        attempts = await self.store.execute_write(work)
+        attempts = await self.db.execute_write_fn(work)
         log = _LOGGER.warning if attempts >= STUCK_ATTEMPTS else _LOGGER.info
         log("sync: share %s not sent (attempt %d): %s", share_id, attempts, message)
 
@@ -361,11 +397,11 @@ class SyncWorker:
     # ------------------------------------------------------------ one notebook
 
     async def _sync_share(self, share_id: str) -> None:
-        unit = await self.store.execute_read(lambda c: outbox.load_unit(c, share_id))
+        unit = await self.db.execute_fn(lambda c: outbox.load_unit(c, share_id))
         if unit is None:
             return
         if unit.version == 0:  # the share was deleted meanwhile: nothing to send
-            await self.store.execute_write(lambda c: outbox.drop_item(c, share_id))
+            await self.db.execute_write_fn(lambda c: outbox.drop_item(c, share_id))
             return
         link = unit.link
         if link is not None and (link.upstream != self.base or (
@@ -373,15 +409,14 @@ class SyncWorker:
             # The teacher pointed the kiosk at another upstream (or what answers there is
             # now another kind, and this link has no password to prove it is ours):
             # start afresh there.
-            await self.store.execute_write(lambda c: c.execute(
-                "DELETE FROM upstream_links WHERE share_id = ?", (share_id,)))
+            await self.db.execute_write_fn(lambda c: outbox.delete_link(c, share_id))
             link = None
         if link is None or link.upstream_id is None:
             link = await self._create(unit, link)
         if unit.version > link.synced_version:
             await self._update(unit, link)
         version = unit.version
-        await self.store.execute_write(lambda c: outbox.finish_item(c, share_id, version))
+        await self.db.execute_write_fn(lambda c: outbox.finish_item(c, share_id, version))
 
     async def _create(self, unit: WorkUnit, link: UpstreamLink | None) -> UpstreamLink:
         assert self._client is not None
@@ -394,7 +429,7 @@ class SyncWorker:
             if kind != "kiosk":
                 note = (f"POST attempt {link.post_attempts} of version {version} got no "
                         "answer; the JE service may hold an extra copy")
-                await self.store.execute_write(
+                await self.db.execute_write_fn(
                     lambda c: outbox.note_possible_duplicate(c, share_id, note))
                 _LOGGER.warning("sync: share %s: %s", share_id, note)
         else:
@@ -402,7 +437,7 @@ class SyncWorker:
             version = unit.version
             key = f"{self._kiosk_id}:{share_id}:{version}:post"
             body = post_body(unit.content, password)
-        prepared = await self.store.execute_write(lambda c: outbox.prepare_post(
+        prepared = await self.db.execute_write_fn(lambda c: outbox.prepare_post(
             c, share_id, upstream=self.base, kind=kind, password=password, key=key,
             version=version, body=body))
         for attempt in range(2):
@@ -417,14 +452,13 @@ class SyncWorker:
                     continue
                 if 400 <= exc.upstream_status < 500 and kind != "kiosk":
                     # A clear refusal: nothing was created; the next POST is a new one.
-                    await self.store.execute_write(lambda c: c.execute(
-                        "UPDATE upstream_links SET pending_key = NULL, pending_body = NULL "
-                        "WHERE share_id = ?", (share_id,)))
+                    await self.db.execute_write_fn(
+                        lambda c: outbox.clear_pending(c, share_id))
                 raise
         else:  # pragma: no cover - the loop always breaks or raises
             raise UpstreamRejected("POST notebooks refused the token", 401)
         now = time.time()
-        await self.store.execute_write(lambda c: outbox.record_created(
+        await self.db.execute_write_fn(lambda c: outbox.record_created(
             c, share_id, upstream_id=saved.id, readable_id=saved.readable_id, version=version,
             now=now))
         _LOGGER.info("sync: share %s created upstream as %s", share_id, saved.readable_id)
@@ -472,7 +506,7 @@ class SyncWorker:
             except UpstreamRejected as exc:
                 status = exc.upstream_status
                 if status == 404:
-                    await self.store.execute_write(
+                    await self.db.execute_write_fn(
                         lambda c: outbox.forget_upstream(c, share_id))
                     raise UpstreamRejected("the upstream lost the notebook; it will be "
                                            "created again", 404) from None
@@ -510,7 +544,7 @@ class SyncWorker:
                     await self._drop_session_token(token)
                     continue
                 if status in (403, 404):
-                    await self.store.execute_write(
+                    await self.db.execute_write_fn(
                         lambda c: outbox.forget_upstream(c, share_id))
                     what = ("no longer counts this kiosk's session as its owner" if status == 403
                             else "lost the notebook")
@@ -528,20 +562,20 @@ class SyncWorker:
 
     async def _record_update(self, share_id: str, version: int, readable_id: str | None) -> None:
         now = time.time()
-        await self.store.execute_write(lambda c: outbox.record_updated(
+        await self.db.execute_write_fn(lambda c: outbox.record_updated(
             c, share_id, version=version, readable_id=readable_id, now=now))
 
     # ------------------------------------------------------------------ tokens
 
     async def _load_state(self) -> None:
-        def work(conn: Any) -> tuple[str, str | None]:
+        def work(conn: sqlite3.Connection) -> tuple[str, str | None]:
             kiosk_id = outbox.get_state(conn, KIOSK_ID_KEY)
             if kiosk_id is None:
                 kiosk_id = uuid.uuid4().hex
                 outbox.set_state(conn, KIOSK_ID_KEY, kiosk_id)
             return kiosk_id, outbox.get_state(conn, f"{SESSION_KEY}:{self.base}")
 
-        self._kiosk_id, saved = await self.store.execute_write(work)
+        self._kiosk_id, saved = await self.db.execute_write_fn(work)
         if saved:
             with contextlib.suppress(ValueError, KeyError, TypeError):
                 data = json.loads(saved)
@@ -575,7 +609,7 @@ class SyncWorker:
             self._session_token = token
             saved = json.dumps({"token": value, "obtained_at": now})
             key = f"{SESSION_KEY}:{self.base}"
-            await self.store.execute_write(lambda c: outbox.set_state(c, key, saved))
+            await self.db.execute_write_fn(lambda c: outbox.set_state(c, key, saved))
             return value
 
     async def _keep_session_alive(self) -> None:

@@ -2,7 +2,7 @@
 // As a module: runAxe(page) → { violations: [{id, impact, help, nodes}] }.
 // As a scenario: params { urls: [...] } → { pages: { url: {status, violations} } }.
 // axe's source is evaluated through the DevTools protocol (page.evaluate), which the
-// pages' CSP (script-src 'self') does not apply to: nothing about the pages changes.
+// pages' CSP (script-src) does not apply to: nothing about the pages changes.
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';

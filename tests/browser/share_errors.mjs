@@ -85,6 +85,42 @@ scenario(async () => {
     await page.waitForSelector('#jp-main-dock-panel', { timeout: T });
     out.notFound = await dialogText(page);
 
+    // A damaged share (cut-off JSON; a "notebook" whose cells are not cells) and an
+    // oversized one: one plain sentence, nothing stored in this browser, nothing opened
+    // (so no save prompt), no other dialog.
+    const sharedFiles = () => page.evaluate(async () => {
+      const listing = await window.jupyterapp.serviceManager.contents.get('', { content: true });
+      return listing.content.map((f) => f.name).filter((n) => n.startsWith('Shared '));
+    });
+    const badShare = async (code, body) => {
+      await page.route(`**/api/v1/notebooks/get-by-readable-id/${code}`, (route) =>
+        route.fulfill({ status: 200, contentType: 'application/json', body }));
+      await page.goto(`${origin}/lab/index.html?notebook=${code}`, { waitUntil: 'load' });
+      await page.waitForSelector('#jp-main-dock-panel', { timeout: T });
+      const shown = await dialogText(page);
+      await page.waitForFunction(() => document.body.dataset.kioskOpened, null, { timeout: T });
+      await page.waitForTimeout(500);
+      return {
+        text: shown.text,
+        opened: await page.evaluate(() => document.body.dataset.kioskOpened),
+        dialogsAfter: await page.locator('.jp-Dialog').count(),
+        files: await sharedFiles(),
+        dirty: await page.evaluate(() => Array.from(window.jupyterapp.shell.widgets('main'))
+          .filter((w) => w.context && w.context.model.dirty).length),
+      };
+    };
+    const id = '0b7d2f4e-5c1a-4f7e-9a66-1c2d3e4f5a6b';
+    out.damagedCut = await badShare('cut-off-code', `{"id": "${id}", "content": {"cells": [`);
+    out.damagedCells = await badShare('bad-cells-code', JSON.stringify({
+      id, readable_id: 'bad-cells-code', domain_id: '', content: { cells: [{ cell_type: 'picture', source: 7 }] },
+    }));
+    out.oversized = await badShare('huge-code', JSON.stringify({
+      id, readable_id: 'huge-code', domain_id: '',
+      content: { nbformat: 4, nbformat_minor: 5, metadata: {}, cells: [
+        { cell_type: 'markdown', metadata: {}, source: 'x'.repeat(25 * 1024 * 1024) }] },
+    }));
+    await page.unroute('**/api/v1/notebooks/get-by-readable-id/*');
+
     // Badge without a status endpoint (404): just "Kiosk".
     await page.route('**/api/kiosk/status', (route) => route.fulfill({ status: 404, body: 'no' }));
     await page.reload({ waitUntil: 'load' });
@@ -92,6 +128,14 @@ scenario(async () => {
     await page.waitForTimeout(1500);
     out.badge404 = await page.locator('[data-kiosk=badge]').innerText();
     out.insecureNote = await page.locator('[data-kiosk=insecure-note]').count();
+    // Without the kiosk's relay (its bridge script blocked), plain HTTP really cannot
+    // give Python the files or input(): then, and only then, the badge says so.
+    await page.route('**/_kiosk/bridge.js', (route) => route.fulfill({ status: 404, body: '' }));
+    await page.reload({ waitUntil: 'load' });
+    await page.waitForSelector('[data-kiosk=badge]', { timeout: T });
+    out.insecureNoteNoRelay = await page.locator('[data-kiosk=insecure-note]').count();
+    out.insecureText = out.insecureNoteNoRelay
+      ? await page.locator('[data-kiosk=insecure-note]').textContent() : null;
     return out;
   } finally {
     await A.close();
