@@ -29,7 +29,8 @@ from kiosk import (
 )
 from kiosk.bundle import served
 from kiosk.config import KioskConfig
-from kiosk.keys import CONFIG, RUNTIME, SERVING_HOOKS, RuntimeInfo
+from kiosk.diskspace import DiskProbe
+from kiosk.keys import CONFIG, DISK_PROBE, RUNTIME, SERVING_HOOKS, RuntimeInfo
 from kiosk.middleware import errors_middleware, security_headers
 from kiosk.templating import setup as setup_templates
 
@@ -68,9 +69,10 @@ def create_app(config: KioskConfig) -> web.Application:
     app[CONFIG] = config
     app[RUNTIME] = RuntimeInfo()
     app[SERVING_HOOKS] = []
+    app[DISK_PROBE] = DiskProbe(config.data_path)
     app.on_response_prepare.append(security_headers)
     hostcheck.setup(app, config)  # first inner middleware: before any handler runs
-    setup_templates(app)  # the pages' environment and stylesheet, before any route
+    setup_templates(app, config)  # pages' environment, stylesheet, language; before routes
     for component in COMPONENTS:
         component(app, config)
     return app

@@ -138,6 +138,13 @@ def _host_names(value: tuple[str, ...]) -> str | None:
     return None
 
 
+def _language(value: str | None) -> str | None:
+    languages = ("en", "fr", "es", "de", "pt_BR", "ar")  # kiosk.i18n.LANGUAGES
+    if value is None or value in languages:
+        return None
+    return f"must be one of {', '.join(languages)} (or unset: each browser's own)"
+
+
 def _default_data_dir() -> Path:
     # systemd's StateDirectory= sets STATE_DIRECTORY; a user gets the XDG location.
     state = os.environ.get("STATE_DIRECTORY")
@@ -265,6 +272,11 @@ class KioskConfig:
                                              "(e.g. a school DNS name, a TLS certificate's "
                                              "name); any other Host gets 421.",
                                              check=_host_names)
+
+    # Language
+    language: str | None = _setting(None, "Language of the kiosk's pages for the whole class: "
+                                     "en, fr, es, de, pt_BR or ar (unset: each browser's "
+                                     "own; the dashboard can change it).", check=_language)
 
     @property
     def data_path(self) -> Path:

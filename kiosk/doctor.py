@@ -19,7 +19,6 @@ import email.utils
 import errno
 import ipaddress
 import json
-import shutil
 import socket
 import time
 import urllib.error
@@ -32,6 +31,7 @@ from typing import Any, Literal
 from kiosk.bundle.served import bundles_dir_for
 from kiosk.config import KioskConfig
 from kiosk.discovery.interfaces import InterfaceAddresses
+from kiosk.diskspace import measure
 from kiosk.errors import BundleError
 
 Level = Literal["ok", "warn", "fail"]
@@ -211,14 +211,8 @@ def check_bundle(bundles_dir: Path) -> Finding:
 def check_disk(data_dir: Path, min_free_mib: float, *,
                usage: Callable[[Path], tuple[int, int]] | None = None) -> Finding:
     """Free space in the data directory against the ``min_free_disk_mib`` floor."""
-    def real_usage(path: Path) -> tuple[int, int]:
-        while not path.exists() and path != path.parent:
-            path = path.parent  # not created yet: measure where it will be
-        du = shutil.disk_usage(path)
-        return du.free, du.total
-
     try:
-        free, total = (usage or real_usage)(data_dir)
+        free, total = (usage or measure)(data_dir)
     except OSError as exc:
         return Finding("disk", "fail", f"cannot measure free space in {data_dir}: {exc}",
                        "Check that the data directory's storage is mounted.")

@@ -12,17 +12,14 @@ Other capabilities (sync, later) add an async check to ``HEALTH_CHECKS``.
 from __future__ import annotations
 
 import asyncio
-import shutil
-import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from aiohttp import web
 
 from kiosk.config import KioskConfig
-from kiosk.keys import CONFIG
+from kiosk.keys import CONFIG, DISK_PROBE
 from kiosk.serving.state import BUNDLE_STATE
 
 DISK_CACHE_SECONDS = 5.0
@@ -45,25 +42,6 @@ HealthCheck = Callable[[web.Application], Awaitable[CheckResult]]
 HEALTH_CHECKS = web.AppKey("health_checks", dict[str, HealthCheck])
 
 
-class DiskProbe:
-    """Free space of one directory, measured in a thread and reused for ``ttl`` seconds."""
-
-    def __init__(self, path: Path, *, ttl: float = DISK_CACHE_SECONDS) -> None:
-        self.path = path
-        self.ttl = ttl
-        self._usage: tuple[int, int] | None = None
-        self._at = 0.0
-
-    async def usage(self) -> tuple[int, int]:
-        """``(free, total)`` bytes."""
-        now = time.monotonic()
-        if self._usage is None or now - self._at > self.ttl:
-            usage = await asyncio.to_thread(shutil.disk_usage, self.path)
-            self._usage, self._at = (usage.free, usage.total), now
-        return self._usage
-
-
-DISK_PROBE = web.AppKey("health_disk_probe", DiskProbe)
 
 
 async def check_disk(app: web.Application) -> CheckResult:
@@ -124,7 +102,6 @@ async def healthz(request: web.Request) -> web.Response:
 
 def setup(app: web.Application, config: KioskConfig) -> None:
     """Add ``/healthz`` and the built-in checks; others add theirs to ``HEALTH_CHECKS``."""
-    app[DISK_PROBE] = DiskProbe(config.data_path)
     checks: dict[str, HealthCheck] = {"disk": check_disk, "bundle": check_bundle}
     app[HEALTH_CHECKS] = checks
     app.router.add_get("/healthz", healthz, name="healthz")

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from aiohttp import web
 
 from kiosk.config import KioskConfig
+from kiosk.diskspace import DiskProbe
 
 
 @dataclass(slots=True)
@@ -34,3 +35,5 @@ RUNTIME = web.AppKey("runtime", RuntimeInfo)
 # Each receives the application; see kiosk.server.
 ServingHook = Callable[[web.Application], AbstractAsyncContextManager[None]]
 SERVING_HOOKS = web.AppKey("serving_hooks", list[ServingHook])
+#: free space of the data directory, shared by health, sharing's 507 guard and metrics
+DISK_PROBE = web.AppKey("disk_probe", DiskProbe)

@@ -11,6 +11,7 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 
 from kiosk.errors import InsufficientStorage, KioskError
+from kiosk.i18n import N_
 from kiosk.templating import TEMPLATES, html_response
 
 _LOGGER = logging.getLogger(__name__)
@@ -89,13 +90,13 @@ async def errors_middleware(request: web.Request, handler: Handler) -> web.Strea
         if is_disk_full(exc):
             _LOGGER.error("%s %s: the data directory's disk is full (%s)", request.method,
                           request.path, exc)
-            full = InsufficientStorage(
+            full = InsufficientStorage(N_(
                 "The kiosk's storage is full, so it cannot keep this work; ask the teacher "
-                "to free space. Nothing saved before was lost.")
+                "to free space. Nothing saved before was lost."))
             return error_response(request, full.status, full.code, full.message)
         _LOGGER.exception("unhandled error on %s %s", request.method, request.path)
         return error_response(request, 500, "internal_error",
-                              "Something went wrong inside the kiosk; it has been logged.")
+                              N_("Something went wrong inside the kiosk; it has been logged."))
 
 
 def is_disk_full(exc: BaseException) -> bool:

@@ -1,11 +1,12 @@
 """QR codes as SVG (for pages), text (for terminals) and Wi-Fi join payloads.
 
-Pure functions: no I/O, no event loop. Generating one code takes a few ms; batches
-(posters) belong in a thread.
+Pure functions: no I/O, no event loop. Generating one code takes a few ms (``qr_svg``
+keeps recent ones); batches (posters) belong in a thread.
 """
 
 from __future__ import annotations
 
+import functools
 import io
 from html import escape
 
@@ -22,8 +23,13 @@ def _make(data: str, border: int) -> qrcode.QRCode:
     return qr
 
 
+@functools.lru_cache(maxsize=128)
 def qr_svg(data: str, *, border: int = 4, title: str | None = None) -> str:
-    """An SVG document of the QR code for ``data``, scaling to its container."""
+    """An SVG document of the QR code for ``data``, scaling to its container.
+
+    Cached: the landing and join pages render on the event loop and ask for the same
+    few codes (one per address the kiosk is reached by) on every request.
+    """
     qr = _make(data, border)
     image = qr.make_image(image_factory=qrcode.image.svg.SvgPathImage)
     buf = io.BytesIO()

@@ -23,6 +23,7 @@ no file under ``/api/`` can ever run as a script of a kiosk page).
 from __future__ import annotations
 
 import asyncio
+import gettext
 import hashlib
 import mimetypes
 from collections.abc import AsyncIterator, Mapping
@@ -31,16 +32,20 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
+import jinja2.runtime
 from aiohttp import web
 from markupsafe import Markup
+
+from kiosk import i18n
+from kiosk.config import KioskConfig
 
 TEMPLATE_DIR = Path(__file__).parent / "templates"
 STATIC_DIR = Path(__file__).parent / "static"
 STATIC_PREFIX = "/_kiosk/static/"
 _YEAR = 365 * 24 * 3600
 
-__all__ = ["TEMPLATES", "Markup", "Templates", "html_response", "page_csp", "page_response",
-           "render", "setup"]
+__all__ = ["TEMPLATES", "Markup", "Templates", "gettext_for", "html_response", "page_csp",
+           "page_response", "render", "setup"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,14 +102,20 @@ class Templates:
             lstrip_blocks=True,
             extensions=["jinja2.ext.i18n"],
         )
-        self.env.install_null_translations(newstyle=True)  # type: ignore[attr-defined]
+        # The translations are the render's own (each page has its language): the
+        # callables read them from the context; "newstyle" escapes the variables.
+        self.env.install_gettext_callables(  # type: ignore[attr-defined]
+            _context_gettext, _context_ngettext, newstyle=True)
         self.env.globals["static_url"] = self.static_url
+        self.env.filters["t"] = _context_translate
+        self.catalogs: dict[str, gettext.NullTranslations] = {}
         self.static: dict[str, StaticFile] = {}
         self._by_url_name: dict[str, StaticFile] = {}
         self.loaded = False
 
     def load(self) -> Templates:
         """Read and compile every template, read every static file (blocking I/O)."""
+        self.catalogs = i18n.load_catalogs()
         self.static = _read_static(self.static_dir)
         self._by_url_name = {f.url_name: f for f in self.static.values()}
         for name in self.env.list_templates():
@@ -120,13 +131,42 @@ class Templates:
     def static_file(self, url_name: str) -> StaticFile | None:
         return self._by_url_name.get(url_name)
 
-    def render(self, name: str, /, **context: Any) -> str:
-        """Render one template with ``context`` (values escaped unless Markup)."""
+    def translations(self, language: str) -> gettext.NullTranslations:
+        return i18n.translator(self.catalogs, language)
+
+    def render(self, name: str, /, *, language: str = i18n.SOURCE_LANGUAGE,
+               **context: Any) -> str:
+        """Render one template in ``language`` with ``context`` (escaped unless Markup)."""
         if not self.loaded:
             raise RuntimeError("Templates.load() has not run")
-        context.setdefault("lang", "en")
-        context.setdefault("dir", "ltr")
-        return self.env.get_template(name).render(**context)
+        return self.env.get_template(name).render(
+            translations=self.translations(language), language=language,
+            lang=i18n.html_lang(language), dir=i18n.direction(language), **context)
+
+
+@jinja2.pass_context
+def _context_gettext(context: jinja2.runtime.Context, message: str) -> str:
+    translations: gettext.NullTranslations = context["translations"]
+    return translations.gettext(message)
+
+
+@jinja2.pass_context
+def _context_ngettext(context: jinja2.runtime.Context, singular: str, plural: str,
+                      count: int) -> str:
+    translations: gettext.NullTranslations = context["translations"]
+    return translations.ngettext(singular, plural, count)
+
+
+@jinja2.pass_context
+def _context_translate(context: jinja2.runtime.Context, message: str | None) -> str | None:
+    """The ``t`` filter: a message made in Python (marked with ``N_``), translated.
+
+    Unlike ``_()`` it does no ``%`` formatting, so any text (a URL in an error) is safe.
+    """
+    if message is None:
+        return None
+    translations: gettext.NullTranslations = context["translations"]
+    return translations.gettext(message)
 
 
 TEMPLATES = web.AppKey("templates", Templates)
@@ -161,8 +201,14 @@ def page_csp(page: str, *, connect: bool = False, inline_styles: bool = False,
 
 
 def render(request: web.Request, template: str, /, **context: Any) -> str:
-    """Render ``template`` for this request (its language, once there are several)."""
-    return request.app[TEMPLATES].render(template, **context)
+    """Render ``template`` in this request's language (:func:`kiosk.i18n.request_language`)."""
+    return request.app[TEMPLATES].render(template, language=i18n.request_language(request),
+                                         **context)
+
+
+def gettext_for(request: web.Request) -> gettext.NullTranslations:
+    """This request's translations, for messages made in Python (``_(...)``)."""
+    return request.app[TEMPLATES].translations(i18n.request_language(request))
 
 
 def page_response(page: str, *, status: int = 200, headers: Mapping[str, str] | None = None,
@@ -180,10 +226,19 @@ def html_response(request: web.Request, template: str, *, status: int = 200,
                   headers: Mapping[str, str] | None = None, connect: bool = False,
                   inline_styles: bool = False, forms: bool = True,
                   **context: Any) -> web.Response:
-    """Render ``template`` for this request into an HTML answer with its own CSP."""
-    return page_response(render(request, template, **context), status=status,
-                         headers=headers, connect=connect, inline_styles=inline_styles,
-                         forms=forms)
+    """Render ``template`` for this request into an HTML answer with its own CSP.
+
+    The answer says its language, and that it depends on the browser's languages and on
+    the student's choice (a cookie), so no cache serves it to another language.
+    """
+    language = i18n.request_language(request)
+    response = page_response(
+        request.app[TEMPLATES].render(template, language=language, **context),
+        status=status, headers=headers, connect=connect, inline_styles=inline_styles,
+        forms=forms)
+    response.headers["Content-Language"] = i18n.html_lang(language)
+    response.headers["Vary"] = "Accept-Language, Cookie"
+    return response
 
 
 async def static_file(request: web.Request) -> web.Response:
@@ -198,13 +253,18 @@ async def static_file(request: web.Request) -> web.Response:
     return web.Response(body=found.body, headers={**headers, "Content-Type": found.content_type})
 
 
-def setup(app: web.Application) -> None:
-    """Add the environment, its loading at startup and the static files' route."""
+def setup(app: web.Application, config: KioskConfig) -> None:
+    """Add the environment, the class's language pin, their loading at startup and the
+    static files' route."""
     templates = Templates()
     app[TEMPLATES] = templates
+    pin = i18n.LanguagePin(setting=config.language,
+                           path=config.data_path / i18n.PIN_FILE)
+    app[i18n.LANGUAGE_PIN] = pin
 
     async def load(_app: web.Application) -> AsyncIterator[None]:
         await asyncio.to_thread(templates.load)
+        await asyncio.to_thread(pin.load)
         yield
 
     app.cleanup_ctx.append(load)

@@ -22,10 +22,10 @@ out="$DEST/kiosk"
 mkdir -p "$out"
 # Plain files only (a stick may be FAT: no symlinks), and nothing built for this laptop.
 tar -C "$REPO" -cf - \
-  --exclude=./.git --exclude=./.venv --exclude=./bundles/dist --exclude=node_modules \
+  --exclude=./.git --exclude=.venv --exclude=./bundles/dist --exclude=node_modules \
   --exclude=__pycache__ --exclude=.mypy_cache --exclude=.ruff_cache --exclude=.pytest_cache \
   --exclude='*.egg-info' --exclude=./kiosk-bundle.tar --exclude=./extension/dist \
-  --exclude=./build . | tar -C "$out" --no-same-owner -xf -
+  --exclude=./build --exclude=./extension/lib --exclude=./tests/browser/out . | tar -C "$out" --no-same-owner -xf -
 "$KIOSK" bundle pack "$out/kiosk-bundle.tar" --bundles-dir "$BUNDLES_DIR"
 sync
 echo "pi-stick: wrote $out ($(du -sh "$out" | cut -f1)); on the Pi: docs/operations.md"

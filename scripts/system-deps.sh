@@ -31,6 +31,8 @@ test_deps=(
   "openssl openssl"
   "faketime faketime"
   "fusermount3 fuse3"
+  "debootstrap debootstrap"
+  "systemd-nspawn systemd-container"
 )
 
 have() {

@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from kiosk.backup import MANIFEST, BackupError, backup, restore, verify_backup
-from kiosk.sharing.store import MIGRATIONS
+from kiosk.db import SCHEMA_FORMAT
 from tests.conftest import REPO, KioskProcess
 from tests.lifecycle_net import request
 from tests.sharing_helpers import make_notebook
@@ -141,7 +141,7 @@ def test_damaged_and_newer_backups_are_refused(kiosk_process, tmp_path: Path):
     # A backup from a newer kiosk: refused, whatever its checksums say.
     db = dest / "shares.sqlite3"
     conn = sqlite3.connect(db)
-    conn.execute(f"PRAGMA user_version = {len(MIGRATIONS) + 1}")
+    conn.execute(f"PRAGMA user_version = {SCHEMA_FORMAT + 1}")
     conn.close()
     manifest = json.loads((dest / MANIFEST).read_text())
     manifest["files"]["shares.sqlite3"] = hashlib.sha256(db.read_bytes()).hexdigest()

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -213,3 +214,23 @@ def test_boot_pi_stick_refuses_a_missing_stick(tmp_path: Path) -> None:
                             capture_output=True, text=True, timeout=60, check=False)
     assert result.returncode == 2
     assert "is not a folder" in result.stderr
+
+
+def test_boot_pi_guide_has_no_placeholders_and_names_its_blocks() -> None:
+    """Every command of the Pi guide runs as written (test_boot_pi.py runs the blocks)."""
+    from tests.container.guide import GUIDE, apt_packages, guide_block
+
+    text = GUIDE.read_text(encoding="utf-8")
+    section = text[text.index("## A Raspberry Pi from scratch"):
+                   text.index("### The boot test")]
+    commands = re.findall(r"`([^`\n]+)`", section) + re.findall(r"```sh\n(.*?)```", section,
+                                                                 re.S)
+    assert commands
+    for command in commands:
+        assert not re.search(r"<[^>]+>", command), command  # no `<this repository>`
+        assert "sudo -u kiosk" not in command  # DynamicUser=: there is no such user
+    for block in ("laptop", "pi", "upgrade"):
+        assert guide_block(block), block
+    assert apt_packages(guide_block("pi")) == ["make", "python3-venv"]
+    pi = "\n".join(guide_block("pi"))
+    assert "sudo make install" in pi and "systemctl is-active kiosk" in pi

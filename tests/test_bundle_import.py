@@ -266,7 +266,8 @@ def serve_imported(kiosk_process: Callable[..., KioskProcess], make_site: Callab
         site = make_site(pyodide_url=CDN_PYODIDE)
         bundles = tmp_path / "bundles"
         import_with_review(site, bundles, *extra)
-        return kiosk_process("--bundles-dir", str(bundles))
+        # kiosk.test: the LAN name the browser uses (an alias, or the kiosk answers 421)
+        return kiosk_process("--bundles-dir", str(bundles), "--host-aliases", "kiosk.test")
 
     return serve
 

@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from kiosk.app import create_app
-from kiosk.health import DISK_PROBE, HEALTH_CHECKS, CheckResult
+from kiosk.health import HEALTH_CHECKS, CheckResult
+from kiosk.keys import DISK_PROBE
 from kiosk.sharing.keys import SHARING
 from tests.fakebundle import make_bundle
 from tests.sharing_helpers import make_notebook

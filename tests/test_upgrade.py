@@ -21,7 +21,7 @@ from unittest import mock
 
 import pytest
 
-from kiosk.sharing.store import MIGRATIONS
+from kiosk.db import SCHEMA_FORMAT
 from tests.conftest import REPO, KioskProcess, start_kiosk
 from tests.lifecycle_net import request
 from tests.sharing_helpers import make_notebook
@@ -174,7 +174,7 @@ def test_newer_schema_is_refused_untouched(old_data, tmp_path: Path):
     data = tmp_path / "data"
     subprocess.run(["cp", "-a", str(old_data[0]), str(data)], check=True)
     conn = sqlite3.connect(data / "shares.sqlite3")
-    conn.execute(f"PRAGMA user_version = {len(MIGRATIONS) + 5}")
+    conn.execute(f"PRAGMA user_version = {SCHEMA_FORMAT + 5}")
     conn.close()
     os.utime(data, (1e9, 1e9))
     before = tree_digest(data)

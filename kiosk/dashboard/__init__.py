@@ -18,7 +18,7 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 
 from kiosk.config import KioskConfig
-from kiosk.dashboard import datasets
+from kiosk.dashboard import datasets, language
 from kiosk.dashboard.auth import LOGIN_TRIES, LOGIN_WINDOW_SECONDS, Sessions
 from kiosk.dashboard.clients import RecentClients
 from kiosk.dashboard.figures import prime_cpu_percent
@@ -72,3 +72,4 @@ def setup(app: web.Application, config: KioskConfig) -> None:
     app.cleanup_ctx.append(dashboard_ctx)
     app.router.add_routes(routes())
     app.router.add_routes(datasets.routes())
+    app.router.add_routes(language.routes())

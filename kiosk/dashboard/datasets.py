@@ -35,18 +35,19 @@ from kiosk.dashboard.pages import human_bytes
 from kiosk.downloads import DOWNLOADER, make_downloader
 from kiosk.downloads.cache import CachedFile, DownloadCache
 from kiosk.errors import Forbidden, KioskError
+from kiosk.i18n import N_
 from kiosk.keys import CONFIG
-from kiosk.templating import page_response, render
+from kiosk.templating import gettext_for, page_response, render
 
 PATH = "/admin/datasets"
 _NO_STORE = {"Cache-Control": "no-store"}
 
 MESSAGES = {
-    "added": "The dataset was downloaded and saved on the kiosk; notebooks that ask for "
-             "its address now get this copy, also offline.",
-    "removed": "The dataset was removed from the kiosk.",
-    "uploaded": "The file was saved on the kiosk; notebooks read it by the address shown "
-                "in the list below (kiosk.invalid is the kiosk's own name for it).",
+    "added": N_("The dataset was downloaded and saved on the kiosk; notebooks that ask for "
+                "its address now get this copy, also offline."),
+    "removed": N_("The dataset was removed from the kiosk."),
+    "uploaded": N_("The file was saved on the kiosk; notebooks read it by the address shown "
+                   "in the list below (kiosk.invalid is the kiosk's own name for it)."),
 }
 
 
@@ -67,14 +68,15 @@ def render_datasets(request: web.Request, *, kiosk_name: str, csrf_token: str,
                     typed_url: str = "", message: str | None = None,
                     error: str | None = None) -> str:
     """The datasets page (every value escaped by the template)."""
+    _ = gettext_for(request).gettext
     rows = [{"url": e.url, "content_type": e.content_type, "size": e.size,
-             "size_text": human_bytes(e.size), "fetched": int(e.fetched_at),
+             "size_text": human_bytes(e.size, _), "fetched": int(e.fetched_at),
              "when": _when(e)} for e in entries]
     total = sum(e.size for e in entries)
     return render(request, "dashboard/datasets.html", name=kiosk_name, csrf=csrf_token,
                   path=PATH, entries=rows, fetch_enabled=fetch_enabled,
-                  max_size=human_bytes(max_bytes), typed_url=typed_url, total=total,
-                  total_text=human_bytes(total), message=message, error=error,
+                  max_size=human_bytes(max_bytes, _), typed_url=typed_url, total=total,
+                  total_text=human_bytes(total, _), message=message, error=error,
                   error_id="dataset-error", upload_accept=",".join(uploads.TYPES),
                   upload_example=f"{uploads.UPLOAD_BASE}weather.csv")
 
@@ -122,16 +124,17 @@ async def add_dataset(request: web.Request) -> web.StreamResponse:
     downloader = request.app.get(DOWNLOADER)
     if downloader is None:
         return await _answer(request, session, status=409, typed_url=url,
-                             error="Not added: downloads are off on this kiosk "
-                                   "(setting fetch_enabled).")
+                             error=N_("Not added: downloads are off on this kiosk "
+                                      "(setting fetch_enabled)."))
     if not url:
         return await _answer(request, session, status=400,
-                             error="Not added: type the address of the file first.")
+                             error=N_("Not added: type the address of the file first."))
     try:
         await downloader.fetch(url, refresh=True)
     except KioskError as exc:
         return await _answer(request, session, status=exc.status, typed_url=url,
-                             error=f"Not added: {exc.message}")
+                             error=gettext_for(request).gettext("Not added: %(reason)s")
+                             % {"reason": exc.message})
     raise web.HTTPSeeOther(f"{PATH}?msg=added", headers=_NO_STORE)
 
 
@@ -144,7 +147,8 @@ async def upload_dataset(request: web.Request) -> web.StreamResponse:
         raise
     except KioskError as exc:
         return await _answer(request, session, status=exc.status,
-                             error=f"Not uploaded: {exc.message}")
+                             error=gettext_for(request).gettext("Not uploaded: %(reason)s")
+                             % {"reason": exc.message})
     raise web.HTTPSeeOther(f"{PATH}?msg=uploaded", headers=_NO_STORE)
 
 
@@ -154,8 +158,8 @@ async def remove_dataset(request: web.Request) -> web.StreamResponse:
     url = form.get("url", "")
     if not await asyncio.to_thread(_cache(request.app).remove, url):
         return await _answer(request, session, status=404,
-                             error="Nothing was removed: that dataset is not saved on the "
-                                   "kiosk (already removed?).")
+                             error=N_("Nothing was removed: that dataset is not saved on "
+                                      "the kiosk (already removed?)."))
     raise web.HTTPSeeOther(f"{PATH}?msg=removed", headers=_NO_STORE)
 
 

@@ -9,6 +9,7 @@ tests and screen readers can find them.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,21 +17,30 @@ from aiohttp import web
 
 from kiosk import __version__
 from kiosk.dashboard.figures import Overview
+from kiosk.i18n import LANGUAGE_PIN, N_, language_choices
 from kiosk.sharing.store import ShareSummary
-from kiosk.templating import Markup, render
+from kiosk.templating import Markup, gettext_for, render
 
+# Shown translated (the templates pass them through the catalogs).
 MESSAGES = {
-    "deleted": "The share was deleted.",
-    "cleared": "Every share was deleted.",
-    "sync": "Sync was asked to run now.",
-    "switched": "The bundle was switched; the kiosk serves it within a few seconds.",
-    "signed-out": "You are signed out.",
+    "deleted": N_("The share was deleted."),
+    "cleared": N_("Every share was deleted."),
+    "sync": N_("Sync was asked to run now."),
+    "switched": N_("The bundle was switched; the kiosk serves it within a few seconds."),
+    "signed-out": N_("You are signed out."),
+    "language": N_("The language of the kiosk's pages was changed."),
 }
 
+Gettext = Callable[[str], str]
 
-def human_bytes(value: int | None) -> str:
+
+def _same(message: str) -> str:
+    return message
+
+
+def human_bytes(value: int | None, _: Gettext = _same) -> str:
     if value is None:
-        return "unknown"
+        return _("unknown")
     size = float(value)
     for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
         if size < 1024 or unit == "TiB":
@@ -39,18 +49,20 @@ def human_bytes(value: int | None) -> str:
     return f"{value} B"  # pragma: no cover
 
 
-def human_duration(seconds: float | None) -> str:
+def human_duration(seconds: float | None, _: Gettext = _same) -> str:
     if seconds is None:
-        return "unknown"
+        return _("unknown")
     total = int(seconds)
     days, rest = divmod(total, 86400)
     hours, rest = divmod(rest, 3600)
     minutes = rest // 60
     if days:
-        return f"{days} d {hours} h"
+        return _("%(days)d d %(hours)d h") % {"days": days, "hours": hours}
     if hours:
-        return f"{hours} h {minutes} min"
-    return f"{minutes} min" if minutes else f"{total} s"
+        return _("%(hours)d h %(minutes)d min") % {"hours": hours, "minutes": minutes}
+    if minutes:
+        return _("%(minutes)d min") % {"minutes": minutes}
+    return _("%(seconds)d s") % {"seconds": total}
 
 
 def render_login(request: web.Request, *, kiosk_name: str, error: str | None = None,
@@ -68,36 +80,42 @@ class _Figure:
     value: object
 
 
-def _health(ov: Overview) -> dict[str, Any]:
+def _health(ov: Overview, _: Gettext) -> dict[str, Any]:
     h = ov.health
+    unknown = _("unknown")
     cpu = None if h.cpu_percent is None else f"{h.cpu_percent:.0f} %"
     if h.cpu_count and cpu:
-        cpu += f" of {h.cpu_count} cores"
-    temp = "no sensor" if h.temperature_c is None else f"{h.temperature_c:.1f} °C"
-    mem = ("unknown" if h.memory_used_percent is None else
-           f"{h.memory_used_percent:.0f} % used, {human_bytes(h.memory_available_bytes)} "
-           f"free of {human_bytes(h.memory_total_bytes)}")
+        cpu = _("%(percent)s of %(cores)d cores") % {"percent": cpu, "cores": h.cpu_count}
+    temp = _("no sensor") if h.temperature_c is None else f"{h.temperature_c:.1f} °C"
+    mem = (unknown if h.memory_used_percent is None else
+           _("%(percent)s used, %(free)s free of %(total)s") % {
+               "percent": f"{h.memory_used_percent:.0f} %",
+               "free": human_bytes(h.memory_available_bytes, _),
+               "total": human_bytes(h.memory_total_bytes, _)})
     low = h.disk_free_bytes is not None and h.disk_free_bytes < ov.min_free_disk_bytes
-    disk = (f"{human_bytes(h.disk_free_bytes)} free of {human_bytes(h.disk_total_bytes)}"
-            + (" (below the floor: new shares are refused)" if low else ""))
-    load = ("unknown" if h.load is None else " · ".join(f"{x:.2f}" for x in h.load))
+    disk = _("%(free)s free of %(total)s") % {"free": human_bytes(h.disk_free_bytes, _),
+                                              "total": human_bytes(h.disk_total_bytes, _)}
+    if low:
+        disk += " " + _("(below the floor: new shares are refused)")
+    load = (unknown if h.load is None else " · ".join(f"{x:.2f}" for x in h.load))
     rows = [
-        _Figure("cpu", "CPU", cpu or "unknown", h.cpu_percent),
-        _Figure("temperature", "Temperature", temp, h.temperature_c),
-        _Figure("memory", "Memory", mem, h.memory_used_percent),
-        _Figure("disk-free", "Free disk (data)", disk, h.disk_free_bytes),
-        _Figure("load", "Load (1, 5, 15 min)", load, None if h.load is None else h.load[0]),
-        _Figure("uptime", "Kiosk running for", human_duration(ov.process_uptime_s),
+        _Figure("cpu", _("CPU"), cpu or unknown, h.cpu_percent),
+        _Figure("temperature", _("Temperature"), temp, h.temperature_c),
+        _Figure("memory", _("Memory"), mem, h.memory_used_percent),
+        _Figure("disk-free", _("Free disk (data)"), disk, h.disk_free_bytes),
+        _Figure("load", _("Load (1, 5, 15 min)"), load,
+                None if h.load is None else h.load[0]),
+        _Figure("uptime", _("Kiosk running for"), human_duration(ov.process_uptime_s, _),
                 round(ov.process_uptime_s)),
-        _Figure("system-uptime", "Machine up for", human_duration(h.system_uptime_s),
+        _Figure("system-uptime", _("Machine up for"), human_duration(h.system_uptime_s, _),
                 None if h.system_uptime_s is None else round(h.system_uptime_s)),
     ]
     return {"low": low, "rows": rows}
 
 
-def _value(value: Any) -> str:
+def _value(value: Any, _: Gettext) -> str:
     if isinstance(value, bool):
-        return "yes" if value else "no"
+        return _("yes") if value else _("no")
     if value is None:
         return "—"
     if isinstance(value, dict | list):
@@ -105,8 +123,8 @@ def _value(value: Any) -> str:
     return str(value)
 
 
-def _key_values(values: dict[str, Any]) -> list[tuple[str, str]]:
-    return [(k.replace("_", " "), _value(v)) for k, v in values.items()]
+def _key_values(values: dict[str, Any], _: Gettext) -> list[tuple[str, str]]:
+    return [(k.replace("_", " "), _value(v, _)) for k, v in values.items()]
 
 
 def _bundle(ov: Overview) -> dict[str, Any] | None:
@@ -124,9 +142,9 @@ def _peers(ov: Overview) -> list[dict[str, Any]]:
              "version": p["version"] or "?"} for p in ov.peers]
 
 
-def _extra_sections(ov: Overview) -> list[dict[str, Any]]:
+def _extra_sections(ov: Overview, _: Gettext) -> list[dict[str, Any]]:
     return [{"key": key, "title": key.replace("_", " ").capitalize(),
-             "rows": _key_values(values)}
+             "rows": _key_values(values, _)}
             for key, values in sorted(ov.sections.items()) if key not in {"discovery"}]
 
 
@@ -152,6 +170,9 @@ def render_dashboard(request: web.Request, ov: Overview, *, csrf: str,
     ``take_home``: share id → its link upstream, for synced shares; ``waiting``: ids of
     shares queued to go upstream.
     """
+    pin = request.app.get(LANGUAGE_PIN)
+    language_pin = pin.language if pin is not None else None
+    _ = gettext_for(request).gettext
     links, queued = take_home or {}, waiting or set()
     named = titles or {}
     rows = []
@@ -161,7 +182,7 @@ def render_dashboard(request: web.Request, ov: Overview, *, csrf: str,
             "id": s.id, "readable_id": s.readable_id, "name": s.name,
             # The notebook's first heading; shown with the file name when they differ.
             "title": named.get(s.id), "stem": (s.name or "").removesuffix(".ipynb"),
-            "size_text": human_bytes(s.size), "waiting": s.id in queued,
+            "size_text": human_bytes(s.size, _), "waiting": s.id in queued,
             "link": None if link is None else {
                 "url": link.url, "label": link.label, "qr": Markup(link.qr_svg),
                 "up_to_date": link.up_to_date},
@@ -171,15 +192,16 @@ def render_dashboard(request: web.Request, ov: Overview, *, csrf: str,
     return render(
         request, "dashboard/index.html", name=ov.name, ov=ov, csrf=csrf,
         message=message, error=error, version=__version__,
-        shares_today="unknown" if ov.shares_today is None else str(ov.shares_today),
-        shares_total="unknown" if ov.shares_total is None else str(ov.shares_total),
-        health=_health(ov), sync_enabled=bool(ov.sync.get("enabled")),
+        shares_today=_("unknown") if ov.shares_today is None else str(ov.shares_today),
+        shares_total=_("unknown") if ov.shares_total is None else str(ov.shares_total),
+        health=_health(ov, _), sync_enabled=bool(ov.sync.get("enabled")),
         sync_available=sync_available,
-        sync_details=_key_values({k: v for k, v in ov.sync.items() if k != "enabled"}),
+        sync_details=_key_values({k: v for k, v in ov.sync.items() if k != "enabled"}, _),
         bundle=_bundle(ov), bundle_error=ov.bundle_error,
         bundle_choices=choices if switchable else [],
         peers=_peers(ov), qr=Markup(qr_svg), join_url=join_url,
-        extra_sections=_extra_sections(ov),
+        extra_sections=_extra_sections(ov, _), language_pin=language_pin,
+        languages=language_choices(),
         shares=rows, search=search, matching=matching,
         # The take-home column appears once sync is on, or once any share went upstream.
         with_links=sync_available or bool(links))

@@ -44,17 +44,26 @@ TITLES = web.AppKey("dashboard_titles", TitleCache)
 
 async def share_titles(cache: TitleCache, store: ShareStore,
                        shares: list[ShareSummary]) -> dict[str, str]:
-    """Title of each of ``shares`` by id (content read only for versions not seen yet)."""
+    """Title of each of ``shares`` by id; contents are read (in one batch) only for
+    versions not seen yet."""
     titles: dict[str, str] = {}
+    missing: list[str] = []
     for summary in shares:
-        key = (summary.id, summary.version)
-        known = cache.get(key)
+        known = cache.get((summary.id, summary.version))
         if known is None:
-            share = await store.get(summary.id)
-            if share is None:
-                continue
-            known = await asyncio.to_thread(notebook_title, share.content, share.name,
-                                            share.readable_id)
-            cache.put((share.id, share.version), known)
-        titles[summary.id] = known
+            missing.append(summary.id)
+        else:
+            titles[summary.id] = known
+    if not missing:
+        return titles
+    found = await store.get_many(missing)
+
+    def compute() -> dict[str, tuple[int, str]]:
+        return {sid: (share.version, notebook_title(share.content, share.name,
+                                                    share.readable_id))
+                for sid, share in found.items()}
+
+    for sid, (version, title) in (await asyncio.to_thread(compute)).items():
+        cache.put((sid, version), title)
+        titles[sid] = title
     return titles

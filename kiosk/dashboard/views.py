@@ -26,6 +26,7 @@ from kiosk.dashboard.keys import LOGIN_LIMITER, RECENT_CLIENTS, SESSIONS
 from kiosk.dashboard.pages import MESSAGES, TakeHomeLink, render_dashboard, render_login
 from kiosk.dashboard.titles import TITLES, share_titles
 from kiosk.errors import BadRequest, Forbidden, NotFound
+from kiosk.i18n import N_
 from kiosk.keys import CONFIG
 from kiosk.qr import qr_svg
 from kiosk.sharing import ids
@@ -41,9 +42,9 @@ _NO_STORE = {"Cache-Control": "no-store"}
 SHARES_SHOWN = 50
 
 ERRORS = {
-    "confirm": "Nothing was deleted: type CLEAR in the box to delete every share.",
-    "sync-off": "Sync is off on this kiosk.",
-    "bundle": "That bundle cannot be chosen; pick one from the list.",
+    "confirm": N_("Nothing was deleted: type CLEAR in the box to delete every share."),
+    "sync-off": N_("Sync is off on this kiosk."),
+    "bundle": N_("That bundle cannot be chosen; pick one from the list."),
 }
 
 
@@ -155,7 +156,7 @@ async def login(request: web.Request) -> web.StreamResponse:
     if not isinstance(typed, str) or not hmac.compare_digest(typed.strip().encode(),
                                                              expected.encode()):
         return _page(render_login(request, kiosk_name=request.app[CONFIG].name,
-                                  error="That is not the admin secret."), status=401)
+                                  error=N_("That is not the admin secret.")), status=401)
     session = request.app[SESSIONS].create()
     response = web.HTTPSeeOther("/admin", headers=_NO_STORE)
     auth.set_session_cookie(response, request, session)

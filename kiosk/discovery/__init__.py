@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 
 from aiohttp import web
 
-from kiosk import __version__
+from kiosk import __version__, i18n
 from kiosk.config import KioskConfig
 from kiosk.discovery.banner import (
     banner_text,
@@ -141,7 +141,9 @@ async def _print_banner(config: KioskConfig, runtime: RuntimeInfo, status: Disco
     any_host = config.host in {"0.0.0.0", "::"}
     loopback = url_for("127.0.0.1" if any_host else config.host, port, runtime.scheme)
     command = await asyncio.to_thread(secret_command, config.data_path)  # resolves paths
+    # For the teacher at the terminal: the language setting, else the system's locale.
+    translations = await asyncio.to_thread(i18n.cli_translations, config.language)
     text = banner_text(name=config.name, ip_urls=status.urls, local_url=local,
                        loopback_url=loopback, ansi=stdout_is_terminal(),
-                       secret_command=command)
+                       secret_command=command, gettext=translations.gettext)
     await asyncio.to_thread(write_stdout, text)

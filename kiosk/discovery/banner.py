@@ -13,7 +13,7 @@ import getpass
 import os
 import shlex
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from kiosk.qr import qr_ansi, qr_text
@@ -47,27 +47,37 @@ def _page(base: str, path: str) -> str:
     return base.rstrip("/") + path
 
 
+def _same(message: str) -> str:
+    return message
+
+
 def banner_text(*, name: str, ip_urls: Sequence[str], local_url: str | None,
                 loopback_url: str | None, ansi: bool = False,
-                secret_command: str | None = None) -> str:
-    """The banner as printed (pure)."""
-    lines = [f"Kiosk '{name}' is serving. Students open:"]
+                secret_command: str | None = None,
+                gettext: Callable[[str], str] = _same) -> str:
+    """The banner as printed (pure), in the language of ``gettext``."""
+    _ = gettext
+    lines = [_("Kiosk '%(name)s' is serving. Students open:") % {"name": name}]
     lines += [f"  {url}" for url in ip_urls]
     if local_url:
-        lines.append(f"  {local_url}   (mDNS name: laptops, teachers, other kiosks)")
+        lines.append(f"  {local_url}   "
+                     + _("(mDNS name: laptops, teachers, other kiosks)"))
     if not ip_urls:
-        lines.append("  (no network address yet"
-                     + (f"; on this machine: {loopback_url}" if loopback_url else "") + ")")
+        lines.append("  (" + (_("no network address yet; on this machine: %(url)s")
+                              % {"url": loopback_url} if loopback_url
+                              else _("no network address yet")) + ")")
     base = (ip_urls[0] if ip_urls else None) or local_url or loopback_url
     if base:
-        lines.append("For the teacher:")
-        lines.append(f"  join page for the projector (QR codes): {_page(base, '/join')}")
-        lines.append(f"  A4 poster to print: {_page(base, '/join/poster.svg')}")
-        lines.append(f"  dashboard: {_page(base, '/admin')}")
+        lines.append(_("For the teacher:"))
+        lines.append("  " + _("join page for the projector (QR codes): %(url)s")
+                     % {"url": _page(base, "/join")})
+        lines.append("  " + _("A4 poster to print: %(url)s")
+                     % {"url": _page(base, "/join/poster.svg")})
+        lines.append("  " + _("dashboard: %(url)s") % {"url": _page(base, "/admin")})
     if secret_command:
-        lines.append(f"  its admin secret: {secret_command}")
+        lines.append("  " + _("its admin secret: %(command)s") % {"command": secret_command})
     if ip_urls:
-        lines.append(f"Scan to open {ip_urls[0]}")
+        lines.append(_("Scan to open %(url)s") % {"url": ip_urls[0]})
         lines.append(qr_ansi(ip_urls[0]) if ansi else qr_text(ip_urls[0]))
     return "\n".join(lines) + "\n"
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from kiosk import i18n
 from kiosk.config import KioskConfig
 from kiosk.discovery.keys import DISCOVERY_STATUS
 from kiosk.keys import CONFIG, RUNTIME
@@ -55,16 +56,16 @@ def render_join(request: web.Request) -> web.Response:
 
 
 def render_poster(templates: Templates, *, name: str, url: str, ssid: str | None,
-                  password: str | None) -> str:
+                  password: str | None, language: str = i18n.SOURCE_LANGUAGE) -> str:
     """The A4 poster as an SVG document (template ``poster.svg``; units are mm)."""
     url_size = min(9.0, 186 / (0.62 * max(len(url), 1)))
     wifi_qr = (Markup(qr_svg_group(wifi_payload(ssid, password), x=72.5, y=52, size=65))
                if ssid else None)
     url_qr = (qr_svg_group(url, x=57.5, y=152, size=95) if ssid
               else qr_svg_group(url, x=35, y=58, size=140))
-    return templates.render("poster.svg", name=name, url=url, ssid=ssid, password=password,
-                            url_size=url_size, wifi_qr=wifi_qr, url_qr=Markup(url_qr),
-                            rtl=False)
+    return templates.render("poster.svg", language=language, name=name, url=url, ssid=ssid,
+                            password=password, url_size=url_size, wifi_qr=wifi_qr,
+                            url_qr=Markup(url_qr), rtl=i18n.direction(language) == "rtl")
 
 
 async def join_page(request: web.Request) -> web.Response:
@@ -84,7 +85,8 @@ async def join_poster(request: web.Request) -> web.Response:
     """GET /join/poster.svg: the printable A4 poster."""
     config = request.app[CONFIG]
     svg = render_poster(request.app[TEMPLATES], name=config.name, url=viewer_url(request),
-                        ssid=config.wifi_ssid, password=config.wifi_password)
+                        ssid=config.wifi_ssid, password=config.wifi_password,
+                        language=i18n.request_language(request))
     return web.Response(text=svg, content_type="image/svg+xml", headers=_NO_CACHE)
 
 

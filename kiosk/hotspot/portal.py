@@ -33,6 +33,7 @@ from aiohttp.typedefs import Middleware
 from kiosk.errors import NotFound
 from kiosk.hotspot.dnsmasq import local_names
 from kiosk.hotspot.probes import online_answer
+from kiosk.i18n import N_
 from kiosk.keys import CONFIG
 from kiosk.qr import qr_svg
 from kiosk.templating import Markup, html_response
@@ -196,7 +197,7 @@ async def welcome(request: web.Request) -> web.Response:
     """GET /hotspot/welcome: the page the sign-in sheet shows (hotspot only)."""
     config = request.app[CONFIG]
     if not on_hotspot(request, config.hotspot_address):
-        raise NotFound("There is no page here.")
+        raise NotFound(N_("There is no page here."))
     return render_welcome(request, name=config.name, alias=config.hotspot_alias,
                           ip_url=_ip_url(request, config.hotspot_address),
                           done=request.query.get("done") == "1")
@@ -208,7 +209,7 @@ def make_accept(book: ClientBook) -> Handler:
     async def accept(request: web.Request) -> web.StreamResponse:
         config = request.app[CONFIG]
         if not on_hotspot(request, config.hotspot_address):
-            raise NotFound("There is no page here.")
+            raise NotFound(N_("There is no page here."))
         book.accept(_client_address(request))
         raise web.HTTPSeeOther(f"{WELCOME_PATH}?done=1", headers=_NO_STORE)
 

@@ -12,8 +12,9 @@ from urllib.parse import parse_qs, quote, urlsplit
 
 from aiohttp import web
 
-from kiosk import __version__
+from kiosk import __version__, i18n
 from kiosk.errors import BadRequest
+from kiosk.i18n import N_, language_choices
 from kiosk.keys import CONFIG
 from kiosk.qr import qr_svg
 from kiosk.serving.state import BUNDLE_STATE
@@ -41,8 +42,8 @@ def normalise_code(raw: str) -> str:
         text = text[: -len(".ipynb")]
     text = "-".join(text.split())  # "blue happy otter 12" read aloud → blue-happy-otter-12
     if not _CODE_RE.fullmatch(text):
-        raise BadRequest("That does not look like a notebook code. Codes look like "
-                         "'calm-blue-otter-42'; ask for the code or scan the QR code.")
+        raise BadRequest(N_("That does not look like a notebook code. Codes look like "
+                            "'calm-blue-otter-42'; ask for the code or scan the QR code."))
     return text.lower()
 
 
@@ -51,11 +52,17 @@ def render_landing(request: web.Request, *, error: str | None = None,
     """The start page (template ``landing.html``), with ``error`` above the code box."""
     config = request.app[CONFIG]
     url = viewer_url(request)
-    return html_response(
+    response = html_response(
         request, "landing.html", status=status, headers={"Cache-Control": "no-cache"},
         name=config.name, bundle_ready=request.app[BUNDLE_STATE].index is not None,
         error=error, data_note=config.data_note or None, url=url, version=__version__,
-        qr=Markup(qr_svg(url, title=f"QR code for {url}")))
+        qr=Markup(qr_svg(url, title=f"QR code for {url}")), languages=language_choices())
+    chosen = i18n.known(request.query.get(i18n.QUERY))
+    if chosen is not None:
+        # The student's choice, remembered by this browser: the code and nothing else.
+        response.set_cookie(i18n.COOKIE, chosen, max_age=365 * 24 * 3600, path="/",
+                            httponly=True, samesite="Lax")
+    return response
 
 
 async def landing(request: web.Request) -> web.Response:

@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 
 from kiosk.config import KioskConfig
+from kiosk.keys import DISK_PROBE
 from kiosk.sharing import admin, api, guessing, openapi, view
 from kiosk.sharing.keys import SHARING, STORE
 from kiosk.sharing.service import SharingService
@@ -21,7 +22,7 @@ __all__ = ["setup"]
 
 def setup(app: web.Application, config: KioskConfig) -> None:
     """Wire sharing into the app (no I/O here; the cleanup context starts it)."""
-    service = SharingService(config)
+    service = SharingService(config, disk=app[DISK_PROBE])
     app[SHARING] = service
     app[STORE] = service.store
 

@@ -8,7 +8,6 @@ runs in a thread.
 
 from __future__ import annotations
 
-import asyncio
 import datetime
 import hashlib
 import json
@@ -177,8 +176,8 @@ async def _unlock(service: SharingService, ref: str, password: str) -> str:
         raise wrong from None
     if share.password_hash is None or len(password.encode()) > 72:
         raise wrong
-    ok = await asyncio.to_thread(bcrypt.checkpw, password.encode(),
-                                 share.password_hash.encode())
+    ok = await service.run_cpu(bcrypt.checkpw, password.encode(),
+                               share.password_hash.encode())
     if not ok:
         raise wrong
     return share.id
@@ -205,11 +204,11 @@ async def create_notebook(request: web.Request) -> web.Response:
     limit = service.config.max_notebook_bytes
     body = await read_body(request, limit + WRAPPER_SLACK,
                            message=too_large_message(request.content_length, limit))
-    parsed = await asyncio.to_thread(parse_post_body, body, limit)
+    parsed = await service.run_cpu(parse_post_body, body, limit)
     password_hash = None
     if parsed.password:
-        hashed = await asyncio.to_thread(bcrypt.hashpw, parsed.password.encode(),
-                                         bcrypt.gensalt(_BCRYPT_ROUNDS))
+        hashed = await service.run_cpu(bcrypt.hashpw, parsed.password.encode(),
+                                       bcrypt.gensalt(_BCRYPT_ROUNDS))
         password_hash = hashed.decode()
     result = await service.store.create(
         parsed.notebook.text, owner_session=claims.session_id, name=parsed.notebook.name,
@@ -227,7 +226,7 @@ async def _update(request: web.Request, ref: str, *, by_readable_id: bool) -> we
     await service.disk.check()
     limit = service.config.max_notebook_bytes
     body = await read_body(request, limit)
-    notebook = await asyncio.to_thread(parse_put_body, body, limit)
+    notebook = await service.run_cpu(parse_put_body, body, limit)
     result = await service.store.update(
         ref, notebook.text, grant=UpdateGrant(claims.session_id, claims.notebook_id),
         name=notebook.name, by_readable_id=by_readable_id,

@@ -10,15 +10,15 @@ import asyncio
 import contextlib
 import logging
 import os
-import shutil
 import time
 from collections.abc import Awaitable, Callable
-from pathlib import Path
-from typing import Any
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
 
 from kiosk.backup import hold_serving_lock, refuse_newer_schema
 from kiosk.clock import UNSET_BEFORE, ClockGuard
 from kiosk.config import KioskConfig
+from kiosk.diskspace import DiskProbe
 from kiosk.errors import InsufficientStorage, KioskError
 from kiosk.secrets import admin_secret_path, load_or_create_secret, signing_key_path
 from kiosk.sharing.ratelimit import SlidingWindowLimiter
@@ -29,32 +29,27 @@ from kiosk.sharing.validate import notebook_problem
 
 _LOGGER = logging.getLogger(__name__)
 
+T = TypeVar("T")
+
 RETENTION_SWEEP_SECONDS = 3600.0
+#: threads for bcrypt and share body parsing (see SharingService.run_cpu)
+CPU_THREADS = 2
 # While the clock is not set, look again often: it may jump any moment.
 UNTRUSTED_CLOCK_SWEEP_SECONDS = 10.0
 
 
 class DiskGuard:
-    """Refuses new writes (507) while free space in the data directory is too low.
+    """Refuses new writes (507) while free space in the data directory is too low."""
 
-    ``shutil.disk_usage`` runs in a thread and its answer is reused for ``ttl`` seconds.
-    """
-
-    def __init__(self, path: Path, min_free_bytes: int, *, ttl: float = 5.0) -> None:
-        self.path = path
+    def __init__(self, probe: DiskProbe, min_free_bytes: int) -> None:
+        self.probe = probe
         self.min_free_bytes = min_free_bytes
-        self.ttl = ttl
-        self._free: int | None = None
-        self._checked_at = -1e18
 
     async def check(self) -> None:
         if self.min_free_bytes <= 0:
             return
-        now = time.monotonic()
-        if self._free is None or now - self._checked_at > self.ttl:
-            usage = await asyncio.to_thread(shutil.disk_usage, self.path)
-            self._free, self._checked_at = usage.free, now
-        if self._free < self.min_free_bytes:
+        free, _total = await self.probe.usage()
+        if free < self.min_free_bytes:
             raise InsufficientStorage(
                 "The kiosk's storage is almost full, so it cannot keep new work; ask the "
                 "teacher to clear old shares.")
@@ -63,7 +58,7 @@ class DiskGuard:
 class SharingService:
     """Everything the sharing handlers need, with one start/close."""
 
-    def __init__(self, config: KioskConfig) -> None:
+    def __init__(self, config: KioskConfig, *, disk: DiskProbe | None = None) -> None:
         self.config = config
         self.store = ShareStore.in_data_dir(config.data_path)
         # Set by kiosk.sync when it runs: fetch a notebook this kiosk does not hold from
@@ -73,10 +68,16 @@ class SharingService:
                                                   what="token requests")
         self.post_limiter = SlidingWindowLimiter(config.rate_post_per_minute,
                                                  what="new shares")
-        self.disk = DiskGuard(config.data_path, int(config.min_free_disk_mib * 1048576))
+        self.disk = DiskGuard(disk or DiskProbe(config.data_path),
+                              int(config.min_free_disk_mib * 1048576))
         self.renderer = NotebookRenderer()
         self.clock = ClockGuard(config.data_path)
         self._tokens: TokenService | None = None
+        # Password hashing and body parsing of shares run here, not on the default
+        # executor that serves static files: a burst of shares waits for these two
+        # threads instead of delaying every student's page load.
+        self._cpu = ThreadPoolExecutor(max_workers=CPU_THREADS,
+                                       thread_name_prefix="kiosk-share-cpu")
         self._admin_secret: str | None = None
         self._retention_task: asyncio.Task[None] | None = None
         self._lock_fd: int | None = None
@@ -115,6 +116,10 @@ class SharingService:
         self._retention_task = asyncio.create_task(self._housekeeping(),
                                                    name="sharing-housekeeping")
 
+    async def run_cpu(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run CPU-bound share work (bcrypt, JSON parsing) on the bounded share pool."""
+        return await asyncio.get_running_loop().run_in_executor(self._cpu, fn, *args)
+
     async def close(self) -> None:
         """Stop the sweep and close the store (idempotent)."""
         task, self._retention_task = self._retention_task, None
@@ -124,6 +129,7 @@ class SharingService:
                 await task
         await self.renderer.close()
         await self.store.close()
+        await asyncio.to_thread(self._cpu.shutdown, wait=True, cancel_futures=True)
         fd, self._lock_fd = self._lock_fd, None
         if fd is not None:
             os.close(fd)

@@ -1,0 +1,244 @@
+"""The kiosk in the students' language: complete catalogs, no untranslated text in the
+templates, and the language each page picks (student's choice, teacher's pin, browser)."""
+
+from __future__ import annotations
+
+import re
+import time
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+from babel.messages.pofile import read_po
+
+from kiosk import config as config_module
+from kiosk.app import create_app
+from kiosk.i18n import (
+    COOKIE,
+    LANGUAGES,
+    SOURCE_LANGUAGE,
+    cli_language,
+    from_accept_language,
+    known,
+)
+from kiosk.i18n_catalog import extract, po_path
+from kiosk.templating import TEMPLATE_DIR
+from tests.sharing_helpers import make_notebook
+from tests.test_sharing_view import share
+
+TRANSLATED = [code for code in LANGUAGES if code != SOURCE_LANGUAGE]
+_PLACEHOLDER_RE = re.compile(r"%\((\w+)\)[sd]")
+_TAG_RE = re.compile(r"</?([a-z]+)")
+
+
+def _catalog(code: str):
+    with po_path(code).open("rb") as src:
+        return read_po(src, locale=code)
+
+
+def _ids(catalog) -> set:
+    return {m.id if isinstance(m.id, str) else tuple(m.id) for m in catalog if m.id}
+
+
+@pytest.mark.parametrize("code", TRANSLATED)
+def test_catalog_has_every_message_translated_with_the_same_placeholders(code):
+    wanted = _ids(extract())
+    catalog = _catalog(code)
+    assert _ids(catalog) == wanted, "run scripts/i18n.py, then translate the new messages"
+    for message in catalog:
+        if not message.id:
+            continue
+        assert not message.fuzzy, message.id
+        ids = [message.id] if isinstance(message.id, str) else list(message.id)
+        forms = [message.string] if isinstance(message.string, str) else list(message.string)
+        assert len(forms) == (1 if len(ids) == 1 else catalog.num_plurals), message.id
+        for form in forms:
+            assert form and form.strip(), (code, message.id)
+            if len(ids) == 1:
+                assert set(_PLACEHOLDER_RE.findall(form)) == set(
+                    _PLACEHOLDER_RE.findall(ids[0])), (code, message.id)
+            else:  # a plural form may leave the count out ("one file")
+                assert set(_PLACEHOLDER_RE.findall(form)) <= set(
+                    _PLACEHOLDER_RE.findall(ids[1])), (code, message.id)
+            assert sorted(_TAG_RE.findall(form)) == sorted(_TAG_RE.findall(ids[0])), (
+                code, message.id)
+
+
+def test_arabic_has_its_six_plural_forms():
+    catalog = _catalog("ar")
+    assert catalog.num_plurals == 6
+    plural = next(m for m in catalog if m.pluralizable)
+    assert len(set(plural.string)) == 6
+
+
+class _TextOutsideMessages(HTMLParser):
+    """Collect text and shown attributes of a template with every message cut out."""
+
+    SHOWN_ATTRS = {"title", "alt", "aria-label", "placeholder"}
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.found: list[str] = []
+        self._skip = 0
+
+    def handle_starttag(self, tag, attrs):
+        if tag in {"script", "style"}:
+            self._skip += 1
+        for name, value in attrs:
+            if name in self.SHOWN_ATTRS and value and re.search(r"[A-Za-z]{2,}", value):
+                self.found.append(f"{tag}[{name}]={value}")
+
+    def handle_endtag(self, tag):
+        if tag in {"script", "style"}:
+            self._skip -= 1
+
+    def handle_data(self, data):
+        if not self._skip and re.search(r"[A-Za-z]{2,}", data):
+            self.found.append(data.strip())
+
+
+# Text that is the same in every language: brand names, codes, commands, units.
+_UNTRANSLATABLE = {
+    "kiosk",  # the dashboard footer: "kiosk 0.1.0", the program's name
+}
+_PLACEHOLDER_ATTR = re.compile(r"(calm-blue-otter-42|https://example\.org/data/weather\.csv)")
+
+
+@pytest.mark.parametrize("path", sorted(p.relative_to(TEMPLATE_DIR).as_posix()
+                                        for p in TEMPLATE_DIR.rglob("*") if p.is_file()))
+def test_templates_show_no_text_outside_the_catalogs(path):
+    """Every word a template shows goes through ``_()`` or ``{% trans %}``."""
+    source = (TEMPLATE_DIR / path).read_text()
+    stripped = re.sub(r"{%-?\s*trans\b.*?{%-?\s*endtrans\s*-?%}", " ", source, flags=re.S)
+    stripped = re.sub(r"{#.*?#}", " ", stripped, flags=re.S)
+    # Blocks that fill in attributes (a page's body class), not text.
+    stripped = re.sub(r"{%\s*block (body_class|body_attrs|main_attrs)\s*%}.*?{%\s*endblock\s*%}",
+                      " ", stripped, flags=re.S)
+    stripped = re.sub(r"{{.*?}}", " ", stripped, flags=re.S)
+    stripped = re.sub(r"{%.*?%}", " ", stripped, flags=re.S)
+    if path.endswith(".svg"):
+        stripped = re.sub(r"<\?xml[^>]*\?>", " ", stripped)
+    parser = _TextOutsideMessages()
+    parser.feed(stripped)
+    leftovers = [t for t in parser.found
+                 if t not in _UNTRANSLATABLE and not _PLACEHOLDER_ATTR.search(t)]
+    assert leftovers == [], f"{path}: text not in the catalogs: {leftovers}"
+
+
+def test_accept_language_and_tags():
+    assert from_accept_language("fr-FR,fr;q=0.9,en;q=0.8") == "fr"
+    assert from_accept_language("en;q=0.5, de;q=0.9") == "de"
+    assert from_accept_language("pt-BR") == "pt_BR" and from_accept_language("pt-PT") == "pt_BR"
+    assert from_accept_language("ar-EG,ar;q=0.9") == "ar"
+    assert from_accept_language("ja, zh;q=0.5") is None
+    assert from_accept_language("fr;q=0, es") == "es"
+    assert from_accept_language("fr;q=abc, de") == "de"
+    assert known("../../etc") is None and known("") is None and known("EN-gb") == "en"
+    assert cli_language(None, {"LANG": "de_DE.UTF-8"}) == "de"
+    assert cli_language("fr", {"LANG": "de_DE.UTF-8"}) == "fr"
+    assert cli_language(None, {"LANG": "C.UTF-8"}) == "en"
+
+
+def test_the_setting_accepts_exactly_the_catalogs_languages():
+    for code in LANGUAGES:
+        assert config_module.load_config(env={}, overrides={"language": code}).language == code
+    with pytest.raises(config_module.ConfigError):
+        config_module.load_config(env={}, overrides={"language": "fr-FR"})
+
+
+FRENCH = {"Accept-Language": "fr-FR,fr;q=0.9,en;q=0.5"}
+
+
+async def test_a_french_browser_gets_french_pages(aiohttp_client, make_config):
+    client = await aiohttp_client(create_app(make_config()))
+    _, saved = await share(client, make_notebook("x = 1"))
+    expected = {
+        "/": "Ouvrir un notebook partagé",
+        "/join": "Scanne le grand code pour lancer Python",
+        f"/s/{saved['readable_id']}": "Ouvrir dans JupyterLite",
+        "/s/calm-blue-oter-42": "Aucun notebook avec ce code",
+        "/admin": "Code secret d'administration",
+        "/no/such/page": "Retour à la page d'accueil",
+    }
+    for path, words in expected.items():
+        page = await (await client.get(path, headers={**FRENCH, "Accept": "text/html"})).text()
+        assert '<html lang="fr" dir="ltr">' in page, path
+        assert words in page, path
+    poster = await (await client.get("/join/poster.svg", headers=FRENCH)).text()
+    assert "Python dans ton navigateur" in poster
+    resp = await client.get("/s/calm-blue-oter-42", headers=FRENCH)
+    assert resp.headers["Content-Language"] == "fr"
+    assert resp.headers["Vary"] == "Accept-Language, Cookie"
+    english = await (await client.get("/", headers={"Accept-Language": "en-US"})).text()
+    assert "Open a shared notebook" in english and '<html lang="en" dir="ltr">' in english
+
+
+async def test_arabic_pages_are_right_to_left(aiohttp_client, make_config):
+    client = await aiohttp_client(create_app(make_config()))
+    page = await (await client.get("/", headers={"Accept-Language": "ar"})).text()
+    assert '<html lang="ar" dir="rtl">' in page and "افتح دفترًا مشتركًا" in page
+    poster = await (await client.get("/join/poster.svg",
+                                     headers={"Accept-Language": "ar"})).text()
+    assert 'direction="rtl"' in poster
+
+
+async def test_a_pinned_language_wins_over_the_browser(aiohttp_client, make_config):
+    client = await aiohttp_client(create_app(make_config(language="de")))
+    page = await (await client.get("/join", headers=FRENCH)).text()
+    assert '<html lang="de" dir="ltr">' in page and "Scanne den großen Code" in page
+    # The student's own choice on the start page beats the pin, and is remembered.
+    chosen = await client.get("/?lang=es", headers=FRENCH)
+    assert "Abrir un cuaderno compartido" in await chosen.text()
+    cookie = chosen.cookies[COOKIE]
+    assert cookie.value == "es" and cookie["httponly"] and cookie["samesite"] == "Lax"
+    later = await (await client.get("/join", headers=FRENCH)).text()
+    assert '<html lang="es" dir="ltr">' in later
+    # A made-up value is ignored (no cookie, no error).
+    odd = await client.get("/?lang=xx", headers=FRENCH)
+    assert odd.status == 200 and COOKIE not in odd.cookies
+
+
+async def test_the_teacher_pins_a_language_on_the_dashboard(aiohttp_client, make_config,
+                                                          tmp_path: Path):
+    from tests.test_dashboard_actions import sign_in
+
+    config = make_config()
+    client = await aiohttp_client(create_app(config))
+    token = await sign_in(client)
+    page = await (await client.get("/admin")).text()
+    assert 'action="/admin/language"' in page and '<option value="auto" selected>' in page
+    resp = await client.post("/admin/language", data={"csrf": token, "language": "pt_BR"},
+                             allow_redirects=False)
+    assert resp.status == 303
+    assert (config.data_path / "language").read_text() == "pt_BR"
+    landing = await (await client.get("/", headers=FRENCH)).text()
+    assert '<html lang="pt-BR" dir="ltr">' in landing
+    assert "Abrir um notebook compartilhado" in landing
+    bad = await client.post("/admin/language", data={"csrf": token, "language": "xx"})
+    assert bad.status == 400
+    forged = await client.post("/admin/language", data={"csrf": "nope", "language": "fr"})
+    assert forged.status == 403
+    assert (config.data_path / "language").read_text() == "pt_BR"
+    # The choice survives a restart: a new app on the same data directory.
+    again = await aiohttp_client(create_app(config))
+    assert "Abrir um notebook" in await (await again.get("/", headers=FRENCH)).text()
+
+
+def test_the_start_banner_speaks_the_teachers_language(kiosk_process):
+    """The terminal's locale picks the banner's language; the language setting wins."""
+    french = kiosk_process(env={"LANG": "fr_FR.UTF-8", "LANGUAGE": ""})
+    for _ in range(100):
+        if any("Scannez pour ouvrir" in line or "Pour le professeur" in line
+               for line in french.log):
+            break
+        time.sleep(0.1)
+    text = "\n".join(french.log)
+    assert "Le kiosque « testkiosk » est en service" in text
+    assert "tableau de bord : http://" in text
+    french.stop()
+    pinned = kiosk_process("--language", "de", env={"LANG": "fr_FR.UTF-8", "LANGUAGE": ""})
+    for _ in range(100):
+        if any("Für die Lehrkraft" in line for line in pinned.log):
+            break
+        time.sleep(0.1)
+    assert any("Kiosk „testkiosk“ läuft" in line for line in pinned.log), pinned.log
