@@ -265,6 +265,12 @@ class KioskConfig:
                                              "(e.g. a school DNS name, a TLS certificate's "
                                              "name); any other Host gets 421.",
                                              check=_host_names)
+    render_max_cells: int = _setting(1000, "Share pages of notebooks with more cells are "
+                                     "shown as plain text instead of rendered.",
+                                     check=_positive)
+    render_timeout: float = _setting(10.0, "Seconds a share page's render may take; then its "
+                                     "worker process is killed and the page is shown as "
+                                     "plain text.", check=_positive)
 
     @property
     def data_path(self) -> Path:

@@ -70,7 +70,8 @@ class SharingService:
         self.post_limiter = SlidingWindowLimiter(config.rate_post_per_minute,
                                                  what="new shares")
         self.disk = DiskGuard(config.data_path, int(config.min_free_disk_mib * 1048576))
-        self.renderer = NotebookRenderer()
+        self.renderer = NotebookRenderer(max_cells=config.render_max_cells,
+                                         timeout=config.render_timeout)
         self._tokens: TokenService | None = None
         self._admin_secret: str | None = None
         self._retention_task: asyncio.Task[None] | None = None
@@ -100,6 +101,7 @@ class SharingService:
                                                      admin_secret_path(data))
         self._tokens = TokenService(key, self.config.token_days * 86400)
         await self.store.start()
+        self.renderer.warm()  # the small lane's worker starts now, not at the first view
         # Compile the nbformat schema now so the first share does not wait for it.
         await asyncio.to_thread(notebook_problem, {"nbformat": 4, "nbformat_minor": 5,
                                                    "metadata": {}, "cells": []})
