@@ -271,6 +271,10 @@ class KioskConfig:
     render_timeout: float = _setting(10.0, "Seconds a share page's render may take; then its "
                                      "worker process is killed and the page is shown as "
                                      "plain text.", check=_positive)
+    fetch_cache_mib: float = _setting(500.0, "Largest total size of the download cache, in "
+                                      "MiB; the files fetched longest ago are removed "
+                                      "first (it also always leaves twice "
+                                      "min_free_disk_mib free for shares).", check=_positive)
 
     @property
     def data_path(self) -> Path:
