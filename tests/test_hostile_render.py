@@ -103,3 +103,13 @@ async def test_plain_page_is_escaped(aiohttp_client, make_config, payload):
     _, status, page = await _timed_get(client, f"/s/{rid}")
     assert status == 200 and "plain text" in page
     assert "<script>" not in page and "&lt;script&gt;" in page
+
+
+async def test_too_many_outputs_get_the_plain_page(aiohttp_client, make_config):
+    client = await _client(aiohttp_client, make_config)
+    nb = make_notebook("for i in range(5000): display(i)")
+    nb["cells"][-1]["outputs"] = [{"output_type": "stream", "name": "stdout", "text": f"{i}\n"}
+                                  for i in range(5000)]
+    rid = await _share(client, nb)
+    _, status, page = await _timed_get(client, f"/s/{rid}")
+    assert status == 200 and "5000 outputs" in page and "plain text" in page

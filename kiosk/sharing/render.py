@@ -129,6 +129,11 @@ def render_html(content: str) -> str:
 #: lane, so a large hostile notebook never delays a classmate's small share page.
 SMALL_BYTES = 256 * 1024
 SMALL_CELLS = 300
+#: A small notebook that takes longer than this to render is hostile: its lane must stay
+#: quick for everyone else.
+SMALL_TIMEOUT = 3.0
+#: Outputs a rendered notebook may have, per allowed cell.
+OUTPUTS_PER_CELL = 4
 #: Plain pages show at most this many cells and this much text of each.
 PLAIN_MAX_CELLS = 2000
 PLAIN_MAX_CHARS = 20_000
@@ -313,10 +318,15 @@ class NotebookRenderer:
         if cells > self.max_cells:
             return await self._plain(content, f"This notebook has {cells} cells, more than "
                                      f"the {self.max_cells} a share page renders.")
+        outputs = content.count('"output_type"')
+        if outputs > OUTPUTS_PER_CELL * self.max_cells:
+            return await self._plain(content, f"This notebook has {outputs} outputs, more "
+                                     "than a share page renders.")
         small = len(content) <= SMALL_BYTES and cells <= SMALL_CELLS
         lane = self._small if small else self._large
+        limit_s = min(self.timeout, SMALL_TIMEOUT) if small else self.timeout
         try:
-            answer = await lane.render(content, self.timeout)
+            answer = await lane.render(content, limit_s)
         except TimeoutError:
             _LOGGER.warning("a share page took over %.0f s to render; showing it as text",
                             self.timeout)
