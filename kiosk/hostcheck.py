@@ -56,7 +56,7 @@ def static_names(config: KioskConfig) -> frozenset[str]:
 def is_own_host(app: web.Application, host: str) -> bool:
     name = host_name_of(host)
     try:
-        ipaddress.ip_address(name)
+        ipaddress.ip_address(name.split("%", 1)[0])  # a link-local literal has a zone
         return True
     except ValueError:
         pass
