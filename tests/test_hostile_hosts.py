@@ -37,7 +37,8 @@ async def test_foreign_names_get_421(client, host):
 
 
 @pytest.mark.parametrize("host", [
-    "127.0.0.1", "127.0.0.1:8000", "[::1]:8000", "[fe80::1%25eth0]:8000", "10.42.0.1", "localhost:8000", "testkiosk",
+    "127.0.0.1", "127.0.0.1:8000", "[::1]:8000", "[fe80::1%25eth0]:8000", "10.42.0.1",
+    "localhost:8000", "testkiosk",
     "testkiosk.local", "TestKiosk.Local.", "testkiosk.lan", "py.lan", "python.school.example",
     socket.gethostname(),
 ])
