@@ -10,7 +10,7 @@ from kiosk.config import KioskConfig
 from kiosk.downloads.cache import DownloadCache
 from kiosk.downloads.fetcher import CONNECTIONS, Downloader
 from kiosk.errors import BadRequest
-from kiosk.sharing.ratelimit import ConcurrencyLimiter
+from kiosk.ratelimit import ConcurrencyLimiter
 
 DOWNLOADER = web.AppKey("downloader", Downloader)
 FETCHES = web.AppKey("fetches", ConcurrencyLimiter)

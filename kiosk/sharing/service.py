@@ -20,8 +20,8 @@ from kiosk.clock import UNSET_BEFORE, ClockGuard
 from kiosk.config import KioskConfig
 from kiosk.diskspace import DiskProbe
 from kiosk.errors import InsufficientStorage, KioskError
+from kiosk.ratelimit import SlidingWindowLimiter
 from kiosk.secrets import admin_secret_path, load_or_create_secret, signing_key_path
-from kiosk.sharing.ratelimit import SlidingWindowLimiter
 from kiosk.sharing.render import NotebookRenderer
 from kiosk.sharing.store import ShareStore
 from kiosk.sharing.tokens import TokenService
