@@ -16,17 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.lazyfs import LazyMount, why_no_fuse
-
-
-def require_fuse() -> None:
-    """Skip when FUSE cannot mount here; under CI=true that is a failure."""
-    reason = why_no_fuse()
-    if reason is None:
-        return
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"power-cut tests cannot run: {reason}")
-    pytest.skip(reason)
+from tests.lazyfs import LazyMount, require_fuse
 
 
 @pytest.fixture
