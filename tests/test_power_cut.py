@@ -159,10 +159,10 @@ async def test_power_cuts_during_a_stream_of_shares(lazy, tmp_path):
     data = lazy.mountpoint / "data"
     rnd = random.Random(SEED)
     kp = await asyncio.to_thread(start_kiosk, kiosk_args(lazy.mountpoint))
-    secrets = {name: (data / name).read_bytes() for name in SECRETS}
     shares: dict[str, Share] = {}
     dropped_pages = checked = 0
     try:
+        secrets = {name: (data / name).read_bytes() for name in SECRETS}
         for cycle in range(ROUNDS):
             before = len(shares)
             stop = asyncio.Event()
@@ -240,9 +240,10 @@ def test_power_cut_during_the_first_start(lazy, tmp_path):
         lazy.unmount()
         lazy.mount()
         kp = start_kiosk(kiosk_args(lazy.mountpoint))
-        data = lazy.mountpoint / "data"
-        secrets = {name: (data / name).read_bytes() for name in SECRETS}
-        kill(kp)  # from now on these secrets are in use: they must survive a cut
+        try:
+            secrets = {name: (lazy.mountpoint / "data" / name).read_bytes() for name in SECRETS}
+        finally:
+            kill(kp)  # from now on these secrets are in use: they must survive a cut
         lazy.cut()
         lazy.unmount()
         database_ok(lazy.backing / "data", tmp_path / "copy")
@@ -275,24 +276,27 @@ async def test_power_cut_during_a_bundle_switch(lazy, tmp_path):
     mnt_bundles = lazy.mountpoint / "bundles"
     args = kiosk_args(lazy.mountpoint, "--bundles-dir", str(mnt_bundles))
     kp = await asyncio.to_thread(start_kiosk, args)
-    shares: dict[str, Share] = {}
-    stop = asyncio.Event()
-    writer = asyncio.create_task(pour(kp.url(), shares, stop, SEED))
-    while len(shares) < 3:
-        await asyncio.sleep(0.05)
-    stop.set()
-    await writer
-    for share in shares.values():
-        assert share.inflight is None
-    # How many changing operations a switch makes, on an idle kiosk.
-    before = len(trace.read_text().splitlines())
-    assert await asyncio.to_thread(bundle_use, mnt_bundles, "beta") == 0
-    switch_ops = [op for op in trace.read_text().splitlines()[before:]
-                  if " /bundles/" in op or op.endswith(" /bundles")]
-    await wait_serving(kp.url(), "beta", manifests)
-    assert switch_ops, "bundle use changed nothing"
     outcomes = []
     try:
+        shares: dict[str, Share] = {}
+        stop = asyncio.Event()
+        writer = asyncio.create_task(pour(kp.url(), shares, stop, SEED))
+        flowing = time.monotonic() + 30
+        while len(shares) < 3 and not writer.done():
+            assert time.monotonic() < flowing, "no share got through"
+            await asyncio.sleep(0.05)
+        stop.set()
+        await writer
+        assert len(shares) >= 3
+        for share in shares.values():
+            assert share.inflight is None
+        # How many changing operations a switch makes, on an idle kiosk.
+        before = len(trace.read_text().splitlines())
+        assert await asyncio.to_thread(bundle_use, mnt_bundles, "beta") == 0
+        switch_ops = [op for op in trace.read_text().splitlines()[before:]
+                      if " /bundles/" in op or op.endswith(" /bundles")]
+        await wait_serving(kp.url(), "beta", manifests)
+        assert switch_ops, "bundle use changed nothing"
         for point in range(1, len(switch_ops) + 2):
             active = current_bundle(mnt_bundles).name
             target = "beta" if active == "alpha" else "alpha"
