@@ -147,6 +147,7 @@ class LazyFS:
         self.next_id = 1
         self.fh_ids: dict[int, int] = {}  # open file handle -> node id
         self.dirty: dict[int, set[int]] = {}  # node id -> pages written since its last sync
+        self.shrunk: dict[int, int] = {}  # node id -> smallest size truncated to since then
         self.stats: dict[str, int] = {"writes": 0, "fsyncs": 0, "dir_fsyncs": 0, "cuts": 0,
                                       "dropped_pages": 0, "changed_paths": 0, "mutations": 0,
                                       "off": 0}
@@ -165,6 +166,7 @@ class LazyFS:
         self.disk = Disk()
         self.ids = {}
         self.dirty = {}
+        self.shrunk = {}
         self.next_id = 1
         root_st = os.lstat(self.backing)
         self.ids[root_st.st_ino] = Disk.ROOT
@@ -216,9 +218,9 @@ class LazyFS:
             self.disk.nodes[node_id] = node
         node.mode = st.st_mode
         size = st.st_size
-        if len(node.data) > size:
-            del node.data[size:]
-        elif len(node.data) < size:
+        # Cut where it was truncated since its last sync (a later extension reads zeros).
+        del node.data[min(size, self.shrunk.pop(node_id, size)):]
+        if len(node.data) < size:
             node.data.extend(bytes(size - len(node.data)))
         for page in sorted(self.dirty.pop(node_id, set())):
             start = page * PAGE
@@ -368,9 +370,16 @@ class LazyFS:
         self._mutate("truncate", path)
         if fh is not None:
             os.ftruncate(fh, length)
+            node_id = self.fh_ids[fh]
         else:
-            os.truncate(self._real(path or "/"), length)
+            real = self._real(path or "/")
+            os.truncate(real, length)
+            node_id = self._id_of(os.lstat(real))
+        self._shrink(node_id, length)
         return 0
+
+    def _shrink(self, node_id: int, length: int) -> None:
+        self.shrunk[node_id] = min(length, self.shrunk.get(node_id, length))
 
     def statfs(self, path: str) -> dict[str, int]:
         self._live()
@@ -393,6 +402,8 @@ class LazyFS:
         self._live()
         fh = os.open(self._real(path), self._backing_flags(flags) & ~(os.O_CREAT | os.O_EXCL))
         self.fh_ids[fh] = self._id_of(os.fstat(fh))
+        if flags & os.O_TRUNC:
+            self._shrink(self.fh_ids[fh], 0)
         return fh
 
     def create(self, path: str, mode: int, flags: int = os.O_WRONLY) -> int:
@@ -402,6 +413,8 @@ class LazyFS:
         fh = os.open(real, self._backing_flags(flags) | os.O_CREAT, mode)
         st = os.fstat(fh)
         self.fh_ids[fh] = self._id_of(st) if existed else self._new_id(st)
+        if existed and flags & os.O_TRUNC:
+            self._shrink(self.fh_ids[fh], 0)
         return fh
 
     def read(self, path: str | None, size: int, offset: int, fh: int) -> bytes:
