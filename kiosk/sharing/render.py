@@ -281,6 +281,7 @@ class NotebookRenderer:
         self.timeout = timeout
         self._cache: OrderedDict[tuple[str, int], str] = OrderedDict()
         self._cache_bytes = 0
+        self._latest: dict[str, int] = {}  # share id -> the version cached for it
         self._pending: dict[tuple[str, int], asyncio.Future[str]] = {}
         self._small = _Lane(1)
         self._large = _Lane(1)
@@ -358,11 +359,22 @@ class NotebookRenderer:
         await self._large.close()
 
     def _store(self, key: tuple[str, int], body: str) -> None:
+        # A share page always shows the share's current version, so a superseded version
+        # is never asked for again: keep one entry per share (without this, a class's
+        # autosaves fill the whole budget with dead versions; docs/performance.md, soak).
+        share_id, version = key
+        latest = self._latest.get(share_id)
+        if latest is not None and latest > version:
+            return  # an older version rendered late, after a newer one was cached
+        if latest is not None:
+            self._cache_bytes -= len(self._cache.pop((share_id, latest), ""))
+        self._latest[share_id] = version
         self._cache[key] = body
         self._cache_bytes += len(body)
         while self._cache_bytes > self.max_cache_bytes and len(self._cache) > 1:
-            _, old = self._cache.popitem(last=False)
+            (old_id, _), old = self._cache.popitem(last=False)
             self._cache_bytes -= len(old)
+            del self._latest[old_id]
 
 
 def _pygments_css() -> str:
