@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from kiosk import __version__
+from kiosk.durable import make_dirs
 from kiosk.errors import KioskError, StartupError
 
 DB_FILE = "shares.sqlite3"
@@ -99,7 +100,7 @@ def hold_serving_lock(data_dir: Path) -> int:
     Returns the file descriptor (close it to release). Several kiosks may hold it;
     ``restore`` needs it exclusively, so it cannot run under a serving kiosk.
     """
-    data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    make_dirs(data_dir)
     fd = os.open(data_dir / LOCK_FILE, os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0),
                  0o600)
     _flock(fd, exclusive=False)
@@ -257,7 +258,7 @@ def restore(src: Path, data_dir: Path) -> tuple[BackupReport, Path | None]:
     data directory held nothing to keep).
     """
     report = verify_backup(src)
-    data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    make_dirs(data_dir)
     fd = os.open(data_dir / LOCK_FILE, os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0),
                  0o600)
     try:

@@ -34,7 +34,7 @@ PACKAGE = REPO / "kiosk"
 
 CORE = {"kiosk", "errors", "config", "keys", "urls", "db", "secrets", "logs", "qr",
         "middleware", "templating", "backup", "diskspace", "i18n", "i18n_catalog",
-        "ratelimit"}
+        "ratelimit", "durable"}
 COMPOSITION = {"app", "server", "cli", "doctor", "__main__"}
 DEPENDS: dict[str, set[str]] = {
     "bundle": set(),
