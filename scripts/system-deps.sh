@@ -29,6 +29,7 @@ test_deps=(
   "convert imagemagick"
   "nmcli network-manager"
   "openssl openssl"
+  "/usr/bin/firefox-esr firefox-esr"
 )
 
 have() {
