@@ -38,7 +38,8 @@ $(TEST_STAMP): $(RUN_STAMP)
 
 setup: $(RUN_STAMP)
 
-# The notebook extension (Share button, view-only links, plain-HTTP relay), built into
+# The notebook extension (Share button, view-only links, the phone layout; the plain-HTTP
+# relay itself is the kiosk's kiosk/relay/bridge.js), built into
 # extension/dist/labextension; the bundle builder includes it in every profile. A build of
 # the same committed sources is reused from ~/.cache/kiosk/extension (a fresh clone).
 extension:
