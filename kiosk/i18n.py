@@ -44,6 +44,10 @@ LANGUAGES: dict[str, str] = {
     "ar": "العربية",
 }
 RIGHT_TO_LEFT = frozenset({"ar"})
+# Code → the locale of JupyterLab's official language pack for it (in each bundle recipe).
+JUPYTERLAB_LOCALES: dict[str, str] = {
+    "en": "en", "fr": "fr_FR", "es": "es_ES", "de": "de_DE", "pt_BR": "pt_BR", "ar": "ar_SA",
+}
 
 _TAG_RE = re.compile(r"[A-Za-z]{1,8}(?:[-_][A-Za-z0-9]{1,8})*")
 

@@ -258,9 +258,33 @@ async def test_lite_config_rewritten_per_host(client):
             assert resp.headers["Cache-Control"] == "no-cache"
     resp, body = await get(client, "/jupyter-lite.json", Host="10.42.0.1")
     data = json.loads(body)
-    # Nothing else changes.
+    # Nothing else changes but JupyterLab's language (English for a browser that asks
+    # for none).
     assert data["jupyter-config-data"]["appVersion"] == "0.6.4"
     assert data["jupyter-lite-schema-version"] == 0
+    assert data["jupyter-config-data"]["settingsOverrides"][
+        "@jupyterlab/translation-extension:plugin"] == {"locale": "en"}
+
+
+async def test_lite_config_sets_jupyterlab_language_per_request(client):
+    """JupyterLab's menus follow the kiosk's language choice: the student's pick (cookie)
+    before the browser's languages; each answer varies with them."""
+    def locale(body: bytes) -> str:
+        data = json.loads(body)["jupyter-config-data"]
+        return str(data["settingsOverrides"]["@jupyterlab/translation-extension:plugin"]
+                   ["locale"])
+
+    for headers, expected in [
+        ({"Accept-Language": "fr-FR,fr;q=0.9,en;q=0.5"}, "fr_FR"),
+        ({"Accept-Language": "pt-BR"}, "pt_BR"),
+        ({"Accept-Language": "ar"}, "ar_SA"),
+        ({"Accept-Language": "fr", "Cookie": "kiosk_lang=de"}, "de_DE"),
+        ({"Accept-Language": "zz"}, "en"),
+    ]:
+        resp, body = await get(client, "/lab/jupyter-lite.json", Host="10.42.0.1", **headers)
+        assert resp.status == 200
+        assert locale(body) == expected, headers
+        assert "Accept-Language" in resp.headers["Vary"] and "Cookie" in resp.headers["Vary"]
 
 
 @pytest.mark.parametrize("host", [

@@ -17,6 +17,7 @@ from typing import IO, Any
 
 from aiohttp import hdrs, web
 
+from kiosk import i18n
 from kiosk.errors import BadRequest, NotFound
 from kiosk.serving.index import BundleIndex, Entry, StoredForm
 from kiosk.serving.negotiate import choose_encoding
@@ -154,6 +155,9 @@ def _cache_headers(entry: Entry, form: StoredForm) -> dict[str, str]:
     return headers
 
 
+TRANSLATION_PLUGIN = "@jupyterlab/translation-extension:plugin"
+
+
 def rewrite_lite_config(entry: Entry, request: web.Request) -> bytes:
     """``jupyter-lite.json`` with the sharing API URL for the Host this request used."""
     assert entry.lite_config is not None
@@ -162,6 +166,14 @@ def rewrite_lite_config(entry: Entry, request: web.Request) -> bytes:
     if not isinstance(data, dict):
         raise BadRequest("the bundle's jupyter-lite.json is malformed")
     data["sharing_service_api_url"] = api_base_url(request)
+    # JupyterLab's own menus in the page's language (the student's choice, the teacher's
+    # pin, else the browser's), from the language packs each bundle carries.
+    overrides = data.setdefault("settingsOverrides", {})
+    if isinstance(overrides, dict):
+        plugin = overrides.setdefault(TRANSLATION_PLUGIN, {})
+        if isinstance(plugin, dict):
+            plugin["locale"] = i18n.JUPYTERLAB_LOCALES.get(i18n.request_language(request),
+                                                           "en")
     return (json.dumps(config, indent=2) + "\n").encode("utf-8")
 
 
@@ -172,7 +184,7 @@ async def send_entry(request: web.Request, entry: Entry) -> web.StreamResponse:
         digest = hashlib.sha256(body).hexdigest()
         form = StoredForm(len(body), f'"{digest[:32]}"', None, body=body)
         headers = _cache_headers(entry, form)
-        headers[hdrs.VARY] = "Host"
+        headers[hdrs.VARY] = "Host, Accept-Language, Cookie"
     else:
         has_range = hdrs.RANGE in request.headers
         try:
