@@ -12,7 +12,7 @@ export const params = JSON.parse(process.argv[2] || '{}');
 // hosts: names that resolve to 127.0.0.1 (e.g. "kiosk.test"); everything else fails to
 // resolve, which both simulates a classroom with no internet and exposes any attempt
 // to leave it in the request log.
-export async function launch({ hosts = ['kiosk.test'], extraArgs = [], ignoreHTTPSErrors = false } = {}) {
+export async function launch({ hosts = ['kiosk.test'], extraArgs = [], ignoreHTTPSErrors = false, locale = undefined } = {}) {
   const rules = [...hosts.map((h) => `MAP ${h} 127.0.0.1`), 'MAP * ~NOTFOUND'].join(', ');
   const userDataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'kiosk-chromium-'));
   const context = await chromium.launchPersistentContext(userDataDir, {
@@ -20,6 +20,7 @@ export async function launch({ hosts = ['kiosk.test'], extraArgs = [], ignoreHTT
     headless: true,
     ignoreHTTPSErrors,
     viewport: { width: 1280, height: 900 },
+    ...(locale ? { locale } : {}),
     args: [
       '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
       '--disable-background-networking', '--disable-component-update', '--disable-sync',
