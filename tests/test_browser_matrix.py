@@ -44,7 +44,9 @@ def test_student_flow(case: str, kiosk_process: Any, tmp_path: Path) -> None:
     if not (BROWSER_DIR / "node_modules" / "puppeteer-core").is_dir():
         pytest.fail("puppeteer-core is missing: run 'make test-deps'")
     bundle = _latest_bundle("science")
-    kp = kiosk_process("--bundles-dir", str(_single_bundle_dir(tmp_path, bundle)))
+    # kiosk.test is the LAN name the browsers use: an alias, or the kiosk answers 421.
+    kp = kiosk_process("--bundles-dir", str(_single_bundle_dir(tmp_path, bundle)),
+                       "--host-aliases", "kiosk.test")
     r = run_scenario("student_flow", {
         "origin": f"http://{host}:{kp.port}", "browser": browser, "viewport": viewport,
         "timeoutMs": 300000,

@@ -23,7 +23,8 @@ pytestmark = [pytest.mark.browser, pytest.mark.bundle, pytest.mark.slow]
 
 def test_first_plot_has_no_font_cache_warning(kiosk_process: Any, tmp_path: Path) -> None:
     bundle = _latest_bundle("science")
-    kp = kiosk_process("--bundles-dir", str(_single_bundle_dir(tmp_path, bundle)))
+    kp = kiosk_process("--bundles-dir", str(_single_bundle_dir(tmp_path, bundle)),
+                       "--host-aliases", "kiosk.test")  # the LAN name, or 421
     r = run_scenario("first_plot", {"origin": f"http://kiosk.test:{kp.port}",
                                     "timeoutMs": 240000}, timeout=400)
     assert r["status"] == "ok", r

@@ -75,7 +75,8 @@ def test_lesson_and_shared_link_fit_the_screen(viewport: str, kiosk_process: Any
                                                tmp_path: Path) -> None:
     width, height, layout = VIEWPORTS[viewport]
     bundle = _latest_bundle("science")
-    kp = kiosk_process("--bundles-dir", str(_single_bundle_dir(tmp_path, bundle)))
+    kp = kiosk_process("--bundles-dir", str(_single_bundle_dir(tmp_path, bundle)),
+                       "--host-aliases", "kiosk.test")  # the LAN name, or 421
     save_images = os.environ.get("KIOSK_DOC_IMAGES") == "1"
     if save_images:
         IMAGES.mkdir(parents=True, exist_ok=True)

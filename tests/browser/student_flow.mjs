@@ -113,7 +113,7 @@ scenario(async () => {
         const m = await window.jupyterapp.serviceManager.contents.get('from_python.txt', { content: true });
         return m.content === 'made by Python';
       } catch { return false; }
-    }, { timeout: 30000, polling: 500 });
+    }, { timeout: 90000, polling: 500 });
     out.fileBrowserHasPythonFile = await page.evaluate(async () => {
       await window.jupyterapp.commands.execute('filebrowser:refresh').catch(() => {});
       const listing = await window.jupyterapp.serviceManager.contents.get('', { content: true });
