@@ -82,8 +82,9 @@ def classroom(rate_mbit: float, students: int = 0) -> Iterator[tuple[str, str]]:
             sh("ip", "-n", ns, "addr", "add", f"{ip}/24", "dev", dev)
             sh("ip", "-n", ns, "link", "set", dev, "up")
             sh("ip", "-n", ns, "link", "set", "lo", "up")
-            sh("ip", "netns", "exec", ns, "tc", "qdisc", "add", "dev", dev, "root", "tbf",
-               "rate", f"{rate_mbit}mbit", "burst", "64kb", "latency", "400ms")
+            if rate_mbit > 0:  # 0: an unshaped veth (a fast link)
+                sh("ip", "netns", "exec", ns, "tc", "qdisc", "add", "dev", dev, "root", "tbf",
+                   "rate", f"{rate_mbit}mbit", "burst", "64kb", "latency", "400ms")
         for ip in student_ips(students):
             sh("ip", "-n", cli, "addr", "add", f"{ip}/24", "dev", veth_c)
         yield srv, cli
@@ -118,18 +119,22 @@ def bound_s(per_student: list[dict[str, Any]], rate_mbit: float) -> float:
 
 
 def run_server(name: str, bundle: Path, requests: Path, students: int, rate_mbit: float,
-               spread_s: float, seed: int, limit_s: float) -> dict[str, Any]:
-    """One server on its own shaped link, one class of students."""
+               spread_s: float, seed: int, limit_s: float,
+               link_mbit: float | None = None) -> dict[str, Any]:
+    """One server on its own shaped link, one class of students.
+
+    ``link_mbit``: what kiosk-sched is told the link's rate is (default: ``rate_mbit``).
+    """
     with classroom(rate_mbit, students) as (srv, cli):
         prefix = ["ip", "netns", "exec", srv]
         with servers(bundle, host=SERVER_IP, prefix=prefix, only=[name],
-                     link_mbit=rate_mbit) as running:
+                     link_mbit=link_mbit or rate_mbit) as running:
             base = f"http://{SERVER_IP}:{running[name].port}"
             result = run_students(cli, base, requests, students, limit_s,
                                   spread_s=spread_s, seed=seed)
-    bound = bound_s(result["per_student"], rate_mbit)
+    bound = bound_s(result["per_student"], rate_mbit) if rate_mbit > 0 else 0.0
     return {"server": name, **result, "bound_s": round(bound, 2),
-            "ratio_to_bound": round(result["last_done_s"] / bound, 3)}
+            "ratio_to_bound": round(result["last_done_s"] / bound, 3) if bound else None}
 
 
 def compare(rows: list[dict[str, Any]]) -> None:
@@ -154,7 +159,10 @@ def compare(rows: list[dict[str, Any]]) -> None:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--students", type=int, default=30)
-    parser.add_argument("--rates", default="50,20", help="link rates in Mbit/s")
+    parser.add_argument("--rates", default="50,20",
+                        help="link rates in Mbit/s (0: unshaped, a fast link)")
+    parser.add_argument("--link-mbit", type=float,
+                        help="the rate kiosk-sched is configured for (default: the link's)")
     parser.add_argument("--arrivals", default="once,spread",
                         help="'once' (all at the same moment) and/or 'spread'")
     parser.add_argument("--spread-s", type=float, default=60.0)
@@ -186,7 +194,7 @@ def main() -> int:
 
             def one(name: str, rate: float = rate, spread: float = spread) -> dict[str, Any]:
                 return run_server(name, bundle, requests, args.students, rate, spread,
-                                  args.seed, args.limit_s)
+                                  args.seed, args.limit_s, args.link_mbit)
 
             if args.parallel:
                 with ThreadPoolExecutor(len(wanted)) as pool:
@@ -213,7 +221,9 @@ def _num(value: float | None, fmt: str = ".1f") -> str:
 def scenario_markdown(scenario: dict[str, Any], students: int) -> str:
     spread = scenario["spread_s"]
     arrivals = "at once" if spread == 0 else f"over {spread:.0f} s"
-    lines = [f"**{students} students arriving {arrivals}, {scenario['rate_mbit']:.0f} Mbit/s**",
+    link = (f"{scenario['rate_mbit']:.0f} Mbit/s" if scenario["rate_mbit"] > 0
+            else "unshaped veth")
+    lines = [f"**{students} students arriving {arrivals}, {link}**",
              "",
              "| server | median done (s) | × nginx | last done (s) | × bound | "
              "app shell: median / last (s) | worst student × nginx | MiB sent | errors |",
@@ -221,7 +231,7 @@ def scenario_markdown(scenario: dict[str, Any], students: int) -> str:
     for r in scenario["rows"]:
         lines.append(
             f"| {r['server']} | {r['median_done_s']:.1f} | {_num(r.get('median_x_nginx'), '.2f')}"
-            f" | {r['last_done_s']:.1f} | {r['ratio_to_bound']:.2f} | "
+            f" | {r['last_done_s']:.1f} | {_num(r['ratio_to_bound'], '.2f')} | "
             f"{_num(r['median_shell_s'])} / {_num(r['last_shell_s'])} | "
             f"{_num(r.get('worst_student_x_nginx'), '.2f')} | {r['bytes'] / 1048576:.0f} | "
             f"{r['errors']} |")

@@ -69,7 +69,7 @@ async def _grant_order(pacer: Pacer, opens: list[tuple[str, str]]) -> list[int]:
     return order
 
 
-async def test_pacer_orders_by_class_then_arrival_then_request() -> None:
+async def test_pacer_orders_shells_then_students_by_arrival() -> None:
     pacer = Pacer(1e6)
     # Student A arrives first (rank 0 after the third party), then B.
     with pacer.open("192.0.2.1", "lab/index.html"), pacer.open("192.0.2.2", "lab/index.html"):
@@ -82,7 +82,8 @@ async def test_pacer_orders_by_class_then_arrival_then_request() -> None:
         ("192.0.2.1", "static/pyodide/pyodide.asm.wasm"),  # 4: A runtime
         ("192.0.2.1", "static/pyodide/numpy.whl"),        # 5: A wheel, asked later than 1
     ])
-    assert order == [3, 4, 2, 1, 5, 0]
+    # Every shell first; then A's runtime and wheels (in request order), then B's.
+    assert order == [3, 4, 1, 5, 2, 0]
 
 
 async def test_pacer_paces_to_its_rate() -> None:
