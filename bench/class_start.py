@@ -13,10 +13,12 @@ for every student, all at once or arriving at random (seeded) over ``--spread-s`
 Reported per scenario (arrivals × rate) and server: the median student's time from her
 arrival to having everything (and its ratio to nginx's median in the same run), the
 last student's finish from the start of the run and its ratio to the physical bound,
-the app shell's time (everything the page needs to show the notebook) for the median
-and the slowest student, bytes sent, and the worst per-student ratio to the same
-student under nginx. The bound: the link cannot finish before, for every arrival, that
-arrival's time plus the bytes of everyone arriving then or later over the rate.
+the app shell's time from arrival (everything the page fetched before the first Python
+runtime file: what it needs to show the notebook) for the median and the slowest
+student, bytes sent, and the worst per-student ratio to nginx (the same student when
+arrivals are spread; the k-th to finish when all arrive at once). The bound: the link
+cannot finish before, for every arrival, that arrival's time plus the bytes of
+everyone arriving then or later over the rate.
 
 Needs root (namespaces, tc). Bounded: every run has a time limit, and the namespaces
 are removed at the end. ``--parallel`` gives every server its own link and runs them
@@ -241,7 +243,7 @@ def scenario_markdown(scenario: dict[str, Any], students: int) -> str:
 def markdown(report: dict[str, Any]) -> str:
     mode = "each server on its own link, all at once" if report.get("parallel") else \
         "servers in turn"
-    head = f"_Measured {report['date']} ({mode}); bundle {Path(report['bundle']).name}._"
+    head = f"_{report['date']}, {mode}; bundle {Path(report['bundle']).name}._"
     parts = [head] + [scenario_markdown(s, report["students"]) for s in report["scenarios"]]
     return "\n\n".join(parts)
 

@@ -86,6 +86,20 @@ async def test_pacer_orders_shells_then_students_by_arrival() -> None:
     assert order == [3, 4, 1, 5, 2, 0]
 
 
+async def test_heavy_early_student_goes_to_the_back(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Arriving first is no licence to keep the link: past its budget a student's rank
+    is renewed behind everyone who arrived meanwhile."""
+    monkeypatch.setattr(schedule, "RANK_BUDGET_BYTES", 10_000)
+    pacer = Pacer(1e6)
+    with pacer.open("192.0.2.1", "a.whl") as a, pacer.open("192.0.2.2", "b.whl") as b:
+        assert a.rank < b.rank
+        await a.permit(20_000)  # over the budget
+        assert a.rank > b.rank
+        later = pacer.open("192.0.2.1", "c.whl")
+        assert later.key > b.key
+        later.__exit__(None, None, None)
+
+
 async def test_pacer_paces_to_its_rate() -> None:
     pacer = Pacer(200_000)  # 200 kB/s: 10 grants of 10 kB take about 0.5 s, not 0
     loop = asyncio.get_running_loop()

@@ -13,10 +13,12 @@ Python runtime (``pyodide.asm.wasm``, ``python_stdlib.zip``, ``pyodide.*js``, th
 lock file), class 2 the package wheels. So everyone sees the notebook first; then
 the rest goes student by student in the order they arrived, each one's runtime
 before her wheels. (Sending everyone's runtime before anyone's wheels was measured
-too: it delays every student's kernel, which needs wheels as well, and moved the
-median student of 30 from 0.55x to 0.66x nginx's; see docs/performance.md.) A *student*
-is a client address; its rank is the order in which the kiosk first saw it, and it
-is forgotten (in memory only) after :data:`FORGET_AFTER_S` without a request.
+too: it delays every student's kernel, which needs wheels as well, and left the median
+student of 30 at 0.66x nginx's median instead of 0.60x; see docs/performance.md.) A *student*
+is a client address; its rank is the order in which the kiosk first saw it (renewed,
+to the back of the line, after every :data:`RANK_BUDGET_BYTES` sent to it, so that an
+early arrival who keeps downloading cannot hold the link), and it is forgotten (in
+memory only) after :data:`FORGET_AFTER_S` without a request.
 
 The pacer is a virtual clock: each grant of ``n`` bytes moves the earliest start of
 the next grant by ``n / rate``; a short burst allowance lets an idle link start at
@@ -62,6 +64,9 @@ BACKLOG_S = 0.5
 SOCKET_QUEUE_BYTES = 128 * 1024
 # How often a connection over that limit looks again.
 QUEUE_POLL_S = 0.002
+# A student sent this much more goes to the back of the line (a new rank): an early
+# arrival who keeps downloading cannot hold the link against everyone after her.
+RANK_BUDGET_BYTES = 64 * 1024 * 1024
 # A student (client address) not seen for this long is forgotten: a new arrival next time.
 FORGET_AFTER_S = 900.0
 
@@ -87,6 +92,7 @@ class _Student:
     rank: int
     last_seen: float
     active: int = 0
+    sent: int = 0  # bytes granted since the rank was given
 
 
 class Transfer:
@@ -177,6 +183,10 @@ class Pacer:
     async def _permit(self, transfer: Transfer, nbytes: int) -> None:
         loop = asyncio.get_running_loop()
         now = loop.time()
+        student = transfer._student
+        student.sent += nbytes
+        if student.sent > RANK_BUDGET_BYTES:
+            student.rank, student.sent = next(self._ranks), 0
         if self._active_students <= 1 and not self._heap:
             # Nobody to order against: send now, but count it as queued on the link.
             start = max(self._next, now - BURST_S)
