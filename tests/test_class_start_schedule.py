@@ -4,10 +4,12 @@ The shaped test runs real kiosk processes in a network namespace, behind a veth 
 limited by ``tc tbf`` to 20 Mbit/s, and six simulated students (``bench/students.py``,
 each from her own address, one arriving every 0.05 s) replaying a JupyterLite-shaped
 request list: app shell, Python runtime, wheels. With scheduling the first student
-has everything before the last one receives a byte of any wheel; without it (the
-same kiosk, ``link_mbit`` 0) the link is shared and she does not, which shows the
-check can fail. Needs root (fails, never skips, when it cannot run). Order is
-checked, not speed: speed is bench/class_start.py's job.
+has everything before the last one receives a byte of any wheel, and every student's
+shell came before that. (The same kiosk without scheduling shares the link and the
+last student's wheels usually start before the first is done, but not always: TCP
+on a filled queue favours whoever started first, so that control is not asserted.)
+Needs root (fails, never skips, when it cannot run). Order is checked, not speed:
+speed is bench/class_start.py's job.
 
 The pacer's own tests run on the event loop alone: they check the grant order and
 the bookkeeping, not timings.
@@ -217,8 +219,3 @@ def test_first_student_done_before_last_starts_her_wheels(tmp_path: Path) -> Non
     shells = [s["shell_done_s"] for s in scheduled]
     assert all(isinstance(t, float) and t < first["done_s"] for t in shells), scheduled
 
-    # The same kiosk without scheduling shares the link: the check above fails there.
-    shared = _run_class(bundle, requests, 0)
-    first, last = shared[0], shared[-1]
-    assert isinstance(first["done_s"], float) and isinstance(last["first_wheel_byte_s"], float)
-    assert last["first_wheel_byte_s"] < first["done_s"], shared

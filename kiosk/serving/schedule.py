@@ -63,7 +63,7 @@ BACKLOG_S = 0.5
 # (unsent plus unacknowledged): what a lone student queues on the link stays small.
 SOCKET_QUEUE_BYTES = 128 * 1024
 # How often a connection over that limit looks again.
-QUEUE_POLL_S = 0.002
+QUEUE_POLL_S = 0.0005
 # A student sent this much more goes to the back of the line (a new rank): an early
 # arrival who keeps downloading cannot hold the link against everyone after her.
 RANK_BUDGET_BYTES = 64 * 1024 * 1024
