@@ -120,7 +120,7 @@ def main() -> int:
             subprocess.run([PY, "bench/capture_cold_start.py", "--profile", "science",
                             "--notebook", "Welcome.ipynb"], cwd=REPO, check=True, timeout=900)
             students = "10" if args.quick else "30"
-            report = run_json(["bench/class_start.py", "--students", students],
+            report = run_json(["bench/class_start.py", "--students", students, "--parallel"],
                               tmpdir / "class.json", 3600)
             replace_block("class_start", class_start.markdown(report))
         else:

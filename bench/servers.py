@@ -87,8 +87,11 @@ http {{
 
 
 def _commands(bundle: Path, tmp: Path, host: str, port: int,
-              workers: int) -> dict[str, list[str]]:
-    """How to start each server on ``host:port`` serving ``bundle``."""
+              workers: int, link_mbit: float = 50.0) -> dict[str, list[str]]:
+    """How to start each server on ``host:port`` serving ``bundle``.
+
+    ``kiosk-sched`` is the kiosk with class-start scheduling for a ``link_mbit`` link.
+    """
     # The kiosk reads <bundles_dir>/current; give it a private bundles dir naming the bundle.
     pointer_dir = tmp / "bundles"
     pointer_dir.mkdir(exist_ok=True)
@@ -99,10 +102,12 @@ def _commands(bundle: Path, tmp: Path, host: str, port: int,
     user = "user root;" if os.geteuid() == 0 else ""
     conf.write_text(NGINX_CONF.format(user=user, workers=workers, tmp=tmp, port=port, host=host,
                                       root=bundle))
+    kiosk = [sys.executable, "-m", "kiosk", "serve", "--host", host, "--port", str(port),
+             "--no-mdns-enabled", "--data-dir", str(tmp / "data"),
+             "--bundles-dir", str(pointer_dir), "--log-level", "WARNING"]
     return {
-        "kiosk": [sys.executable, "-m", "kiosk", "serve", "--host", host, "--port", str(port),
-                  "--no-mdns-enabled", "--data-dir", str(tmp / "data"),
-                  "--bundles-dir", str(pointer_dir), "--log-level", "WARNING"],
+        "kiosk": kiosk,
+        "kiosk-sched": [*kiosk, "--link-mbit", str(link_mbit)],
         "nginx": [shutil.which("nginx") or "/usr/sbin/nginx", "-c", str(conf), "-p", str(tmp)],
         "http.server": [sys.executable, "-m", "http.server", str(port), "--bind", host,
                         "--directory", str(bundle)],
@@ -112,8 +117,12 @@ def _commands(bundle: Path, tmp: Path, host: str, port: int,
 @contextlib.contextmanager
 def servers(bundle: Path, workers: int = 1, host: str = "127.0.0.1",
             prefix: list[str] | None = None,
-            only: list[str] | None = None) -> Iterator[dict[str, Server]]:
-    """Start the servers (all three, or ``only`` these), each on its own port."""
+            only: list[str] | None = None,
+            link_mbit: float = 50.0) -> Iterator[dict[str, Server]]:
+    """Start the servers (kiosk, nginx, http.server, or ``only`` these), each on its own port.
+
+    ``only`` may also name ``kiosk-sched``: the kiosk scheduling for a ``link_mbit`` link.
+    """
     names = only or ["kiosk", "nginx", "http.server"]
     tmp = Path(tempfile.mkdtemp(prefix="kiosk-bench-"))
     started: dict[str, Server] = {}
@@ -121,7 +130,7 @@ def servers(bundle: Path, workers: int = 1, host: str = "127.0.0.1",
     try:
         for name in names:
             port = free_port()
-            command = _commands(bundle, tmp, host, port, workers)[name]
+            command = _commands(bundle, tmp, host, port, workers, link_mbit)[name]
             proc = subprocess.Popen([*(prefix or []), *command], cwd=REPO, env=env,
                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             started[name] = Server(name, port, proc)

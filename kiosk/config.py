@@ -308,6 +308,12 @@ class KioskConfig:
                                      "en, fr, es, de, pt_BR or ar (unset: each browser's "
                                      "own; the dashboard can change it).", check=_language)
 
+    # Class start (see kiosk/serving/schedule.py)
+    link_mbit: float = _setting(0.0, "Speed of the classroom link in Mbit/s (e.g. 50 for a "
+                                "Pi's Wi-Fi): the kiosk sends bundle files just under it, app "
+                                "shell first, then Python, then wheels, earlier students "
+                                "first (0: no scheduling).", check=_not_negative)
+
     @property
     def data_path(self) -> Path:
         """The data directory, with the default filled in."""

@@ -12,6 +12,7 @@ from kiosk.config import KioskConfig
 from kiosk.errors import BundleError, NotFound
 from kiosk.serving.landing import landing, open_shared
 from kiosk.serving.pages import BRIDGE_TAG
+from kiosk.serving.schedule import PACER, Pacer
 from kiosk.serving.state import BUNDLE_STATE, BundleState, bundle_context
 from kiosk.serving.static import resolve, send_entry
 from kiosk.urls import API_PREFIX
@@ -63,6 +64,8 @@ def setup(app: web.Application, config: KioskConfig) -> None:
     """Add the bundle state, the start page and the bundle's catch-all route."""
     head_extra = BRIDGE_TAG if config.relay_enabled else ""
     app[BUNDLE_STATE] = BundleState(config.bundles_path, head_extra)
+    if config.link_mbit > 0:
+        app[PACER] = Pacer.for_link(config.link_mbit)
     app.cleanup_ctx.append(bundle_context(config))
     app.router.add_get("/", landing, name="landing")
     app.router.add_get("/open", open_shared, name="open")

@@ -22,6 +22,7 @@ from kiosk.errors import BadRequest, NotFound
 from kiosk.serving.index import BundleIndex, Entry, StoredForm
 from kiosk.serving.negotiate import choose_encoding
 from kiosk.serving.pages import csp_for_origin
+from kiosk.serving.schedule import PACER, Pacer, pace_body, send_paced
 from kiosk.serving.site import api_base_url
 
 # Files up to this size are read in one go in a thread; larger ones go out with sendfile.
@@ -102,11 +103,14 @@ def _parse_range(header: str, size: int) -> tuple[int, int] | None:
 class SendfileResponse(web.StreamResponse):
     """A response whose body is a slice of a file, sent with ``loop.sendfile``."""
 
-    def __init__(self, form: StoredForm, offset: int, count: int, **kwargs: Any) -> None:
+    def __init__(self, form: StoredForm, offset: int, count: int, *,
+                 pacer: Pacer | None = None, rel_path: str = "", **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self._form = form
         self._offset = offset
         self._count = count
+        self._pacer = pacer
+        self._rel_path = rel_path
         self.content_length = count
 
     async def prepare(self, request: web.BaseRequest) -> Any:
@@ -129,7 +133,11 @@ class SendfileResponse(web.StreamResponse):
             transport = request.transport
             if transport is None:
                 raise ConnectionResetError("connection lost")
-            await loop.sendfile(transport, fobj, self._offset, self._count)
+            if self._pacer is None:
+                await loop.sendfile(transport, fobj, self._offset, self._count)
+            else:
+                with self._pacer.open(request.remote or "", self._rel_path) as transfer:
+                    await send_paced(transport, fobj, self._offset, self._count, transfer)
             await super().write_eof()
             return writer
         finally:
@@ -223,8 +231,10 @@ async def send_entry(request: web.Request, entry: Entry) -> web.StreamResponse:
                 status = 206
                 headers[hdrs.CONTENT_RANGE] = f"bytes {offset}-{offset + count - 1}/{form.size}"
 
+    pacer = request.app.get(PACER)
     if form.body is not None:
         body = form.body[offset:offset + count]
+        await pace_body(pacer, request, entry.rel_path, len(body))
         response = web.Response(status=status, body=body, headers=headers)
         return response
     if count <= SMALL_READ_BYTES and request.method != hdrs.METH_HEAD:
@@ -234,8 +244,10 @@ async def send_entry(request: web.Request, entry: Entry) -> web.StreamResponse:
             data = await asyncio.to_thread(_read_slice, form.path, offset, count)
         except OSError:
             raise NotFound("this file is no longer in the bundle; reload the page") from None
+        await pace_body(pacer, request, entry.rel_path, len(data))
         return web.Response(status=status, body=data, headers=headers)
-    return SendfileResponse(form, offset, count, status=status, headers=headers)
+    return SendfileResponse(form, offset, count, pacer=pacer, rel_path=entry.rel_path,
+                            status=status, headers=headers)
 
 
 def _read_slice(path: Path, offset: int, count: int) -> bytes:

@@ -1,0 +1,261 @@
+"""Class-start scheduling: the kiosk decides in what order the classroom link carries files.
+
+When thirty students open JupyterLite at once, a static server shares the Wi-Fi fairly
+and every student finishes near the end. The kiosk instead *paces* what it sends to a
+rate just under the link's (``link_mbit``), so that the bottleneck queue stays in the
+kiosk, and lets through, among the responses waiting to send, the one with the
+smallest key
+
+    (not app shell, arrival rank of the student, class of the file, order of the request)
+
+Class 0 is the app shell (HTML, JupyterLab's build, extensions, configs), class 1 the
+Python runtime (``pyodide.asm.wasm``, ``python_stdlib.zip``, ``pyodide.*js``, the
+lock file), class 2 the package wheels. So everyone sees the notebook first; then
+the rest goes student by student in the order they arrived, each one's runtime
+before her wheels. (Sending everyone's runtime before anyone's wheels was measured
+too: it delays every student's kernel, which needs wheels as well, and left the median
+student of 30 at 0.66x nginx's median instead of 0.60x; see docs/performance.md.) A *student*
+is a client address; its rank is the order in which the kiosk first saw it (renewed,
+to the back of the line, after every :data:`RANK_BUDGET_BYTES` sent to it, so that an
+early arrival who keeps downloading cannot hold the link), and it is forgotten (in
+memory only) after :data:`FORGET_AFTER_S` without a request.
+
+The pacer is a virtual clock: each grant of ``n`` bytes moves the earliest start of
+the next grant by ``n / rate``; a short burst allowance lets an idle link start at
+once. When only one student is loading anything, grants are immediate (a lone
+student is never slowed by pacing), but still counted, so that a newcomer's
+shell waits only for what is really queued ahead of it. Large files still go out
+with ``sendfile``, one granted chunk at a time (:func:`send_paced`), and a connection
+takes its next chunk only when the kernel holds less than :data:`SOCKET_QUEUE_BYTES`
+for it (``TIOCOUTQ``): so what a lone student has queued when others arrive is small,
+and the pacer's order is the order on the link.
+
+Everything here runs on the event loop and never blocks: a grant is a future woken
+by one timer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import fcntl
+import heapq
+import itertools
+import struct
+import termios
+from dataclasses import dataclass
+from typing import IO
+
+from aiohttp import web
+
+SHELL, RUNTIME, WHEELS = 0, 1, 2
+
+# Bytes of one sendfile chunk granted at a time (about 10 ms at 50 Mbit/s).
+CHUNK_BYTES = 64 * 1024
+# Headers and framing a response costs on the wire, beyond its body.
+RESPONSE_OVERHEAD_BYTES = 400
+# The share of the configured link rate the kiosk sends at ("just under" the link).
+LINK_SHARE = 0.95
+# An idle pacer may grant this many seconds' worth of bytes at once.
+BURST_S = 0.1
+# Bytes sent by a lone student without waiting count for at most this long of queue.
+BACKLOG_S = 0.5
+# A connection sends its next chunk only when the kernel holds less than this for it
+# (unsent plus unacknowledged): what a lone student queues on the link stays small.
+SOCKET_QUEUE_BYTES = 128 * 1024
+# How often a connection over that limit looks again.
+QUEUE_POLL_S = 0.0005
+# A student sent this much more goes to the back of the line (a new rank): an early
+# arrival who keeps downloading cannot hold the link against everyone after her.
+RANK_BUDGET_BYTES = 64 * 1024 * 1024
+# A student (client address) not seen for this long is forgotten: a new arrival next time.
+FORGET_AFTER_S = 900.0
+
+_RUNTIME_NAMES = ("pyodide.asm.wasm", "pyodide.asm.js", "pyodide.js", "pyodide.mjs",
+                  "pyodide-lock.json", "python_stdlib.zip", "repodata.json")
+
+
+def file_class(rel_path: str) -> int:
+    """The scheduling class of a bundle file: SHELL, RUNTIME or WHEELS."""
+    directory, _, name = rel_path.rpartition("/")
+    if name in _RUNTIME_NAMES:
+        return RUNTIME
+    if name.endswith((".whl", ".tar", ".tar.gz", ".zip")):
+        return WHEELS
+    if directory.endswith("pyodide") and not name.endswith((".html", ".json")):
+        # Shared libraries and other packages next to the runtime (openssl-*.zip, *.so).
+        return WHEELS
+    return SHELL
+
+
+@dataclass(slots=True)
+class _Student:
+    rank: int
+    last_seen: float
+    active: int = 0
+    sent: int = 0  # bytes granted since the rank was given
+
+
+class Transfer:
+    """One response's place in the pacer's queue; ask for each chunk with :meth:`permit`."""
+
+    __slots__ = ("_pacer", "_student", "cls", "order")
+
+    def __init__(self, pacer: Pacer, student: _Student, cls: int, order: int) -> None:
+        self._pacer = pacer
+        self._student = student
+        self.cls = cls
+        self.order = order
+
+    @property
+    def rank(self) -> int:
+        return self._student.rank
+
+    @property
+    def key(self) -> tuple[int, int, int, int]:
+        """Smallest first: everyone's shell, then student by student in order of arrival."""
+        return (self.cls != SHELL, self._student.rank, self.cls, self.order)
+
+    async def permit(self, nbytes: int) -> None:
+        """Wait until these bytes may go out."""
+        await self._pacer._permit(self, nbytes)
+
+    def __enter__(self) -> Transfer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._pacer._close(self._student)
+
+
+class Pacer:
+    """Sends at ``rate_bytes`` per second, in (class, student rank, request order) order.
+
+    One per app; it needs no start or stop (timers are scheduled only while someone waits).
+    """
+
+    def __init__(self, rate_bytes: float) -> None:
+        if rate_bytes <= 0:
+            raise ValueError("the pacing rate must be positive")
+        self.rate_bytes = rate_bytes
+        self._students: dict[str, _Student] = {}
+        self._ranks = itertools.count()
+        self._orders = itertools.count()
+        self._ids = itertools.count()
+        self._active_students = 0
+        self._heap: list[tuple[int, int, int, int, int, int, asyncio.Future[None]]] = []
+        self._next = 0.0
+        self._timer: asyncio.TimerHandle | None = None
+
+    @classmethod
+    def for_link(cls, link_mbit: float) -> Pacer:
+        """A pacer for a link of ``link_mbit`` Mbit/s, sending just under it."""
+        return cls(link_mbit * 1e6 / 8 * LINK_SHARE)
+
+    @property
+    def students(self) -> int:
+        """How many client addresses the pacer currently remembers."""
+        return len(self._students)
+
+    def open(self, client: str, rel_path: str) -> Transfer:
+        """Start one response for ``client`` (its address) sending ``rel_path``."""
+        now = asyncio.get_running_loop().time()
+        student = self._students.get(client)
+        if student is None:
+            self._forget_idle(now)
+            student = self._students[client] = _Student(next(self._ranks), now)
+        student.last_seen = now
+        if student.active == 0:
+            self._active_students += 1
+        student.active += 1
+        return Transfer(self, student, file_class(rel_path), next(self._orders))
+
+    def _close(self, student: _Student) -> None:
+        student.active -= 1
+        student.last_seen = asyncio.get_running_loop().time()
+        if student.active == 0:
+            self._active_students -= 1
+
+    def _forget_idle(self, now: float) -> None:
+        stale = [addr for addr, s in self._students.items()
+                 if s.active == 0 and now - s.last_seen > FORGET_AFTER_S]
+        for addr in stale:
+            del self._students[addr]
+
+    async def _permit(self, transfer: Transfer, nbytes: int) -> None:
+        loop = asyncio.get_running_loop()
+        now = loop.time()
+        student = transfer._student
+        student.sent += nbytes
+        if student.sent > RANK_BUDGET_BYTES:
+            student.rank, student.sent = next(self._ranks), 0
+        if self._active_students <= 1 and not self._heap:
+            # Nobody to order against: send now, but count it as queued on the link.
+            start = max(self._next, now - BURST_S)
+            self._next = min(start + nbytes / self.rate_bytes, now + BACKLOG_S)
+            return
+        future: asyncio.Future[None] = loop.create_future()
+        heapq.heappush(self._heap, (*transfer.key, next(self._ids), nbytes, future))
+        self._dispatch()
+        await future  # a cancelled waiter is skipped when it reaches the top
+
+    def _dispatch(self) -> None:
+        if self._timer is not None:
+            return
+        loop = asyncio.get_running_loop()
+        now = loop.time()
+        while self._heap:
+            if self._heap[0][-1].done():
+                heapq.heappop(self._heap)
+                continue
+            start = max(self._next, now - BURST_S)
+            if start > now:
+                self._timer = loop.call_at(start, self._wake)
+                return
+            *_, nbytes, future = heapq.heappop(self._heap)
+            self._next = start + nbytes / self.rate_bytes
+            future.set_result(None)
+
+    def _wake(self) -> None:
+        self._timer = None
+        self._dispatch()
+
+
+async def send_paced(transport: asyncio.Transport, fobj: IO[bytes], offset: int, count: int,
+                     transfer: Transfer) -> None:
+    """``loop.sendfile`` of a file slice, one chunk per grant of the pacer."""
+    loop = asyncio.get_running_loop()
+    sock = transport.get_extra_info("socket")
+    fd = sock.fileno() if sock is not None else -1
+    end = offset + count
+    first = True
+    while offset < end:
+        size = min(CHUNK_BYTES, end - offset)
+        # The kernel signals no event for "queue below N bytes": look again shortly.
+        while fd >= 0 and _queued(fd) > SOCKET_QUEUE_BYTES and not transport.is_closing():  # noqa: ASYNC110
+            await asyncio.sleep(QUEUE_POLL_S)
+        await transfer.permit(size + (RESPONSE_OVERHEAD_BYTES if first else 0))
+        first = False
+        if transport.is_closing():
+            raise ConnectionResetError("connection lost")
+        await loop.sendfile(transport, fobj, offset, size)
+        offset += size
+
+
+def _queued(fd: int) -> int:
+    """Bytes the kernel holds for a TCP socket: not yet sent or not yet acknowledged."""
+    try:
+        raw = fcntl.ioctl(fd, termios.TIOCOUTQ, b"\0\0\0\0")
+    except OSError:
+        return 0
+    return int(struct.unpack("i", raw)[0])
+
+
+async def pace_body(pacer: Pacer | None, request: web.BaseRequest, rel_path: str,
+                    nbytes: int) -> None:
+    """Wait for the pacer's grant of a response body held in memory (no-op without one)."""
+    if pacer is None or request.method == "HEAD":
+        return
+    with pacer.open(request.remote or "", rel_path) as transfer:
+        await transfer.permit(nbytes + RESPONSE_OVERHEAD_BYTES)
+
+
+PACER = web.AppKey("pacer", Pacer)

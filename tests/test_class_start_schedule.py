@@ -1,0 +1,221 @@
+"""Class-start scheduling (kiosk/serving/schedule.py): who gets the link first.
+
+The shaped test runs real kiosk processes in a network namespace, behind a veth pair
+limited by ``tc tbf`` to 20 Mbit/s, and six simulated students (``bench/students.py``,
+each from her own address, one arriving every 0.05 s) replaying a JupyterLite-shaped
+request list: app shell, Python runtime, wheels. With scheduling the first student
+has everything before the last one receives a byte of any wheel, and every student's
+shell came before that. (The same kiosk without scheduling shares the link and the
+last student's wheels usually start before the first is done, but not always: TCP
+on a filled queue favours whoever started first, so that control is not asserted.)
+Needs root (fails, never skips, when it cannot run). Order is checked, not speed:
+speed is bench/class_start.py's job.
+
+The pacer's own tests run on the event loop alone: they check the grant order and
+the bookkeeping, not timings.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from bench.class_start import SERVER_IP, classroom, run_students
+from bench.servers import servers
+from kiosk.bundle.active import set_current
+from kiosk.bundle.manifest import Manifest, describe_files, write_manifest
+from kiosk.serving import schedule
+from kiosk.serving.schedule import RUNTIME, SHELL, WHEELS, Pacer, file_class
+
+RATE_MBIT = 20.0
+STUDENTS = 6
+ARRIVAL_EVERY_S = 0.05
+
+
+def test_file_classes() -> None:
+    assert file_class("lab/index.html") == SHELL
+    assert file_class("build/jlab_core.8f86ffc.js") == SHELL
+    assert file_class("extensions/@jupyterlite/pyodide-kernel-extension/static/"
+                      "pypi/all.json") == SHELL
+    assert file_class("static/pyodide/pyodide.asm.wasm") == RUNTIME
+    assert file_class("static/pyodide/python_stdlib.zip") == RUNTIME
+    assert file_class("static/pyodide/pyodide-lock.json") == RUNTIME
+    assert file_class("static/pyodide/pyodide.mjs") == RUNTIME
+    assert file_class("static/pyodide/numpy-2.0.2-cp312-cp312-pyodide_2024_0_wasm32.whl") \
+        == WHEELS
+    assert file_class("static/pyodide/openssl-1.1.1w.zip") == WHEELS
+    assert file_class("extensions/x/static/pypi/piplite-0.6.1-py3-none-any.whl") == WHEELS
+
+
+async def _grant_order(pacer: Pacer, opens: list[tuple[str, str]]) -> list[int]:
+    """Open transfers in this order, all wanting a grant at once; the order they get it."""
+    order: list[int] = []
+    # A lone first student is never held back: make the link busy with a third party.
+    with pacer.open("192.0.2.250", "build/busy.js") as busy:
+        await busy.permit(int(pacer.rate_bytes * (schedule.BURST_S + 0.05)))
+        transfers = [pacer.open(client, path) for client, path in opens]
+
+        async def wait(i: int) -> None:
+            await transfers[i].permit(1000)
+            order.append(i)
+
+        await asyncio.gather(*[wait(i) for i in range(len(transfers))])
+        for t in transfers:
+            t.__exit__(None, None, None)
+    return order
+
+
+async def test_pacer_orders_shells_then_students_by_arrival() -> None:
+    pacer = Pacer(1e6)
+    # Student A arrives first (rank 0 after the third party), then B.
+    with pacer.open("192.0.2.1", "lab/index.html"), pacer.open("192.0.2.2", "lab/index.html"):
+        pass
+    order = await _grant_order(pacer, [
+        ("192.0.2.2", "static/pyodide/numpy.whl"),        # 0: B wheel
+        ("192.0.2.1", "static/pyodide/pandas.whl"),       # 1: A wheel
+        ("192.0.2.2", "static/pyodide/pyodide.asm.wasm"),  # 2: B runtime
+        ("192.0.2.2", "build/chunk.js"),                  # 3: B shell
+        ("192.0.2.1", "static/pyodide/pyodide.asm.wasm"),  # 4: A runtime
+        ("192.0.2.1", "static/pyodide/numpy.whl"),        # 5: A wheel, asked later than 1
+    ])
+    # Every shell first; then A's runtime and wheels (in request order), then B's.
+    assert order == [3, 4, 1, 5, 2, 0]
+
+
+async def test_heavy_early_student_goes_to_the_back(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Arriving first is no licence to keep the link: past its budget a student's rank
+    is renewed behind everyone who arrived meanwhile."""
+    monkeypatch.setattr(schedule, "RANK_BUDGET_BYTES", 10_000)
+    pacer = Pacer(1e6)
+    with pacer.open("192.0.2.1", "a.whl") as a, pacer.open("192.0.2.2", "b.whl") as b:
+        assert a.rank < b.rank
+        await a.permit(20_000)  # over the budget
+        assert a.rank > b.rank
+        later = pacer.open("192.0.2.1", "c.whl")
+        assert later.key > b.key
+        later.__exit__(None, None, None)
+
+
+async def test_pacer_paces_to_its_rate() -> None:
+    pacer = Pacer(200_000)  # 200 kB/s: 10 grants of 10 kB take about 0.5 s, not 0
+    loop = asyncio.get_running_loop()
+    with pacer.open("192.0.2.1", "a.whl") as a, pacer.open("192.0.2.2", "b.whl") as b:
+        start = loop.time()
+        await asyncio.gather(*[t.permit(10_000) for t in (a, b) * 5])
+        elapsed = loop.time() - start
+    # The burst allowance lets BURST_S worth go at once; the last grant starts when the
+    # clock has counted the other 90 kB.
+    assert elapsed >= (90_000 / 200_000) - schedule.BURST_S - 0.01
+
+
+async def test_lone_student_is_not_held_back() -> None:
+    pacer = Pacer(1000)  # 1 kB/s: pacing 1 MB would take 1000 s
+    with pacer.open("192.0.2.1", "static/pyodide/numpy.whl") as t:
+        await asyncio.wait_for(asyncio.gather(*[t.permit(100_000) for _ in range(10)]), 5)
+
+
+async def test_cancelled_waiter_does_not_block_the_queue() -> None:
+    pacer = Pacer(100_000)
+    with pacer.open("192.0.2.1", "a.js") as a, pacer.open("192.0.2.2", "b.whl") as b:
+        await a.permit(50_000)  # the link is now busy for a while
+        first = asyncio.ensure_future(a.permit(1000))
+        await asyncio.sleep(0)
+        first.cancel()
+        await asyncio.wait_for(b.permit(1000), 5)
+
+
+async def test_idle_students_are_forgotten(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(schedule, "FORGET_AFTER_S", 0.0)
+    pacer = Pacer(1e6)
+    with pacer.open("192.0.2.1", "a.js"):
+        pass
+    await asyncio.sleep(0.01)
+    with pacer.open("192.0.2.2", "a.js"):
+        assert pacer.students == 1  # 192.0.2.1 is gone; 192.0.2.2 is busy, so it stays
+    assert pacer.students == 1
+
+
+# --- the shaped run ---------------------------------------------------------------------
+
+SHELL_FILES = [f"build/{i}.0123abc{i}.js" for i in range(8)]
+RUNTIME_FILES = ["static/pyodide/pyodide.asm.wasm", "static/pyodide/python_stdlib.zip"]
+WHEEL_FILES = [f"static/pyodide/pkg{i}-1.0-py3-none-any.whl" for i in range(10)]
+
+
+def _class_bundle(bundles_dir: Path) -> Path:
+    """A bundle shaped like JupyterLite's cold start: 320 kB shell, 600 kB runtime,
+    6 MB of wheels (random bytes: nothing compresses)."""
+    root = bundles_dir / "class-1"
+    sizes = {"lab/index.html": None, **{p: 40_000 for p in SHELL_FILES},
+             RUNTIME_FILES[0]: 400_000, RUNTIME_FILES[1]: 200_000,
+             **{p: 600_000 for p in WHEEL_FILES}}
+    for rel, size in sizes.items():
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if size is None:
+            path.write_text("<!doctype html><html><head><title>Lab</title></head>"
+                            "<body></body></html>")
+        else:
+            path.write_bytes(os.urandom(size))
+    write_manifest(root, Manifest(profile="class", built_at="2026-12-05T00:00:00Z",
+                                  versions={}, files=describe_files(root)))
+    set_current(bundles_dir, root.name)
+    return root
+
+
+def _request_list(path: Path) -> Path:
+    paths = ["lab/index.html", *SHELL_FILES, *RUNTIME_FILES, *WHEEL_FILES]
+    path.write_text(json.dumps({"requests": [
+        {"path": "/" + p, "accept_encoding": "gzip, deflate"} for p in paths]}))
+    return path
+
+
+def _require_root_tools() -> None:
+    missing = [t for t in ("ip", "tc") if shutil.which(t) is None]
+    if missing:
+        pytest.fail(f"the class-start test needs {', '.join(missing)} (apt-get install "
+                    "iproute2)")
+    if os.geteuid() != 0:
+        pytest.fail("the class-start test needs root (network namespaces, tc); CI runs it "
+                    "as root; run it with sudo or deselect with -m 'not netns'")
+    probe = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True,
+                           check=False)
+    if probe.returncode != 0:
+        pytest.fail(f"'ip netns' is unusable here: {probe.stderr.strip()}")
+
+
+def _run_class(bundle: Path, requests: Path, link_mbit: float) -> list[dict[str, object]]:
+    name = "kiosk-sched" if link_mbit > 0 else "kiosk"
+    with (classroom(RATE_MBIT, STUDENTS) as (srv, cli),
+          servers(bundle, host=SERVER_IP, prefix=["ip", "netns", "exec", srv],
+                  only=[name], link_mbit=link_mbit) as running):
+        base = f"http://{SERVER_IP}:{running[name].port}"
+        result = run_students(cli, base, requests, STUDENTS, 60, every_s=ARRIVAL_EVERY_S)
+    assert result["errors"] == 0, result
+    students: list[dict[str, object]] = result["per_student"]
+    assert [s["source_ip"] for s in students] == [f"10.200.7.{10 + i}"
+                                                   for i in range(STUDENTS)]
+    return students
+
+
+@pytest.mark.netns
+@pytest.mark.slow
+def test_first_student_done_before_last_starts_her_wheels(tmp_path: Path) -> None:
+    _require_root_tools()
+    bundle = _class_bundle(tmp_path / "bundles")
+    requests = _request_list(tmp_path / "requests.json")
+
+    scheduled = _run_class(bundle, requests, RATE_MBIT)
+    first, last = scheduled[0], scheduled[-1]
+    assert isinstance(first["done_s"], float) and isinstance(last["first_wheel_byte_s"], float)
+    assert first["done_s"] < last["first_wheel_byte_s"], scheduled
+    # Everyone's shell came before anyone's wheels had all gone out.
+    shells = [s["shell_done_s"] for s in scheduled]
+    assert all(isinstance(t, float) and t < first["done_s"] for t in shells), scheduled
+
