@@ -9,6 +9,7 @@ tests and screen readers can find them.
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -63,6 +64,14 @@ def human_duration(seconds: float | None, _: Gettext = _same) -> str:
     if minutes:
         return _("%(minutes)d min") % {"minutes": minutes}
     return _("%(seconds)d s") % {"seconds": total}
+
+
+def saved_at(timestamp: float) -> str:
+    """When a share was saved, in the kiosk's local time: ``09:14`` today, else the date."""
+    moment = time.localtime(timestamp)
+    if time.strftime("%Y-%m-%d", moment) == time.strftime("%Y-%m-%d"):
+        return time.strftime("%H:%M", moment)
+    return time.strftime("%Y-%m-%d %H:%M", moment)
 
 
 def render_login(request: web.Request, *, kiosk_name: str, error: str | None = None,
@@ -182,6 +191,9 @@ def render_dashboard(request: web.Request, ov: Overview, *, csrf: str,
             "id": s.id, "readable_id": s.readable_id, "name": s.name,
             # The notebook's first heading; shown with the file name when they differ.
             "title": named.get(s.id), "stem": (s.name or "").removesuffix(".ipynb"),
+            # What the student typed in the Share dialog (escaped by the template).
+            "student": s.student_name, "saved": saved_at(s.updated_at),
+            "saved_iso": time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(s.updated_at)),
             "size_text": human_bytes(s.size, _), "waiting": s.id in queued,
             "link": None if link is None else {
                 "url": link.url, "label": link.label, "qr": Markup(link.qr_svg),
