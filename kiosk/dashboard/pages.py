@@ -18,6 +18,7 @@ from aiohttp import web
 
 from kiosk import __version__
 from kiosk.dashboard.figures import Overview
+from kiosk.dashboard.lesson import LessonView
 from kiosk.i18n import LANGUAGE_PIN, N_, language_choices
 from kiosk.sharing.store import ShareSummary
 from kiosk.templating import Markup, gettext_for, render
@@ -30,6 +31,7 @@ MESSAGES = {
     "switched": N_("The bundle was switched; the kiosk serves it within a few seconds."),
     "signed-out": N_("You are signed out."),
     "language": N_("The language of the kiosk's pages was changed."),
+    "lesson": N_("The lesson of the day was changed: \"Start coding\" opens it now."),
 }
 
 Gettext = Callable[[str], str]
@@ -173,7 +175,8 @@ def render_dashboard(request: web.Request, ov: Overview, *, csrf: str,
                      message: str | None = None, error: str | None = None,
                      take_home: dict[str, TakeHomeLink] | None = None,
                      waiting: set[str] | None = None,
-                     titles: dict[str, str] | None = None) -> str:
+                     titles: dict[str, str] | None = None,
+                     lesson: LessonView | None = None) -> str:
     """The signed-in dashboard.
 
     ``take_home``: share id → its link upstream, for synced shares; ``waiting``: ids of
@@ -199,6 +202,14 @@ def render_dashboard(request: web.Request, ov: Overview, *, csrf: str,
                 "url": link.url, "label": link.label, "qr": Markup(link.qr_svg),
                 "up_to_date": link.up_to_date},
         })
+    copies = [{
+        "readable_id": c.readable_id, "student": c.student_name,
+        "title": named.get(c.id) or (c.name or "").removesuffix(".ipynb"),
+        "saved": saved_at(c.updated_at),
+        "saved_iso": time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(c.updated_at)),
+    } for c in (lesson.copies if lesson is not None else [])]
+    # Side by side in the order a teacher scans a class list: by name, nameless last.
+    copies.sort(key=lambda c: (c["student"] is None, (c["student"] or "").casefold()))
     choices = [b for b in ov.bundles if b.error is None]
     switchable = len(choices) > 1 or (bool(choices) and ov.bundle is None)
     return render(
@@ -214,6 +225,6 @@ def render_dashboard(request: web.Request, ov: Overview, *, csrf: str,
         peers=_peers(ov), qr=Markup(qr_svg), join_url=join_url,
         extra_sections=_extra_sections(ov, _), language_pin=language_pin,
         languages=language_choices(),
-        shares=rows, search=search, matching=matching,
+        shares=rows, search=search, matching=matching, lesson=lesson, lesson_copies=copies,
         # The take-home column appears once sync is on, or once any share went upstream.
         with_links=sync_available or bool(links))

@@ -19,6 +19,7 @@ from aiohttp import hdrs, web
 
 from kiosk.errors import BadRequest, NotFound
 from kiosk.serving.index import BundleIndex, Entry, StoredForm
+from kiosk.serving.lesson import pinned_lesson
 from kiosk.serving.negotiate import choose_encoding
 from kiosk.serving.site import api_base_url
 
@@ -161,6 +162,9 @@ def rewrite_lite_config(entry: Entry, request: web.Request) -> bytes:
     if not isinstance(data, dict):
         raise BadRequest("the bundle's jupyter-lite.json is malformed")
     data["sharing_service_api_url"] = api_base_url(request)
+    lesson = pinned_lesson(request.app)  # the lesson of the day (kiosk.serving.lesson)
+    if lesson is not None:
+        data["kioskLesson"] = lesson
     return (json.dumps(config, indent=2) + "\n").encode("utf-8")
 
 

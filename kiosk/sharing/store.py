@@ -316,6 +316,17 @@ class ShareStore:
 
         return await self.db.execute_fn(work)
 
+    async def list_named(self, name: str, *, limit: int = 200) -> list[ShareSummary]:
+        """Shares whose file name is ``name`` (the class's copies of one lesson), newest
+        first; read through the ``shares_name`` index."""
+        def work(conn: sqlite3.Connection) -> list[ShareSummary]:
+            rows = conn.execute(
+                f"SELECT {_SUMMARY_COLUMNS} FROM shares WHERE name = ? "  # noqa: S608
+                "ORDER BY updated_at DESC, id LIMIT ?", (name, limit)).fetchall()
+            return [_summary(r) for r in rows]
+
+        return await self.db.execute_fn(work)
+
     async def list(self, *, search: str | None = None, limit: int = 100,
                    offset: int = 0) -> list[ShareSummary]:
         """Shares, newest change first; ``search`` matches ids and names (no content)."""
