@@ -138,12 +138,30 @@ def _key_values(values: dict[str, Any], _: Gettext) -> list[tuple[str, str]]:
     return [(k.replace("_", " "), _value(v, _)) for k, v in values.items()]
 
 
-def _bundle(ov: Overview) -> dict[str, Any] | None:
+#: the packages a lesson names, shown in the short versions table when the bundle has them
+KEY_PACKAGES = ("numpy", "pandas", "matplotlib", "scipy", "scikit-learn", "sympy")
+#: the short table's labels for the bundle's own components (others keep their key)
+_COMPONENTS = {"python": "Python", "pyodide": "Pyodide", "jupyterlite_core": "JupyterLite",
+               "pyodide_kernel": "Pyodide kernel"}
+
+
+def bundle_view(ov: Overview) -> dict[str, Any] | None:
+    """The active bundle, its versions as a short table and every package apart."""
     if ov.bundle is None:
         return None
+    versions: dict[str, Any] = ov.bundle.get("versions") or {}
+    listed = versions.get("packages")
+    packages: dict[str, Any] = listed if isinstance(listed, dict) else {}
+    order = list(_COMPONENTS)
+    # The bundle's components first, in a fixed order; any other plain entry after them.
+    short = [(_COMPONENTS.get(k, k), str(v)) for k, v in sorted(
+        versions.items(), key=lambda kv: order.index(kv[0]) if kv[0] in order else len(order))
+        if not isinstance(v, dict | list)]
+    short += [(name, str(packages[name])) for name in KEY_PACKAGES if name in packages]
     return {"name": ov.bundle["name"], "profile": ov.bundle["profile"],
-            "built_at": ov.bundle.get("built_at") or "?",
-            "versions": sorted((ov.bundle.get("versions") or {}).items())}
+            "built_at": ov.bundle.get("built_at") or "?", "versions": short,
+            "packages": sorted(((k, str(v)) for k, v in packages.items()),
+                               key=lambda kv: kv[0].casefold())}
 
 
 def _peers(ov: Overview) -> list[dict[str, Any]]:
@@ -153,9 +171,15 @@ def _peers(ov: Overview) -> list[dict[str, Any]]:
              "version": p["version"] or "?"} for p in ov.peers]
 
 
+def is_off(values: dict[str, Any]) -> bool:
+    """Whether a status section is of a feature that is off (``enabled`` or ``up`` false):
+    the dashboard collapses it to one line."""
+    return values.get("enabled") is False or values.get("up") is False
+
+
 def _extra_sections(ov: Overview, _: Gettext) -> list[dict[str, Any]]:
     return [{"key": key, "title": key.replace("_", " ").capitalize(),
-             "rows": _key_values(values, _)}
+             "rows": _key_values(values, _), "off": is_off(values)}
             for key, values in sorted(ov.sections.items()) if key not in {"discovery"}]
 
 
@@ -220,7 +244,7 @@ def render_dashboard(request: web.Request, ov: Overview, *, csrf: str,
         health=_health(ov, _), sync_enabled=bool(ov.sync.get("enabled")),
         sync_available=sync_available,
         sync_details=_key_values({k: v for k, v in ov.sync.items() if k != "enabled"}, _),
-        bundle=_bundle(ov), bundle_error=ov.bundle_error,
+        bundle=bundle_view(ov), bundle_error=ov.bundle_error,
         bundle_choices=choices if switchable else [],
         peers=_peers(ov), qr=Markup(qr_svg), join_url=join_url,
         extra_sections=_extra_sections(ov, _), language_pin=language_pin,
