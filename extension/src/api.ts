@@ -106,6 +106,15 @@ export function studentName(): string {
   return (safeStorage()?.getItem(STUDENT_NAME_KEY) || '').trim();
 }
 
+/** Whether `url` is on the origin that served this page (the kiosk itself). */
+function sameOrigin(url: string): boolean {
+  try {
+    return new URL(url, window.location.href).origin === window.location.origin;
+  } catch {
+    return false;
+  }
+}
+
 /** Remember (or, when empty, forget) the student's name in this browser. */
 export function rememberStudentName(name: string): void {
   const clean = Array.from(name.replace(/[\p{C}]/gu, '').replace(/\s+/g, ' ').trim())
@@ -203,7 +212,9 @@ export class SharingClient {
     if (auth && this._token) {
       headers['Authorization'] = `Bearer ${this._token}`;
     }
-    const student = studentName();
+    // Only to the kiosk that served this page: a JE service elsewhere would refuse the
+    // unknown header in its CORS preflight, and the name is for the kiosk only.
+    const student = sameOrigin(this._base) ? studentName() : '';
     if (auth && student && (method === 'POST' || method === 'PUT')) {
       headers[STUDENT_NAME_HEADER] = encodeURIComponent(student);
     }
