@@ -38,11 +38,13 @@ $(TEST_STAMP): $(RUN_STAMP)
 
 setup: $(RUN_STAMP)
 
-# The notebook extension (Share button, view-only links, plain-HTTP relay), built into
-# extension/dist/labextension; the bundle builder includes it in every profile.
+# The notebook extension (Share button, view-only links, the phone layout; the plain-HTTP
+# relay itself is the kiosk's kiosk/relay/bridge.js), built into
+# extension/dist/labextension; the bundle builder includes it in every profile. A build of
+# the same committed sources is reused from ~/.cache/kiosk/extension (a fresh clone).
 extension:
-	@$(STEP) "building the notebook extension (npm, jupyterlab; skipped when up to date)" \
-	  "seconds when built; about 2 minutes the first time" bash extension/build.sh
+	@$(STEP) "building the notebook extension (npm, jupyterlab; skipped when built before)" \
+	  "seconds when built before; about 2 minutes the first time" bash scripts/extension-cached.sh
 
 # Build both profiles (core first) and activate the default one. Downloads are cached in
 # ~/.cache/kiosk/bundles, so a rebuild takes seconds.

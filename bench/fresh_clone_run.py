@@ -2,7 +2,8 @@
 
 Usage::
 
-    python bench/fresh_clone_run.py [REPO] [--rev COMMIT] [--cold-compression] [--log FILE]
+    python bench/fresh_clone_run.py [REPO] [--rev COMMIT] [--cold-compression]
+                                    [--cold-extension] [--log FILE]
 
 ``REPO`` (default: this checkout) is cloned into a temporary directory and ``make run``
 is started there with a private data directory and a free port. Download caches
@@ -10,8 +11,10 @@ is started there with a private data directory and a free port. Download caches
 built once before. ``--cold-compression`` gives the bundle builder a cache whose
 downloads and build environments are the warm ones but whose compressed-output store
 is empty, so every file is compressed again (the worst case for a fresh machine that
-only has the downloads). Prints every output line with its time offset, then the
-seconds to "listening" and the load average, and stops the kiosk.
+only has the downloads); ``--cold-extension`` an empty cache of built notebook
+extensions (``scripts/extension-cached.sh``), as on a machine's very first build.
+Prints every output line with its time offset, then the seconds to "listening" and
+the load average, and stops the kiosk.
 """
 
 from __future__ import annotations
@@ -46,6 +49,8 @@ def main() -> int:
     parser.add_argument("--rev", default=None, help="check out this commit (e.g. an older "
                         "one, for a before/after comparison)")
     parser.add_argument("--cold-compression", action="store_true")
+    parser.add_argument("--cold-extension", action="store_true",
+                        help="an empty notebook-extension cache (a machine's very first build)")
     parser.add_argument("--timeout", type=float, default=900)
     parser.add_argument("--log", type=Path, default=None)
     args = parser.parse_args()
@@ -59,6 +64,8 @@ def main() -> int:
                "KIOSK_MDNS_ENABLED": "false"}
         if args.cold_compression:
             env["KIOSK_BUNDLE_CACHE"] = str(_cold_compression_cache(tmp))
+        if args.cold_extension:
+            env["KIOSK_EXTENSION_CACHE"] = str(tmp / "extension-cache")
         started = time.monotonic()
         proc = subprocess.Popen(["make", "run"], cwd=clone, env=env, stdout=subprocess.PIPE,
                                 stderr=subprocess.STDOUT, text=True, start_new_session=True)
@@ -91,7 +98,8 @@ def main() -> int:
             print(f"make run never reached 'listening' (exit {proc.returncode})")
             return 1
         print(f"RESULT: listening after {listening:.1f} s "
-              f"(cold compression: {args.cold_compression}; load average "
+              f"(cold compression: {args.cold_compression}; cold extension: "
+              f"{args.cold_extension}; load average "
               f"{load[0]:.1f} {load[1]:.1f} {load[2]:.1f}; {os.cpu_count()} CPUs)")
     return 0
 

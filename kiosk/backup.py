@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from kiosk import __version__
+from kiosk.durable import make_dirs
 from kiosk.errors import KioskError, StartupError
 
 DB_FILE = "shares.sqlite3"
@@ -99,7 +100,7 @@ def hold_serving_lock(data_dir: Path) -> int:
     Returns the file descriptor (close it to release). Several kiosks may hold it;
     ``restore`` needs it exclusively, so it cannot run under a serving kiosk.
     """
-    data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    make_dirs(data_dir)
     fd = os.open(data_dir / LOCK_FILE, os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0),
                  0o600)
     _flock(fd, exclusive=False)
@@ -139,6 +140,16 @@ def _copy_private(src: Path, dest: Path) -> None:
     finally:
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
+
+
+def _take_directory_owner(path: Path) -> None:
+    """As root (``sudo kiosk restore``), give ``path`` the data directory's owner: the
+    service's own user must be able to open what was restored."""
+    if sys.platform == "win32" or os.geteuid() != 0:
+        return
+    st = path.parent.stat()
+    if (st.st_uid, st.st_gid) != (0, 0):
+        os.chown(path, st.st_uid, st.st_gid)
 
 
 def _fsync_dir(directory: Path) -> None:
@@ -247,7 +258,7 @@ def restore(src: Path, data_dir: Path) -> tuple[BackupReport, Path | None]:
     data directory held nothing to keep).
     """
     report = verify_backup(src)
-    data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    make_dirs(data_dir)
     fd = os.open(data_dir / LOCK_FILE, os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0),
                  0o600)
     try:
@@ -262,6 +273,8 @@ def restore(src: Path, data_dir: Path) -> tuple[BackupReport, Path | None]:
         for name in report.files:
             if name != DB_FILE:
                 _copy_private(src / name, data_dir / name)
+        for name in (*report.files, LOCK_FILE):
+            _take_directory_owner(data_dir / name)
         _fsync_dir(data_dir)
         _check_db(data_dir / DB_FILE)
     finally:

@@ -295,6 +295,16 @@ class KioskConfig:
                                              "(e.g. a school DNS name, a TLS certificate's "
                                              "name); any other Host gets 421.",
                                              check=_host_names)
+    render_max_cells: int = _setting(1000, "Share pages of notebooks with more cells are "
+                                     "shown as plain text instead of rendered.",
+                                     check=_positive)
+    render_timeout: float = _setting(10.0, "Seconds a share page's render may take; then its "
+                                     "worker process is killed and the page is shown as "
+                                     "plain text.", check=_positive)
+    fetch_cache_mib: float = _setting(500.0, "Largest total size of the download cache, in "
+                                      "MiB; the files fetched longest ago are removed "
+                                      "first (it also always leaves twice "
+                                      "min_free_disk_mib free for shares).", check=_positive)
 
     # Language
     language: str | None = _setting(None, "Language of the kiosk's pages for the whole class: "

@@ -44,6 +44,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
+from kiosk.durable import make_dirs
 from kiosk.errors import KioskError, StartupError
 
 _LOGGER = logging.getLogger(__name__)
@@ -395,7 +396,7 @@ class Database:
 
     def _open_writer(self) -> None:
         """On the writer thread: open, configure and migrate the database."""
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        make_dirs(self.path.parent)  # synced into its parent: a power cut keeps it
         # Students' work: readable by the kiosk's user only. SQLite gives its -wal and
         # -shm files the database file's mode, so creating it 0600 covers all three.
         with contextlib.suppress(FileExistsError):

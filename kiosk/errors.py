@@ -1,6 +1,6 @@
 """Every error the kiosk raises on purpose, each with the HTTP answer it maps to.
 
-Handlers raise these; ``kiosk.web.middleware`` turns them into responses in one
+Handlers raise these; ``kiosk.middleware`` turns them into responses in one
 place, and the CLI turns them into exit codes. Messages are meant for people:
 they say what is wrong and, where possible, what to do.
 """

@@ -56,7 +56,7 @@ def static_names(config: KioskConfig) -> frozenset[str]:
 def is_own_host(app: web.Application, host: str) -> bool:
     name = host_name_of(host)
     try:
-        ipaddress.ip_address(name)
+        ipaddress.ip_address(name.split("%", 1)[0])  # a link-local literal has a zone
         return True
     except ValueError:
         pass
@@ -73,10 +73,13 @@ OWN_NAMES = web.AppKey("own_host_names", frozenset)
 @web.middleware
 async def host_check(request: web.Request, handler: Handler) -> web.StreamResponse:
     """421 for an API or dashboard request addressed to a name that is not the kiosk's."""
-    if request.path.startswith(GUARDED_PREFIXES) and not is_own_host(request.app,
-                                                                     request.host):
+    # The header itself: aiohttp's request.host would look the machine's name up when
+    # it is missing, blocking the loop. No Host on these paths is refused too.
+    host = request.headers.get("Host", "")
+    if request.path.startswith(GUARDED_PREFIXES) and not (host and is_own_host(request.app,
+                                                                                host)):
         raise MisdirectedRequest(
-            f"This kiosk does not answer to the name '{host_name_of(request.host)[:80]}'. "
+            f"This kiosk does not answer to the name '{host_name_of(host)[:80]}'. "
             "Open it by its address or its own name (a teacher can add names with the "
             "host_aliases setting).")
     return await handler(request)

@@ -14,6 +14,7 @@ import secrets
 import stat
 from pathlib import Path
 
+from kiosk.durable import fsync_dir, make_dirs
 from kiosk.errors import StartupError
 
 _LOGGER = logging.getLogger(__name__)
@@ -51,7 +52,7 @@ def load_or_create_secret(path: Path, *, nbytes: int = 32) -> str:
         return _read(path, shortest)
     except FileNotFoundError:
         pass
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    make_dirs(path.parent)
     value = secrets.token_urlsafe(nbytes)
     tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -68,7 +69,7 @@ def load_or_create_secret(path: Path, *, nbytes: int = 32) -> str:
     finally:
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
-    _fsync_dir(path.parent)
+    fsync_dir(path.parent)
     _LOGGER.info("generated a new secret in %s", path)
     return value
 
@@ -84,11 +85,3 @@ def _read(path: Path, shortest: int) -> str:
         raise StartupError(f"the secret in {path} is empty or too short; delete the file "
                            "and restart to generate a new one")
     return value
-
-
-def _fsync_dir(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

@@ -33,6 +33,7 @@ test_deps=(
   "fusermount3 fuse3"
   "debootstrap debootstrap"
   "systemd-nspawn systemd-container"
+  "/usr/bin/firefox-esr firefox-esr"
 )
 
 have() {

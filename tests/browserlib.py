@@ -19,7 +19,7 @@ CHROMIUM = Path("/usr/bin/chromium")
 
 
 def require_browser() -> None:
-    """Skip only when the environment cannot run a browser at all (never in `make test`)."""
+    """Fail, saying what to install, when this machine cannot run the browser tests."""
     missing = [what for what, ok in [
         ("/usr/bin/chromium", CHROMIUM.exists()),
         ("node", shutil.which("node") is not None),

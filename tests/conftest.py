@@ -134,37 +134,59 @@ def kiosk_process(tmp_path: Path) -> Iterator[Callable[..., KioskProcess]]:
         kp.stop()
 
 
-@pytest.fixture
-def csv_server() -> Iterator[Callable[[bytes], int]]:
-    """Factory: serve one CSV body on 127.0.0.1 from a thread (plays a dataset site on the
-    internet, for tests whose kiosk runs in another process); returns the port."""
+@dataclass
+class CsvOrigin:
+    """One CSV body served on 127.0.0.1 from a thread: a dataset site "on the internet"."""
+
+    server: Any
+    thread: threading.Thread
+
+    @property
+    def port(self) -> int:
+        return int(self.server.server_address[1])
+
+    def stop(self) -> None:
+        """Take the site off the air (idempotent): the school's line went down."""
+        if self.thread.is_alive():
+            self.server.shutdown()
+            self.thread.join()
+        self.server.server_close()
+
+
+def serve_csv(body: bytes) -> CsvOrigin:
+    """Start a :class:`CsvOrigin` serving ``body``; call ``stop()`` when done."""
     import http.server
 
-    servers: list[tuple[http.server.ThreadingHTTPServer, threading.Thread]] = []
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Type", "text/csv")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    return CsvOrigin(server, thread)
+
+
+@pytest.fixture
+def csv_server() -> Iterator[Callable[[bytes], int]]:
+    """Factory: serve one CSV body (see :func:`serve_csv`), for tests whose kiosk runs in
+    another process; returns the port. Every site stops at the end of the test."""
+    origins: list[CsvOrigin] = []
 
     def start(body: bytes) -> int:
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                self.send_response(200)
-                self.send_header("Content-Type", "text/csv")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        thread = threading.Thread(target=server.serve_forever, daemon=True)
-        thread.start()
-        servers.append((server, thread))
-        return int(server.server_address[1])
+        origins.append(serve_csv(body))
+        return origins[-1].port
 
     yield start
-    for server, thread in servers:
-        server.shutdown()
-        server.server_close()
-        thread.join()
+    for origin in origins:
+        origin.stop()
 
 
 # -- blockbuster on request paths (issue 16) ---------------------------------------------------

@@ -30,7 +30,8 @@ under test uses them by accident):
 * ``setxattr(ROOT, "user.lazyfs.cut_after", b"N")``: the cut comes at the N-th operation
   that changes something (write, sync, create, rename, ...) from now on, before it runs;
   that operation and all later ones fail with EIO (so nothing can be acknowledged after
-  the cut without the test seeing it).
+  the cut without the test seeing it). ``b"N /sub"`` counts only operations on paths
+  under ``/sub`` (another program may be writing elsewhere meanwhile).
 * ``getxattr(ROOT, "user.lazyfs.stats")``: JSON counters (writes, fsyncs, directory
   fsyncs, cuts, the unsynced pages and the paths (gone, back, or with other content)
   the cuts changed).
@@ -146,10 +147,16 @@ class LazyFS:
         self.next_id = 1
         self.fh_ids: dict[int, int] = {}  # open file handle -> node id
         self.dirty: dict[int, set[int]] = {}  # node id -> pages written since its last sync
+        self.shrunk: dict[int, int] = {}  # node id -> smallest size truncated to since then
         self.stats: dict[str, int] = {"writes": 0, "fsyncs": 0, "dir_fsyncs": 0, "cuts": 0,
                                       "dropped_pages": 0, "changed_paths": 0, "mutations": 0,
                                       "off": 0}
-        self.cut_at: int | None = None  # the value of stats["mutations"] that cuts
+        self.cut_at: int | None = None  # cut at this many changing operations ...
+        self.cut_prefix = "/"  # ... on paths under this one
+        self.cut_count = 0
+        # LAZYFS_TRACE=FILE: one line per changing operation, "N op path", " CUT" marked.
+        trace = os.environ.get("LAZYFS_TRACE")
+        self.trace = open(trace, "a", buffering=1) if trace else None  # noqa: SIM115
         self._snapshot()
 
     # -- the disk ---------------------------------------------------------------------
@@ -159,6 +166,7 @@ class LazyFS:
         self.disk = Disk()
         self.ids = {}
         self.dirty = {}
+        self.shrunk = {}
         self.next_id = 1
         root_st = os.lstat(self.backing)
         self.ids[root_st.st_ino] = Disk.ROOT
@@ -210,9 +218,9 @@ class LazyFS:
             self.disk.nodes[node_id] = node
         node.mode = st.st_mode
         size = st.st_size
-        if len(node.data) > size:
-            del node.data[size:]
-        elif len(node.data) < size:
+        # Cut where it was truncated since its last sync (a later extension reads zeros).
+        del node.data[min(size, self.shrunk.pop(node_id, size)):]
+        if len(node.data) < size:
             node.data.extend(bytes(size - len(node.data)))
         for page in sorted(self.dirty.pop(node_id, set())):
             start = page * PAGE
@@ -256,11 +264,18 @@ class LazyFS:
         if self.stats["off"]:
             raise OSError(errno.EIO, "the power is off")
 
-    def _mutate(self) -> None:
+    def _mutate(self, op: str, path: str | None) -> None:
         """Before an operation that changes something: the scheduled cut comes here."""
         self._live()
         self.stats["mutations"] += 1
-        if self.cut_at is not None and self.stats["mutations"] >= self.cut_at:
+        cut = False
+        if self.cut_at is not None and (path or "").startswith(self.cut_prefix):
+            self.cut_count += 1
+            cut = self.cut_count >= self.cut_at
+        if self.trace is not None:
+            self.trace.write(f"{self.stats['mutations']} {op} {path}"
+                             f"{' CUT' if cut else ''}\n")
+        if cut:
             self.cut()
             self.stats["off"] = 1
             raise OSError(errno.EIO, "the power is off")
@@ -295,55 +310,55 @@ class LazyFS:
         return os.readlink(self._real(path))
 
     def mknod(self, path: str, mode: int, dev: int) -> int:
-        self._mutate()
+        self._mutate("mknod", path)
         os.mknod(self._real(path), mode, dev)
         self._created(path)
         return 0
 
     def mkdir(self, path: str, mode: int) -> int:
-        self._mutate()
+        self._mutate("mkdir", path)
         os.mkdir(self._real(path), mode)
         self._created(path)
         return 0
 
     def symlink(self, target: str, source: str) -> int:
-        self._mutate()
+        self._mutate("symlink", target)
         os.symlink(source, self._real(target))
         self._created(target)
         return 0
 
     def unlink(self, path: str) -> int:
-        self._mutate()
+        self._mutate("unlink", path)
         os.unlink(self._real(path))
         return 0
 
     def rmdir(self, path: str) -> int:
-        self._mutate()
+        self._mutate("rmdir", path)
         os.rmdir(self._real(path))
         return 0
 
     def rename(self, old: str, new: str) -> int:
-        self._mutate()
+        self._mutate("rename", f"{old} -> {new}")
         os.rename(self._real(old), self._real(new))
         return 0
 
     def link(self, target: str, source: str) -> int:
-        self._mutate()
+        self._mutate("link", target)
         os.link(self._real(source), self._real(target))
         return 0
 
     def chmod(self, path: str | None, mode: int) -> int:
-        self._mutate()
+        self._mutate("chmod", path)
         os.chmod(self._real(path or "/"), mode)
         return 0
 
     def chown(self, path: str | None, uid: int, gid: int) -> int:
-        self._mutate()
+        self._mutate("chown", path)
         os.lchown(self._real(path or "/"), uid, gid)
         return 0
 
     def utimens(self, path: str | None, times: tuple[int, int] | None = None) -> int:
-        self._mutate()
+        self._mutate("utimens", path)
         real = self._real(path or "/")
         if times is None:
             os.utime(real, follow_symlinks=False)
@@ -352,12 +367,19 @@ class LazyFS:
         return 0
 
     def truncate(self, path: str | None, length: int, fh: int | None = None) -> int:
-        self._mutate()
+        self._mutate("truncate", path)
         if fh is not None:
             os.ftruncate(fh, length)
+            node_id = self.fh_ids[fh]
         else:
-            os.truncate(self._real(path or "/"), length)
+            real = self._real(path or "/")
+            os.truncate(real, length)
+            node_id = self._id_of(os.lstat(real))
+        self._shrink(node_id, length)
         return 0
+
+    def _shrink(self, node_id: int, length: int) -> None:
+        self.shrunk[node_id] = min(length, self.shrunk.get(node_id, length))
 
     def statfs(self, path: str) -> dict[str, int]:
         self._live()
@@ -376,19 +398,23 @@ class LazyFS:
 
     def open(self, path: str, flags: int) -> int:
         if flags & os.O_TRUNC:
-            self._mutate()
+            self._mutate("open O_TRUNC", path)
         self._live()
         fh = os.open(self._real(path), self._backing_flags(flags) & ~(os.O_CREAT | os.O_EXCL))
         self.fh_ids[fh] = self._id_of(os.fstat(fh))
+        if flags & os.O_TRUNC:
+            self._shrink(self.fh_ids[fh], 0)
         return fh
 
     def create(self, path: str, mode: int, flags: int = os.O_WRONLY) -> int:
-        self._mutate()
+        self._mutate("create", path)
         real = self._real(path)
         existed = os.path.lexists(real)  # O_CREAT without O_EXCL may open an existing file
         fh = os.open(real, self._backing_flags(flags) | os.O_CREAT, mode)
         st = os.fstat(fh)
         self.fh_ids[fh] = self._id_of(st) if existed else self._new_id(st)
+        if existed and flags & os.O_TRUNC:
+            self._shrink(self.fh_ids[fh], 0)
         return fh
 
     def read(self, path: str | None, size: int, offset: int, fh: int) -> bytes:
@@ -396,7 +422,7 @@ class LazyFS:
         return os.pread(fh, size, offset)
 
     def write(self, path: str | None, data: bytes, offset: int, fh: int) -> int:
-        self._mutate()
+        self._mutate("write", path)
         written = os.pwrite(fh, data, offset)
         pages = self.dirty.setdefault(self.fh_ids[fh], set())
         pages.update(range(offset // PAGE, (offset + max(written, 1) - 1) // PAGE + 1))
@@ -412,13 +438,13 @@ class LazyFS:
         return 0
 
     def fsync(self, path: str | None, datasync: int, fh: int) -> int:
-        self._mutate()
+        self._mutate("fsync", path)
         self._sync_file(fh)
         self.stats["fsyncs"] += 1
         return 0
 
     def fsyncdir(self, path: str | None, datasync: int, fh: int) -> int:
-        self._mutate()
+        self._mutate("fsyncdir", path)
         if path is not None:
             self._sync_dir(path)
         self.stats["dir_fsyncs"] += 1
@@ -432,7 +458,8 @@ class LazyFS:
             self.stats["off"] = 1
             return 0
         if path == "/" and name == CUT_AFTER_XATTR:
-            self.cut_at = self.stats["mutations"] + int(value)
+            count, _, prefix = value.decode().partition(" ")
+            self.cut_at, self.cut_prefix, self.cut_count = int(count), prefix or "/", 0
             return 0
         raise OSError(errno.ENOTSUP, "extended attributes are not supported")
 
@@ -479,6 +506,18 @@ def why_no_fuse() -> str | None:
     return None
 
 
+def require_fuse() -> None:
+    """In a test: skip when lazyfs cannot mount here; under CI=true, fail instead."""
+    import pytest
+
+    reason = why_no_fuse()
+    if reason is None:
+        return
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"the power-cut tests cannot run: {reason}")
+    pytest.skip(reason)
+
+
 class LazyMount:
     """A lazyfs daemon mounting ``backing`` at ``mountpoint``, driven from a test."""
 
@@ -486,14 +525,19 @@ class LazyMount:
         self.backing, self.mountpoint, self.log = backing, mountpoint, log
         self.proc: subprocess.Popen[bytes] | None = None
 
-    def mount(self, timeout: float = 20) -> None:
-        """Start the daemon; return once the mount answers."""
+    def mount(self, timeout: float = 20, trace: Path | None = None) -> None:
+        """Start the daemon; return once the mount answers. ``trace``: see LAZYFS_TRACE."""
         self.backing.mkdir(parents=True, exist_ok=True)
         self.mountpoint.mkdir(parents=True, exist_ok=True)
+        env = {**os.environ}
+        env.pop("LAZYFS_TRACE", None)
+        if trace is not None:
+            env["LAZYFS_TRACE"] = str(trace)
         with self.log.open("ab") as log:
             self.proc = subprocess.Popen([sys.executable, "-m", "tests.lazyfs",
                                           str(self.backing), str(self.mountpoint)],
-                                         cwd=REPO, stdout=log, stderr=subprocess.STDOUT)
+                                         cwd=REPO, stdout=log, stderr=subprocess.STDOUT,
+                                         env=env)
         deadline = time.monotonic() + timeout
         while not os.path.ismount(self.mountpoint):
             if self.proc.poll() is not None or time.monotonic() > deadline:
@@ -505,9 +549,10 @@ class LazyMount:
         """The power cut, now (stop every program using the mount first)."""
         os.setxattr(self.mountpoint, CUT_XATTR, b"")
 
-    def cut_after(self, mutations: int) -> None:
-        """The power cut at the ``mutations``-th changing operation from now."""
-        os.setxattr(self.mountpoint, CUT_AFTER_XATTR, str(mutations).encode())
+    def cut_after(self, mutations: int, under: str = "/") -> None:
+        """The power cut at the ``mutations``-th changing operation from now (on a path
+        under ``under``, a path in the mount such as ``/bundles``)."""
+        os.setxattr(self.mountpoint, CUT_AFTER_XATTR, f"{mutations} {under}".encode())
 
     def stats(self) -> dict[str, int]:
         result: dict[str, int] = json.loads(os.getxattr(self.mountpoint, STATS_XATTR))

@@ -55,3 +55,17 @@ def check_retrieved(body: dict[str, Any], domain_id: str = "testkiosk") -> None:
 
 def dumps(obj: Any) -> str:
     return json.dumps(obj)
+
+
+def post_json(url: str, body: dict[str, Any], token: str | None = None) -> dict[str, Any]:
+    """POST ``body`` as JSON to a kiosk on loopback (a real socket) and decode the answer."""
+    import urllib.request
+
+    headers = {"Content-Type": "application/json"}
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    req = urllib.request.Request(url, data=json.dumps(body).encode(), headers=headers,
+                                 method="POST")
+    with urllib.request.urlopen(req, timeout=10) as resp:
+        result: dict[str, Any] = json.loads(resp.read())
+    return result

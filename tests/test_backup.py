@@ -21,6 +21,7 @@ import pytest
 
 from kiosk.backup import MANIFEST, BackupError, backup, restore, verify_backup
 from kiosk.db import SCHEMA_FORMAT
+from kiosk.sharing.schema import SHARING_SCHEMA
 from tests.conftest import REPO, KioskProcess
 from tests.lifecycle_net import request
 from tests.sharing_helpers import make_notebook
@@ -149,3 +150,25 @@ def test_damaged_and_newer_backups_are_refused(kiosk_process, tmp_path: Path):
     proc = cli("restore", str(dest), data=tmp_path / "card")
     assert proc.returncode == 2 and "newer kiosk" in proc.stderr, proc.stderr
     assert cli("restore", str(tmp_path), data=tmp_path / "card").returncode == 2
+
+
+def test_restore_as_root_gives_the_files_to_the_service_user(tmp_path: Path):
+    """``sudo kiosk restore`` into a data directory owned by the service's user."""
+    import os
+
+    if os.geteuid() != 0:
+        pytest.fail("needs root (CI runs the suite as root)")
+    data, dest, card = tmp_path / "data", tmp_path / "backup", tmp_path / "card"
+    from kiosk.secrets import admin_secret_path, load_or_create_secret
+
+    load_or_create_secret(admin_secret_path(data))
+    conn = sqlite3.connect(data / "shares.sqlite3")
+    conn.execute("PRAGMA user_version = 1")
+    conn.executescript(";".join(SHARING_SCHEMA.migrations[0]))
+    conn.close()
+    backup(data, dest)
+    card.mkdir()
+    os.chown(card, 4242, 4242)
+    restore(dest, card)
+    for path in card.iterdir():
+        assert (path.stat().st_uid, path.stat().st_gid) == (4242, 4242), path

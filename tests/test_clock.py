@@ -263,3 +263,31 @@ async def test_retention_waits_for_a_trusted_clock(make_config):
         assert await service.store.get(fresh.share.id) is not None
     finally:
         await service.close()
+
+
+async def test_sync_retries_scheduled_by_a_clock_that_went_back_are_due(make_config, tmp_path):
+    """A retry stored for 2030 (the clock read 2030 when it failed) is not held for years."""
+    from kiosk.sharing.store import ShareStore
+    from kiosk.sync import outbox
+    from kiosk.sync.worker import SyncWorker
+    from tests.sharing_helpers import dumps
+
+    config = make_config(upstream_url="http://127.0.0.1:9/api/v1", sync_enabled=True,
+                         upstream_kind="kiosk", sync_timeout=1)
+    store = ShareStore(tmp_path / "s.sqlite3")
+    outbox.attach(store, queue_writes=True)
+    await store.start()
+    worker = SyncWorker(config, store)
+    await worker.start()
+    try:
+        await store.create(dumps(make_notebook()), owner_session="s")
+        far = time.time() + 5 * 365 * 86400
+        await store.execute_write(lambda c: c.execute(
+            "UPDATE outbox SET attempts = 3, next_attempt_at = ?", (far,)))
+        await worker.run_round()
+        due = await store.execute_read(
+            lambda c: c.execute("SELECT next_attempt_at FROM outbox").fetchone()[0])
+        assert due < time.time() + config.sync_backoff_max
+    finally:
+        await worker.stop()
+        await store.close()

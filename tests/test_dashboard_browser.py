@@ -7,27 +7,17 @@ from __future__ import annotations
 
 import json
 import os
-import urllib.request
 from pathlib import Path
 
 from tests.browserlib import run_scenario
 from tests.conftest import REPO
 from tests.fakebundle import make_bundle
-from tests.sharing_helpers import make_notebook
+from tests.sharing_helpers import make_notebook, post_json
 
 # Tests write screenshots under tmp; KIOSK_DOC_IMAGES=1 refreshes the ones in docs/.
 DOC_IMAGES = os.environ.get("KIOSK_DOC_IMAGES") == "1"
 
 
-def _post(url: str, body: dict, token: str | None = None) -> dict:
-    headers = {"Content-Type": "application/json"}
-    if token:
-        headers["Authorization"] = f"Bearer {token}"
-    req = urllib.request.Request(url, data=json.dumps(body).encode(), headers=headers,
-                                 method="POST")
-    with urllib.request.urlopen(req, timeout=10) as resp:  # loopback only
-        result: dict = json.loads(resp.read())
-    return result
 
 
 def test_dashboard_in_browser_and_axe(kiosk_process, tmp_path: Path) -> None:
@@ -36,8 +26,8 @@ def test_dashboard_in_browser_and_axe(kiosk_process, tmp_path: Path) -> None:
     make_bundle(data / "bundles")
     kp = kiosk_process()
     base = kp.url()
-    token = _post(f"{base}/api/v1/auth/issue", {})["token"]
-    saved = _post(f"{base}/api/v1/notebooks",
+    token = post_json(f"{base}/api/v1/auth/issue", {})["token"]
+    saved = post_json(f"{base}/api/v1/notebooks",
                   {"notebook": make_notebook(title="Fractions")}, token)
     share_id = saved["notebook"]["readable_id"] or saved["notebook"]["id"]
     secret = (data / "admin-secret").read_text().strip()

@@ -193,3 +193,30 @@ def test_check_dataset_accepts_utf8_with_bom_and_names_the_type():
     assert check_dataset("a.csv", b"\xef\xbb\xbfa,b\n1,2\n") == "text/csv; charset=utf-8"
     with pytest.raises(BadRequest):
         check_dataset("a.json", b"\xff\xfe")
+
+
+async def test_an_old_upload_is_served_without_any_lookup(aiohttp_client, make_config,
+                                                           monkeypatch):
+    """Past the freshness limit an upload is still answered from the kiosk: its `.invalid`
+    name is never resolved (no DNS query leaves for the school's resolver)."""
+    from kiosk.downloads import fetcher
+
+    client = await aiohttp_client(create_app(make_config()))
+    token = await sign_in(client)
+    resp = await client.post("/admin/datasets/upload", data=form(token, "rain.csv", CSV),
+                             allow_redirects=False)
+    assert resp.status == 303
+    downloader = client.app[DOWNLOADER]
+    downloader.fresh_seconds = 0  # every copy is "old"
+    looked_up: list[str] = []
+
+    async def no_lookup(host: str, **_: object) -> None:
+        looked_up.append(host)
+        raise AssertionError("an upload's name was looked up")
+
+    monkeypatch.setattr(fetcher, "check_host", no_lookup)
+    resp = await client.get("/api/fetch", params={"url": UPLOAD_BASE + "rain.csv"})
+    assert resp.status == 200 and await resp.read() == CSV
+    missing = await client.get("/api/fetch", params={"url": UPLOAD_BASE + "none.csv"})
+    assert missing.status == 404
+    assert looked_up == []

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
+import aiohttp
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
@@ -85,10 +86,17 @@ async def test_uncached_and_offline_is_a_clear_error(aiohttp_client, make_config
 async def test_concurrent_students_cause_one_download(aiohttp_client, make_config, origin):
     client = await kiosk_client(aiohttp_client, make_config, fetch_allow_private=True)
     url = f"http://127.0.0.1:{origin.port}/x.csv"
-    resps = await asyncio.gather(*[client.get("/api/fetch", params={"url": url})
-                                   for _ in range(10)])
-    assert all(r.status == 200 for r in resps)
-    assert [await r.read() for r in resps] == [CSV] * 10
+    # Ten students: ten devices (loopback addresses), as each has its own in class.
+    sessions = [aiohttp.ClientSession(connector=aiohttp.TCPConnector(
+        local_addr=(f"127.0.0.{i}", 0))) for i in range(1, 11)]
+    try:
+        resps = await asyncio.gather(*[s.get(client.make_url("/api/fetch"),
+                                             params={"url": url}) for s in sessions])
+        assert all(r.status == 200 for r in resps)
+        assert [await r.read() for r in resps] == [CSV] * 10
+    finally:
+        for s in sessions:
+            await s.close()
     assert len(origin.seen) == 1
 
 

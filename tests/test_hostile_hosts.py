@@ -37,7 +37,8 @@ async def test_foreign_names_get_421(client, host):
 
 
 @pytest.mark.parametrize("host", [
-    "127.0.0.1", "127.0.0.1:8000", "[::1]:8000", "10.42.0.1", "localhost:8000", "testkiosk",
+    "127.0.0.1", "127.0.0.1:8000", "[::1]:8000", "[fe80::1%25eth0]:8000", "10.42.0.1",
+    "localhost:8000", "testkiosk",
     "testkiosk.local", "TestKiosk.Local.", "testkiosk.lan", "py.lan", "python.school.example",
     socket.gethostname(),
 ])
@@ -52,3 +53,12 @@ async def test_pages_without_secrets_stay_open(client):
     """The start page and the captive-portal probes answer any name (phones send theirs)."""
     resp = await client.get("/", headers={"Host": "captive.apple.com"})
     assert resp.status == 200
+
+
+async def test_a_request_without_host_is_refused_on_guarded_paths(client):
+    reader, writer = await asyncio.open_connection(client.server.host, client.server.port)
+    writer.write(b"GET /api/kiosk/status HTTP/1.0\r\n\r\n")
+    await writer.drain()
+    status_line = await reader.readline()
+    writer.close()
+    assert b" 421 " in status_line

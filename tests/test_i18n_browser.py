@@ -5,9 +5,7 @@ landing-ar.png, share-fr.png and share-ar.png."""
 
 from __future__ import annotations
 
-import json
 import os
-import urllib.request
 from pathlib import Path
 
 import pytest
@@ -15,20 +13,11 @@ import pytest
 from tests.browserlib import run_scenario
 from tests.conftest import REPO
 from tests.fakebundle import make_bundle
-from tests.sharing_helpers import make_notebook
+from tests.sharing_helpers import make_notebook, post_json
 
 DOC_IMAGES = os.environ.get("KIOSK_DOC_IMAGES") == "1"
 
 
-def _post(url: str, body: dict, token: str | None = None) -> dict:
-    headers = {"Content-Type": "application/json"}
-    if token:
-        headers["Authorization"] = f"Bearer {token}"
-    req = urllib.request.Request(url, data=json.dumps(body).encode(), headers=headers,
-                                 method="POST")
-    with urllib.request.urlopen(req, timeout=10) as resp:  # loopback only
-        result: dict = json.loads(resp.read())
-    return result
 
 
 @pytest.mark.browser
@@ -37,8 +26,8 @@ def test_french_and_arabic_pages_in_a_browser(kiosk_process, tmp_path: Path) -> 
     make_bundle(tmp_path / "data" / "bundles")
     kp = kiosk_process()
     base = kp.url()
-    token = _post(f"{base}/api/v1/auth/issue", {})["token"]
-    saved = _post(f"{base}/api/v1/notebooks",
+    token = post_json(f"{base}/api/v1/auth/issue", {})["token"]
+    saved = post_json(f"{base}/api/v1/notebooks",
                   {"notebook": make_notebook("print('bonjour')", title="Fractions")}, token)
     share_id = saved["notebook"]["readable_id"]
     result = run_scenario("i18n_pages", {"base": base, "shareId": share_id,

@@ -3,7 +3,8 @@
 Layers, bottom up:
 
 1. **Core** (``CORE``: errors, config, keys, urls, db, backup, diskspace, secrets, logs,
-   qr, middleware, templating, the package itself): imports only other core modules. Never a
+   qr, middleware, templating, ratelimit, i18n and its catalog tools, the package
+   itself): imports only other core modules. Never a
    capability, never the composition.
 2. **Capabilities** (``DEPENDS``: one entry per package or top-level module, with the
    capabilities it may use): a capability imports core modules, its own modules, and
@@ -32,7 +33,8 @@ REPO = Path(__file__).resolve().parent.parent
 PACKAGE = REPO / "kiosk"
 
 CORE = {"kiosk", "errors", "config", "keys", "urls", "db", "secrets", "logs", "qr",
-        "middleware", "templating", "backup", "diskspace"}
+        "middleware", "templating", "backup", "diskspace", "i18n", "i18n_catalog",
+        "ratelimit", "durable"}
 COMPOSITION = {"app", "server", "cli", "doctor", "__main__"}
 DEPENDS: dict[str, set[str]] = {
     "bundle": set(),
@@ -41,7 +43,7 @@ DEPENDS: dict[str, set[str]] = {
     "health": {"serving"},
     "discovery": {"status"},
     "hotspot": {"status"},
-    "relay": {"sharing"},  # its rate limiter
+    "relay": set(),
     "downloads": set(),
     "sharing": set(),
     "sync": {"sharing", "status", "health"},
@@ -59,8 +61,7 @@ INTERFACES: dict[str, set[str]] = {
     "discovery": {"kiosk.discovery.keys", "kiosk.discovery.interfaces"},
     "downloads": {"kiosk.downloads", "kiosk.downloads.cache"},
     "sharing": {"kiosk.sharing.keys", "kiosk.sharing.store", "kiosk.sharing.upstream",
-                "kiosk.sharing.ids", "kiosk.sharing.view", "kiosk.sharing.ratelimit",
-                "kiosk.sharing.export"},
+                "kiosk.sharing.ids", "kiosk.sharing.view", "kiosk.sharing.export"},
     "sync": {"kiosk.sync.keys"},
 }
 

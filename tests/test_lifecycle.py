@@ -29,7 +29,7 @@ import pytest
 from kiosk.config import load_config
 from kiosk.hotspot import control
 from kiosk.hotspot.control import CommandResult
-from tests.conftest import KioskProcess, start_kiosk
+from tests.conftest import KioskProcess, serve_csv, start_kiosk
 from tests.fakebundle import make_bundle
 from tests.lifecycle_net import Namespace, private_network, request
 from tests.sharing_helpers import make_notebook
@@ -218,21 +218,8 @@ def test_fetch_cache_survives(tmp_path: Path):
     origin gone (the school's line is down)."""
     body = b"x,y\n" + b"1,2\n" * 100
 
-    class Origin(http.server.BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            self.send_response(200)
-            self.send_header("Content-Type", "text/csv")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    origin = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Origin)
-    thread = threading.Thread(target=origin.serve_forever, daemon=True)
-    thread.start()
-    url = f"http://127.0.0.1:{origin.server_address[1]}/data.csv"
+    origin = serve_csv(body)
+    url = f"http://127.0.0.1:{origin.port}/data.csv"
     make_bundle(tmp_path / "bundles")
     args = [*LOOPBACK, "--bundles-dir", str(tmp_path / "bundles"), "--fetch-enabled",
             "--fetch-allow-private"]
@@ -241,14 +228,12 @@ def test_fetch_cache_survives(tmp_path: Path):
         status, got = client.call("GET", f"/api/fetch?url={url}")
         assert status == 200 and got == body, (status, got[:200])
         if life == 1:
-            origin.shutdown()
-            origin.server_close()
-            thread.join()
+            origin.stop()
 
     try:
         three_lives(Variant(args, check=cached), tmp_path / "data")
     finally:
-        origin.server_close()
+        origin.stop()
 
 
 def test_tls(tmp_path: Path):

@@ -45,7 +45,7 @@ def clone(tmp_path: Path) -> Path:
     venv = (REPO / ".venv").resolve()
     bundles = REPO / "bundles" / "dist"
     ext = REPO / "extension"
-    _need(venv / ".installed", "the venv")
+    _need(venv / ".installed-run", "the venv (what make run installs)")
     _need(bundles / "current", "a built bundle")
     _need(ext / "dist" / "labextension" / "package.json", "the built extension")
     _need(ext / "node_modules", "the extension's node modules")

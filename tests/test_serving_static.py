@@ -175,7 +175,13 @@ async def test_security_headers_everywhere(client):
     csp = resp.headers["Content-Security-Policy"]
     assert "default-src 'self'" in csp
     assert "unsafe-inline" not in csp.split("script-src", 1)[1].split(";")[0]
-    assert re.search(r"https?:", csp) is None  # no other origin anywhere
+    # No other origin anywhere; scripts only from the bundle's script folders and the
+    # bridge, never from all of 'self' (which would include /api/fetch).
+    own = f"http://{resp.url.raw_authority}"
+    assert set(re.findall(r"https?://[^/\s;]+", csp)) == {own}
+    scripts = csp.split("script-src", 1)[1].split(";")[0].split()
+    assert "'self'" not in scripts and f"{own}/_kiosk/bridge.js" in scripts
+    assert not [s for s in scripts if "/api/" in s]
 
 
 async def test_directory_index_and_no_listing(client):

@@ -9,9 +9,9 @@ import jwt
 import pytest
 
 from kiosk.errors import BadRequest, PayloadTooLarge, TooManyRequests, Unauthorized, Unprocessable
+from kiosk.ratelimit import SlidingWindowLimiter
 from kiosk.secrets import load_or_create_secret
 from kiosk.sharing import ids
-from kiosk.sharing.ratelimit import SlidingWindowLimiter
 from kiosk.sharing.tokens import TokenService, bearer_token
 from kiosk.sharing.validate import parse_post_body, parse_put_body, split_object
 from tests.sharing_helpers import UUID_RE, make_notebook

@@ -268,6 +268,8 @@ async def test_refused_state_site_url_and_privacy_notice_on_the_kiosk(
         await sign_in(client)
         page = html.unescape(await (await client.get("/admin")).text())
         assert JE_PRIVACY_NOTICE in page
+        # ... and, in the shares table, why the refused one was not sent.
+        assert f"not sent: {REFUSALS[413]}" in page
     finally:
         await client.close()
         await server.close()

@@ -57,7 +57,7 @@ class ViewOnlyBanner extends Widget {
     this.addClass('kiosk-ViewOnlyBanner');
     this.node.dataset.kiosk = 'view-only-banner';
     const text = document.createElement('span');
-    text.textContent = 'View only: this is a classmate\'s shared notebook. To change or run it, make your own copy.';
+    text.textContent = 'View only: a classmate\'s shared notebook. Make a copy to change or run it.';
     const button = document.createElement('button');
     button.className = 'jp-mod-styled jp-mod-accept kiosk-ViewOnlyBanner-copy';
     button.dataset.kiosk = 'make-copy';

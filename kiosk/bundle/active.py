@@ -12,6 +12,7 @@ import os
 import re
 from pathlib import Path
 
+from kiosk.durable import fsync_dir
 from kiosk.errors import BundleError
 
 POINTER_NAME = "current"
@@ -42,4 +43,5 @@ def set_current(bundles_dir: Path, name: str) -> Path:
         fh.flush()
         os.fsync(fh.fileno())
     tmp.replace(bundles_dir / POINTER_NAME)
+    fsync_dir(bundles_dir)  # the rename itself: without this a power cut can undo the switch
     return target

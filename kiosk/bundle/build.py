@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import hashlib
 import json
 import os
 import re
@@ -24,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from kiosk.bundle import active, verify
+from kiosk.bundle import active, fontcache, verify
 from kiosk.bundle.compress import BROTLI_QUALITY, CompressionStats, compress_tree
 from kiosk.bundle.fetch import Cache, run
 from kiosk.bundle.manifest import Manifest, describe_files, sha256_file, write_manifest
@@ -79,6 +80,7 @@ class _Packages:
     files: dict[str, Path] = field(default_factory=dict)        # file name → source
     official: dict[str, str] = field(default_factory=dict)      # file name → official sha256
     from_pypi: dict[str, str] = field(default_factory=dict)     # file name → sha256
+    built: dict[str, str] = field(default_factory=dict)         # made here → sha256
     extra: list[ExtraWheel] = field(default_factory=list)
 
 
@@ -196,6 +198,48 @@ def _prepare_lite_dir(work: Path, profile: Profile, runtime: Mapping[str, Path],
     return work
 
 
+def _add_font_cache(work: Path, packages: _Packages, lock: Lock, cache_dir: Path,
+                    progress: Progress) -> None:
+    """Ship matplotlib's font cache, built with this Pyodide (see kiosk/bundle/fontcache.py).
+
+    The wheel is cached by the files it was made from; the check that matplotlib no
+    longer builds the cache runs on every build, through the shipped lock.
+    """
+    mpl = lock.packages.get("matplotlib")
+    if mpl is None or str(mpl["file_name"]) not in packages.files:
+        return
+    pyodide_dir = work / PYODIDE_DIR
+    key_parts = [sha256_file(pyodide_dir / n) for n in ("pyodide.asm.wasm", "python_stdlib.zip")
+                 if (pyodide_dir / n).is_file()] + [str(mpl["sha256"])]
+    key = hashlib.sha256("\n".join(key_parts).encode()).hexdigest()[:24]
+    cached_dir = cache_dir / "fontcache" / key
+    cached = sorted(cached_dir.glob("*.whl")) if cached_dir.is_dir() else []
+    if cached:
+        wheel_path = pyodide_dir / cached[0].name
+        shutil.copyfile(cached[0], wheel_path)
+        version = fontcache.wheel_version(wheel_path.name)
+        progress.say(f"matplotlib's font cache: {wheel_path.name} (cached)")
+    else:
+        progress.say("building matplotlib's font cache with this Pyodide under Node.js")
+        made = fontcache.make_wheel(pyodide_dir, pyodide_dir)
+        wheel_path, version = made.path, made.version
+        cached_dir.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(wheel_path, cached_dir / wheel_path.name)
+        progress.say(f"matplotlib's font cache: {made.fonts} fonts (matplotlib spent "
+                     f"{made.build_seconds:.1f} s building it)")
+    sha = sha256_file(wheel_path)
+    packages.files[wheel_path.name] = wheel_path
+    packages.built[wheel_path.name] = sha
+    packages.extra.append(ExtraWheel(fontcache.PACKAGE, version, wheel_path.name, sha))
+    shipped = {name: sha256_file(pyodide_dir / name) for name in packages.files}
+    lock_data = fontcache.route_imports(rewrite_lock(lock, shipped, packages.extra))
+    (pyodide_dir / LOCK_NAME).write_text(json.dumps(lock_data, sort_keys=True),
+                                         encoding="utf-8")
+    checked = fontcache.verify(pyodide_dir)
+    progress.say(f"checked: matplotlib {checked['matplotlib']} imports with no font-cache "
+                 f"warning ({checked['import_seconds']:.1f} s under Node.js)")
+
+
 #: build leftovers that no page loads
 _LEFTOVERS = re.compile(r"(rspack|webpack)\.config(\.\w+)?\.js|\.jupyterlite\.doit\.db"
                         r"|.*\.map|.*\.d\.ts")
@@ -288,6 +332,7 @@ def _make_manifest(out: Path, *, profile: Profile, lock: Lock, official_lock: Pa
                 "official_source": source,
                 "official": dict(sorted(packages.official.items())),
                 "from_pypi": dict(sorted(packages.from_pypi.items())),
+                "built": dict(sorted(packages.built.items())),
             },
             "extension": extension,
             # What --if-missing compares with the recipe on disk (profiles.py).
@@ -332,6 +377,7 @@ def build_bundle(options: BuildOptions, progress: Progress | None = None) -> Bui
     progress.step(f"running jupyter lite build (jupyterlite-core {profile.jupyterlite_core})")
     work = _prepare_lite_dir(options.cache_dir / "work" / f"{profile.name}-{os.getpid()}",
                              profile, runtime, packages, lock)
+    _add_font_cache(work, packages, lock, options.cache_dir, progress)
     tmp_out = options.out_dir / f".build-{profile.name}-{os.getpid()}"
     shutil.rmtree(tmp_out, ignore_errors=True)
     try:

@@ -190,15 +190,18 @@ def rewrite_lock(official: Lock, shipped: Mapping[str, str],
 
 
 def lock_problems(shipped: Lock, file_hashes: Mapping[str, str],
-                  official: Mapping[str, str], from_pypi: Mapping[str, str]) -> list[str]:
+                  official: Mapping[str, str], from_pypi: Mapping[str, str],
+                  built: Mapping[str, str] | None = None) -> list[str]:
     """Problems of a bundle's shipped lock (empty: good); messages name the file.
 
     ``file_hashes`` maps the file names present in the Pyodide folder to their sha256;
     ``official`` the official sha256 of each file claimed to be an official build, and
     ``from_pypi`` the PyPI wheels the bundle declares instead. Every lock entry needs its
     file with the listed hash, and every file is either official (same hash as the
-    official lock) or a declared pure-Python wheel.
+    official lock) or a declared pure-Python wheel. ``built`` names the pure-Python
+    wheels the builder made itself (matplotlib's font cache), with their sha256.
     """
+    built = built or {}
     problems: list[str] = []
     for entry in shipped.data["packages"].values():
         name = str(entry["file_name"])
@@ -208,7 +211,12 @@ def lock_problems(shipped: Lock, file_hashes: Mapping[str, str],
             continue
         if actual != entry["sha256"]:
             problems.append(f"{name}: sha256 differs from the one in the shipped {LOCK_NAME}")
-        if name in from_pypi:
+        if name in built:
+            if not is_pure_wheel(name):
+                problems.append(f"{name}: built by the kiosk but not pure Python")
+            elif built[name] != actual:
+                problems.append(f"{name}: sha256 differs from the wheel the build made")
+        elif name in from_pypi:
             if not is_pure_wheel(name):
                 problems.append(f"{name}: declared as a PyPI wheel but not pure Python")
             elif from_pypi[name] != actual:

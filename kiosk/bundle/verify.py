@@ -230,7 +230,8 @@ def pyodide_problems(bundle_dir: Path, manifest: Manifest) -> list[Problem]:
     lock = Lock.read(bundle_dir / rel_lock)
     problems = [Problem(f"{prefix}{msg.split(':', 1)[0]}", msg.split(": ", 1)[-1])
                 for msg in lock_problems(lock, hashes, dict(info.get("official", {})),
-                                         dict(info.get("from_pypi", {})))]
+                                         dict(info.get("from_pypi", {})),
+                                         dict(info.get("built", {})))]
     if not any(k.startswith("comm") for k in lock.packages):
         problems.append(Problem(rel_lock, "does not list comm, which the kernel installs "
                                           "at every start"))

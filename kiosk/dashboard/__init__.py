@@ -25,9 +25,9 @@ from kiosk.dashboard.figures import prime_cpu_percent
 from kiosk.dashboard.keys import LOGIN_LIMITER, RECENT_CLIENTS, SESSIONS
 from kiosk.dashboard.titles import TITLES, TitleCache
 from kiosk.dashboard.views import routes
+from kiosk.ratelimit import SlidingWindowLimiter
 from kiosk.serving.lesson import LESSON_FILE, LESSON_PIN, LessonPin
 from kiosk.sharing.keys import SHARING
-from kiosk.sharing.ratelimit import SlidingWindowLimiter
 
 __all__ = ["setup"]
 

@@ -6,7 +6,7 @@ from aiohttp import web
 
 from kiosk.dashboard.auth import Sessions
 from kiosk.dashboard.clients import RecentClients
-from kiosk.sharing.ratelimit import SlidingWindowLimiter
+from kiosk.ratelimit import SlidingWindowLimiter
 
 SESSIONS = web.AppKey("dashboard_sessions", Sessions)
 RECENT_CLIENTS = web.AppKey("dashboard_recent_clients", RecentClients)

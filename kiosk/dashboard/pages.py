@@ -200,11 +200,12 @@ def render_dashboard(request: web.Request, ov: Overview, *, csrf: str,
                      take_home: dict[str, TakeHomeLink] | None = None,
                      waiting: set[str] | None = None,
                      titles: dict[str, str] | None = None,
+                     refused: dict[str, str] | None = None,
                      lesson: LessonView | None = None) -> str:
     """The signed-in dashboard.
 
     ``take_home``: share id → its link upstream, for synced shares; ``waiting``: ids of
-    shares queued to go upstream.
+    shares queued to go upstream; ``refused``: share id → why the upstream will not take it.
     """
     pin = request.app.get(LANGUAGE_PIN)
     language_pin = pin.language if pin is not None else None
@@ -222,6 +223,7 @@ def render_dashboard(request: web.Request, ov: Overview, *, csrf: str,
             "student": s.student_name, "saved": saved_at(s.updated_at),
             "saved_iso": time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(s.updated_at)),
             "size_text": human_bytes(s.size, _), "waiting": s.id in queued,
+            "refused": (refused or {}).get(s.id),
             "link": None if link is None else {
                 "url": link.url, "label": link.label, "qr": Markup(link.qr_svg),
                 "up_to_date": link.up_to_date},

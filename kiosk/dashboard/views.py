@@ -123,6 +123,7 @@ async def dashboard(request: web.Request) -> web.Response:
         message=message, error=ERRORS.get(request.query.get("err", "")),
         take_home=await take_home_links(request.app, shares),
         waiting=await waiting_shares(request.app, shares),
+        refused=await request.app[SYNC_WORKER].refusals([s.id for s in shares]),
         titles=await share_titles(request.app[TITLES], store, [*shares, *lesson.copies]),
         lesson=lesson))
 

@@ -30,10 +30,44 @@ class CachedFile:
 
 
 class DownloadCache:
-    """A folder of downloaded files keyed by URL."""
+    """A folder of downloaded files keyed by URL, at most ``quota_bytes`` in all.
 
-    def __init__(self, root: Path) -> None:
+    When a new file would take the folder over its quota, or the disk's free space
+    below ``reserve_bytes`` (the room shares need), the files fetched longest ago are
+    removed first; a file that cannot fit even then is refused.
+    """
+
+    def __init__(self, root: Path, *, quota_bytes: int | None = None,
+                 reserve_bytes: int = 0) -> None:
         self.root = root
+        self.quota_bytes = quota_bytes
+        self.reserve_bytes = reserve_bytes
+
+    def free_bytes(self) -> int:
+        self.root.mkdir(parents=True, exist_ok=True)
+        st = os.statvfs(self.root)
+        return st.f_bavail * st.f_frsize
+
+    def make_room(self, size: int, *, keep: str | None = None) -> bool:
+        """Evict the oldest entries until ``size`` more bytes fit; False if they cannot.
+
+        ``size`` counts bytes not yet on disk; ``keep`` names a URL never to evict.
+        """
+        entries = sorted((e for e in self.entries() if e.url != keep),
+                         key=lambda e: e.fetched_at)
+        total = sum(e.size for e in self.entries())
+
+        def fits() -> bool:
+            over_quota = self.quota_bytes is not None and total + size > self.quota_bytes
+            return not over_quota and self.free_bytes() - size >= self.reserve_bytes
+
+        while not fits():
+            if not entries:
+                return False
+            oldest = entries.pop(0)
+            self.remove(oldest.url)
+            total -= oldest.size
+        return True
 
     def _key(self, url: str) -> str:
         return hashlib.sha256(url.encode("utf-8")).hexdigest()

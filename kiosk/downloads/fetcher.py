@@ -22,12 +22,24 @@ from aiohttp.resolver import DefaultResolver
 from kiosk import __version__
 from kiosk.downloads.cache import CachedFile, DownloadCache
 from kiosk.downloads.guard import GuardedResolver, check_host
-from kiosk.errors import BadRequest, Forbidden, GatewayTimeout, KioskError, PayloadTooLarge
+from kiosk.errors import (
+    BadRequest,
+    Forbidden,
+    GatewayTimeout,
+    InsufficientStorage,
+    KioskError,
+    NotFound,
+    PayloadTooLarge,
+)
 
 _LOGGER = logging.getLogger(__name__)
 
 MAX_REDIRECTS = 5
 _CHUNK = 64 * 1024
+#: Connections to the internet at once, for the whole kiosk (per client: see web.py).
+CONNECTIONS = 64
+#: While a download streams in, the room it needs is checked again every this many bytes.
+_ROOM_STEP = 4 * 1024 * 1024
 
 
 class NotAvailableOffline(KioskError):
@@ -51,6 +63,12 @@ def check_url(url: str) -> str:
     return parts.geturl()
 
 
+def is_kiosk_only(url: str) -> bool:
+    """Whether ``url`` names a file kept on the kiosk only (a ``.invalid`` host)."""
+    host = (urlsplit(url).hostname or "").rstrip(".").lower()
+    return host == "invalid" or host.endswith(".invalid")
+
+
 class Downloader:
     """Owns the HTTP client session and the cache; one per kiosk."""
 
@@ -67,7 +85,8 @@ class Downloader:
     async def start(self) -> None:
         if self._session is None:
             resolver = GuardedResolver(DefaultResolver(), allow_private=self.allow_private)
-            connector = aiohttp.TCPConnector(resolver=resolver, limit=8, use_dns_cache=False)
+            connector = aiohttp.TCPConnector(resolver=resolver, limit=CONNECTIONS,
+                                             use_dns_cache=False)
             self._session = aiohttp.ClientSession(
                 connector=connector, cookie_jar=aiohttp.DummyCookieJar(),
                 timeout=self._timeout, auto_decompress=True,
@@ -85,6 +104,13 @@ class Downloader:
         falls back to an older copy: a failure is raised, so the teacher learns of it.
         """
         url = check_url(url)
+        if is_kiosk_only(url):
+            # Files the teacher uploaded live under a name that exists nowhere else
+            # (RFC 6761 `.invalid`): answered from the cache, never looked up in DNS.
+            local = await asyncio.to_thread(self.cache.get, url)
+            if local is None:
+                raise NotFound(f"There is no file {url} on this kiosk.")
+            return local, "cached"
         cached = None if refresh else await asyncio.to_thread(self.cache.get, url)
         if cached is not None and cached.age() < self.fresh_seconds:
             return cached, "cached"
@@ -95,7 +121,7 @@ class Downloader:
             running.add_done_callback(lambda _: self._inflight.pop(url, None))
         try:
             return await asyncio.shield(running), "fresh"
-        except (Forbidden, BadRequest, PayloadTooLarge):
+        except (Forbidden, BadRequest, PayloadTooLarge, InsufficientStorage):
             raise
         except KioskError as exc:
             if cached is not None:
@@ -137,15 +163,27 @@ class Downloader:
         return (f"the file is larger than the kiosk's download limit of "
                 f"{round(self.max_bytes / 1048576, 3):g} MiB (setting fetch_max_mib)")
 
+    async def _room_for(self, url: str, size: int) -> None:
+        if not await asyncio.to_thread(self.cache.make_room, size, keep=url):
+            raise InsufficientStorage(
+                "The kiosk has no room left for downloads: it keeps its free space for "
+                "students' shared work. Ask your teacher to remove saved datasets.")
+
     async def _save(self, url: str, resp: aiohttp.ClientResponse, ctype: str) -> CachedFile:
+        declared = resp.content_length
+        await self._room_for(url, declared if declared is not None else _ROOM_STEP)
         temp = await asyncio.to_thread(self.cache.temp_path)
         fh: IO[bytes] = await asyncio.to_thread(temp.open, "wb")
         written = 0
+        checked = declared if declared is not None else _ROOM_STEP
         try:
             async for chunk in resp.content.iter_chunked(_CHUNK):
                 written += len(chunk)
                 if written > self.max_bytes:
                     raise PayloadTooLarge(self._too_large())
+                if written > checked:  # more than announced: check the room again
+                    await self._room_for(url, _ROOM_STEP)
+                    checked = written + _ROOM_STEP
                 await asyncio.to_thread(fh.write, chunk)
             await asyncio.to_thread(fh.close)
             return await asyncio.to_thread(self.cache.commit, url, temp, ctype)

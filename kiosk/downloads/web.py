@@ -8,15 +8,25 @@ from aiohttp import web
 
 from kiosk.config import KioskConfig
 from kiosk.downloads.cache import DownloadCache
-from kiosk.downloads.fetcher import Downloader
+from kiosk.downloads.fetcher import CONNECTIONS, Downloader
 from kiosk.errors import BadRequest
+from kiosk.ratelimit import ConcurrencyLimiter
 
 DOWNLOADER = web.AppKey("downloader", Downloader)
+FETCHES = web.AppKey("fetches", ConcurrencyLimiter)
+
+#: Downloads one client address may wait for at once (a notebook reads one file at a
+#: time; a few tabs): a student with slow servers cannot take every connection.
+FETCHES_PER_CLIENT = 3
+_MIB = 1048576
 
 
 def make_downloader(config: KioskConfig) -> Downloader:
-    return Downloader(DownloadCache(config.data_path / "downloads"),
-                      max_bytes=int(config.fetch_max_mib * 1048576),
+    # The cache never takes the room shares need: twice their free-space floor stays free.
+    cache = DownloadCache(config.data_path / "downloads",
+                          quota_bytes=int(config.fetch_cache_mib * _MIB),
+                          reserve_bytes=int(2 * config.min_free_disk_mib * _MIB))
+    return Downloader(cache, max_bytes=int(config.fetch_max_mib * _MIB),
                       allow_private=config.fetch_allow_private)
 
 
@@ -67,7 +77,8 @@ async def fetch_handler(request: web.Request) -> web.StreamResponse:
     url = request.query.get("url")
     if not url:
         raise BadRequest("add ?url=<the http or https address to download>")
-    entry, how = await request.app[DOWNLOADER].fetch(url)
+    with request.app[FETCHES].hold(request.remote or "unknown"):
+        entry, how = await request.app[DOWNLOADER].fetch(url)
     return web.FileResponse(entry.body, headers={
         **download_headers(entry.content_type),
         "Cache-Control": "no-store",
@@ -79,6 +90,7 @@ def setup_downloads(app: web.Application, config: KioskConfig) -> None:
     if not config.fetch_enabled:
         return
     app[DOWNLOADER] = make_downloader(config)
+    app[FETCHES] = ConcurrencyLimiter(FETCHES_PER_CLIENT, CONNECTIONS, what="downloads")
 
     async def ctx(app: web.Application) -> AsyncIterator[None]:
         yield

@@ -14,8 +14,8 @@ from aiohttp import WSMsgType, web
 
 from kiosk.errors import BadRequest, Forbidden, UnsupportedMediaType
 from kiosk.keys import CONFIG
+from kiosk.ratelimit import ConcurrencyLimiter
 from kiosk.relay.hub import RelayHub
-from kiosk.sharing.ratelimit import ConcurrencyLimiter
 
 _LOGGER = logging.getLogger(__name__)
 

@@ -123,6 +123,7 @@ def build_index(bundle_dir: Path, *, verify: bool = True, head_extra: str = "") 
                 f"Rebuild it ('make bundle') or activate another ('kiosk bundle use NAME')."
             )
     index = BundleIndex(bundle_dir, manifest)
+    scripts = pages.script_paths(list(manifest.files))
     for rel, record in manifest.files.items():
         path = bundle_dir / rel
         mtime = path.stat().st_mtime
@@ -133,7 +134,7 @@ def build_index(bundle_dir: Path, *, verify: bool = True, head_extra: str = "") 
             served = pages.inject_polyfill(html, head_extra)
             entry.forms = _memory_forms(served.encode("utf-8"))
             entry.csp = pages.bundle_csp([pages.script_hash(pages.POLYFILL_JS),
-                                          *pages.inline_script_hashes(html)])
+                                          *pages.inline_script_hashes(html)], scripts)
         elif rel.rsplit("/", 1)[-1] == LITE_CONFIG_NAME:
             try:
                 entry.lite_config = json.loads(path.read_text(encoding="utf-8"))
@@ -150,7 +151,7 @@ def build_index(bundle_dir: Path, *, verify: bool = True, head_extra: str = "") 
                                                    _etag(variant.sha256, encoding),
                                                    encoding, path=sibling)
         if ctype.startswith(("text/html", "text/javascript")):
-            entry.csp = entry.csp or pages.bundle_csp([])
+            entry.csp = entry.csp or pages.bundle_csp([], scripts)
         index.entries[rel] = entry
         parts = rel.split("/")[:-1]
         for depth in range(1, len(parts) + 1):

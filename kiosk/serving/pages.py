@@ -70,15 +70,46 @@ def inline_script_hashes(html: str) -> list[str]:
     return hashes
 
 
-def bundle_csp(script_hashes: list[str]) -> str:
+#: Stands for the request's origin in a stored CSP (see :func:`csp_for_origin`).
+ORIGIN_PLACEHOLDER = "{origin}"
+#: Script paths outside the bundle that its pages load.
+KIOSK_SCRIPTS = ("/_kiosk/bridge.js",)
+
+
+def script_paths(rel_paths: list[str]) -> list[str]:
+    """The paths scripts of a bundle may come from: its top-level scripts exactly, and
+    each top-level folder that holds scripts (never ``api/``: the kiosk's own API, and
+    JupyterLite's JSON, live there)."""
+    found: set[str] = set()
+    for rel in rel_paths:
+        if not rel.endswith((".js", ".mjs")):
+            continue
+        top, sep, _ = rel.partition("/")
+        if top == "api":
+            continue
+        found.add(f"/{top}/" if sep else f"/{rel}")
+    return [*sorted(found), *KIOSK_SCRIPTS]
+
+
+def csp_for_origin(csp: str, origin: str) -> str:
+    """A stored bundle CSP with the origin the page was loaded from filled in."""
+    return csp.replace(ORIGIN_PLACEHOLDER, origin)
+
+
+def bundle_csp(script_hashes: list[str], paths: list[str] | None = None) -> str:
     """The Content-Security-Policy for bundle pages and scripts.
 
-    Only the kiosk's own origin is allowed anywhere. WebAssembly compilation needs
+    Only the kiosk's own origin is allowed anywhere. Scripts and workers come only from
+    ``paths`` of it (see :func:`script_paths`; never ``/api/``, where ``/api/fetch``
+    answers a stranger's bytes), filled in per request by :func:`csp_for_origin`;
+    without ``paths``, from all of 'self'. WebAssembly compilation needs
     'wasm-unsafe-eval'; Pyodide's JavaScript bridge evaluates code, so 'unsafe-eval'
-    stays (it widens nothing beyond the kiosk's own origin). JupyterLab injects style
-    elements at run time, so styles allow inline.
+    stays (it widens nothing beyond those scripts). JupyterLab injects style elements at
+    run time, so styles allow inline.
     """
-    scripts = " ".join(["'self'", "'wasm-unsafe-eval'", "'unsafe-eval'", *script_hashes])
+    sources = ["'self'"] if paths is None else [ORIGIN_PLACEHOLDER + p for p in paths]
+    scripts = " ".join([*sources, "'wasm-unsafe-eval'", "'unsafe-eval'", *script_hashes])
+    workers = " ".join([*sources, "blob:"])
     return "; ".join([
         "default-src 'self'",
         f"script-src {scripts}",
@@ -86,7 +117,7 @@ def bundle_csp(script_hashes: list[str]) -> str:
         "img-src 'self' data: blob:",
         "font-src 'self' data:",
         "connect-src 'self' data: blob:",
-        "worker-src 'self' blob:",
+        f"worker-src {workers}",
         "frame-src 'self' blob: data:",
         "media-src 'self' data: blob:",
         "manifest-src 'self'",

@@ -21,6 +21,7 @@ from kiosk.errors import BadRequest, NotFound
 from kiosk.serving.index import BundleIndex, Entry, StoredForm
 from kiosk.serving.lesson import pinned_lesson
 from kiosk.serving.negotiate import choose_encoding
+from kiosk.serving.pages import csp_for_origin
 from kiosk.serving.site import api_base_url
 
 # Files up to this size are read in one go in a thread; larger ones go out with sendfile.
@@ -188,6 +189,10 @@ async def send_entry(request: web.Request, entry: Entry) -> web.StreamResponse:
     if form.encoding:
         headers[hdrs.CONTENT_ENCODING] = form.encoding
     headers[hdrs.CONTENT_TYPE] = entry.content_type
+    if entry.csp:
+        # The header itself (request.host would look the machine's name up if missing).
+        origin = f"{request.scheme}://{request.headers.get(hdrs.HOST) or 'localhost'}"
+        headers["Content-Security-Policy"] = csp_for_origin(entry.csp, origin)
     headers[hdrs.ACCEPT_RANGES] = "bytes" if form.encoding is None else "none"
 
     if _not_modified(request, form, entry):

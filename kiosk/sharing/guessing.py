@@ -14,7 +14,7 @@ from aiohttp import web
 
 from kiosk.errors import KioskError
 from kiosk.middleware import Handler
-from kiosk.sharing.ratelimit import MissLimiter
+from kiosk.ratelimit import MissLimiter
 
 MISSES = web.AppKey("share_misses", MissLimiter)
 

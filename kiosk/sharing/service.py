@@ -20,8 +20,8 @@ from kiosk.clock import UNSET_BEFORE, ClockGuard
 from kiosk.config import KioskConfig
 from kiosk.diskspace import DiskProbe
 from kiosk.errors import InsufficientStorage, KioskError
+from kiosk.ratelimit import SlidingWindowLimiter
 from kiosk.secrets import admin_secret_path, load_or_create_secret, signing_key_path
-from kiosk.sharing.ratelimit import SlidingWindowLimiter
 from kiosk.sharing.render import NotebookRenderer
 from kiosk.sharing.store import ShareStore
 from kiosk.sharing.tokens import TokenService
@@ -69,7 +69,8 @@ class SharingService:
                                                  what="new shares")
         self.disk = DiskGuard(disk or DiskProbe(config.data_path),
                               int(config.min_free_disk_mib * 1048576))
-        self.renderer = NotebookRenderer()
+        self.renderer = NotebookRenderer(max_cells=config.render_max_cells,
+                                         timeout=config.render_timeout)
         self.clock = ClockGuard(config.data_path)
         self._tokens: TokenService | None = None
         # Password hashing and body parsing of shares run here, not on the default
@@ -110,6 +111,7 @@ class SharingService:
         self._admin_secret = await asyncio.to_thread(load_or_create_secret, secret_path)
         self._tokens = TokenService(key, self.config.token_days * 86400, clock=self.clock)
         await self.store.start()
+        self.renderer.warm()  # the small lane's worker starts now, not at the first view
         # Compile the nbformat schema now so the first share does not wait for it.
         await asyncio.to_thread(notebook_problem, {"nbformat": 4, "nbformat_minor": 5,
                                                    "metadata": {}, "cells": []})

@@ -173,6 +173,12 @@ def due_items(conn: sqlite3.Connection, now: float, limit: int,
     return items[:limit]
 
 
+def latest_attempt_at(conn: sqlite3.Connection) -> float | None:
+    """The furthest retry time of any row (None: the outbox is empty)."""
+    value = conn.execute("SELECT max(next_attempt_at) FROM outbox").fetchone()[0]
+    return None if value is None else float(value)
+
+
 def next_due_at(conn: sqlite3.Connection) -> float | None:
     """When the earliest row becomes due (None for an empty outbox)."""
     row = conn.execute("SELECT min(next_attempt_at) FROM outbox WHERE refused IS NULL"

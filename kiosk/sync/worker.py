@@ -253,6 +253,8 @@ class SyncWorker:
             if self._reset_requested:
                 self._reset_requested = False
                 await self.db.execute_write_fn(outbox.reset_backoff)
+            else:
+                await self._forget_future_backoff()
             self._status.last_round_at = time.time()
             if await self._probe():
                 await self._keep_session_alive()
@@ -292,7 +294,6 @@ class SyncWorker:
             except Exception as exc:
                 _LOGGER.exception("sync round failed; will retry")
                 self._error(f"sync round failed: {type(exc).__name__}")
-            await self._forget_future_backoff()
             delay = self.config.sync_interval
             if self._status.reachable:
                 due = await self.db.execute_fn(outbox.next_due_at)
@@ -308,10 +309,9 @@ class SyncWorker:
         went back (a Pi rebooting without a battery clock) would otherwise hold them for
         years. Within a run, delays are measured by ``asyncio`` (monotonic).
         """
-        latest = await self.store.execute_read(
-            lambda c: c.execute("SELECT max(next_attempt_at) FROM outbox").fetchone()[0])
+        latest = await self.db.execute_fn(outbox.latest_attempt_at)
         if latest is not None and latest - time.time() > self.config.sync_backoff_max + 60:
-            reset = await self.store.execute_write(outbox.reset_backoff)
+            reset = await self.db.execute_write_fn(outbox.reset_backoff)
             _LOGGER.warning("sync: %d retries were scheduled after %s, beyond the longest "
                             "backoff: the clock went back; retrying now", reset,
                             time.strftime("%Y-%m-%d", time.gmtime(latest)))

@@ -1,0 +1,149 @@
+// The whole student flow in one browser engine, driven by puppeteer-core (Chromium over
+// CDP, Firefox ESR over WebDriver BiDi): open the lesson from "Start coding", run a cell,
+// numpy/pandas/matplotlib with a plot, input(), a file written by Python shows in the file
+// browser and one from the file browser is read by Python, time.sleep, Share, and the
+// shared link in a fresh browser context.
+// Params: { origin, browser: 'firefox'|'chrome', viewport: {width, height}, timeoutMs }
+import puppeteer from 'puppeteer-core';
+import { params, scenario } from './harness.mjs';
+
+const T = params.timeoutMs || 240000;
+const started = Date.now();
+function step(what) {
+  process.stderr.write(`[student_flow ${params.browser} ${((Date.now() - started) / 1000).toFixed(1)}s] ${what}\n`);
+}
+
+async function launchBrowser() {
+  const host = new URL(params.origin).hostname;
+  if (params.browser === 'firefox') {
+    return puppeteer.launch({
+      browser: 'firefox',
+      executablePath: process.env.FIREFOX || '/usr/bin/firefox-esr',
+      headless: true,
+      protocolTimeout: T,
+      extraPrefsFirefox: {
+        // The test name resolves to loopback; nothing else is reachable.
+        'network.dns.localDomains': host,
+        'network.proxy.type': 0,
+        'browser.shell.checkDefaultBrowser': false,
+      },
+    });
+  }
+  return puppeteer.launch({
+    browser: 'chrome',
+    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+    headless: true,
+    protocolTimeout: T,
+    args: ['--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-dev-shm-usage',
+      `--host-resolver-rules=MAP ${host} 127.0.0.1, MAP * ~NOTFOUND`],
+  });
+}
+
+// Run code in the current notebook's kernel as a cell would; answer input() prompts.
+async function run(page, code, answers = []) {
+  return page.evaluate(async (code, answers) => {
+    const w = window.jupyterapp.shell.currentWidget;
+    const kernel = w.sessionContext.session.kernel;
+    const outputs = [];
+    const prompts = [];
+    const future = kernel.requestExecute({ code, allow_stdin: true, store_history: true });
+    future.onStdin = (msg) => {
+      prompts.push(msg.content.prompt);
+      future.sendInputReply({ status: 'ok', value: answers.shift() ?? '' }, msg.header);
+    };
+    future.onIOPub = (msg) => {
+      const t = msg.header.msg_type;
+      if (['stream', 'display_data', 'execute_result', 'error'].includes(t)) {
+        const c = msg.content;
+        outputs.push({ type: t, text: String(c.text || (c.data && c.data['text/plain']) || c.evalue || ''),
+          mimes: c.data ? Object.keys(c.data) : [] });
+      }
+    };
+    const reply = await future.done;
+    return { status: reply.content.status, outputs, prompts };
+  }, code, answers);
+}
+
+const text = (r) => r.outputs.map((o) => o.text).join('');
+
+scenario(async () => {
+  const browser = await launchBrowser();
+  const out = { browser: params.browser, version: await browser.version() };
+  try {
+    // A fresh tab: Firefox's first puppeteer tab never gets focus.
+    const page = await browser.newPage();
+    await page.setViewport(params.viewport);
+    step('landing → Start coding');
+    await page.goto(`${params.origin}/`, { waitUntil: 'load' });
+    await Promise.all([
+      page.waitForNavigation({ waitUntil: 'load', timeout: T }),
+      page.click('a.start'),
+    ]);
+    await page.waitForFunction(() => document.body.dataset.kioskLesson, { timeout: T });
+    out.secure = await page.evaluate(() => window.isSecureContext);
+    out.lesson = await page.evaluate(() => document.body.dataset.kioskLesson);
+    out.firstCellWidth = await page.evaluate(() => {
+      const cell = document.querySelector('.jp-NotebookPanel:not(.lm-mod-hidden) .jp-Cell');
+      return cell ? cell.getBoundingClientRect().width : 0;
+    });
+    out.scrollWidth = await page.evaluate(() => document.documentElement.scrollWidth);
+
+    step('a new notebook with a kernel');
+    await page.evaluate(() => { void window.jupyterapp.commands.execute('notebook:create-new', { kernelName: 'python' }); });
+    await page.waitForFunction(() => {
+      const w = window.jupyterapp.shell.currentWidget;
+      const k = w && w.sessionContext && w.sessionContext.session && w.sessionContext.session.kernel;
+      return k && k.status === 'idle';
+    }, { timeout: T, polling: 250 });
+
+    step('cells');
+    out.cell = text(await run(page, 'print(6 * 7)'));
+    const sci = await run(page, [
+      'import numpy as np, pandas as pd, matplotlib.pyplot as plt',
+      'df = pd.DataFrame({"x": np.arange(5), "y": np.arange(5) ** 2})',
+      'print("sum", int(df["y"].sum()))',
+      'plt.plot(df["x"], df["y"]); plt.show()',
+    ].join('\n'));
+    out.science = { text: text(sci), mimes: sci.outputs.flatMap((o) => o.mimes), status: sci.status };
+    const asked = await run(page, 'name = input("Your name? ")\nprint("Hello", name)', ['Ada']);
+    out.input = { text: text(asked), prompts: asked.prompts };
+    out.written = text(await run(page, 'open("from_python.txt", "w").write("made by Python")\nimport os\nprint(os.getcwd())'));
+    await page.waitForFunction(async () => {
+      try {
+        const m = await window.jupyterapp.serviceManager.contents.get('from_python.txt', { content: true });
+        return m.content === 'made by Python';
+      } catch { return false; }
+    }, { timeout: 30000, polling: 500 });
+    out.fileBrowserHasPythonFile = await page.evaluate(async () => {
+      await window.jupyterapp.commands.execute('filebrowser:refresh').catch(() => {});
+      const listing = await window.jupyterapp.serviceManager.contents.get('', { content: true });
+      return listing.content.some((f) => f.name === 'from_python.txt');
+    });
+    await page.evaluate(() => window.jupyterapp.serviceManager.contents.save('from_browser.txt',
+      { type: 'file', format: 'text', content: 'made in the file browser' }));
+    out.read = text(await run(page, 'print(open("from_browser.txt").read())'));
+    out.sleep = text(await run(page, 'import time\nt0 = time.time()\ntime.sleep(1.2)\nprint(round(time.time() - t0, 1) >= 1.1)'));
+
+    step('Share');
+    await page.evaluate(() => { void window.jupyterapp.commands.execute('kiosk:share'); });
+    await page.waitForSelector('.jp-Dialog [data-kiosk=link]', { timeout: T });
+    out.link = await page.$eval('.jp-Dialog [data-kiosk=link]', (el) => el.value);
+    out.code = await page.$eval('.jp-Dialog [data-kiosk=code]', (el) => el.textContent.trim());
+    await page.click('.jp-Dialog .jp-Dialog-button.jp-mod-accept');
+
+    step('the shared link in a fresh context');
+    const fresh = await browser.createBrowserContext();
+    const other = await fresh.newPage();
+    await other.setViewport(params.viewport);
+    await other.goto(out.link, { waitUntil: 'load' });
+    await other.waitForFunction(() => document.body.dataset.kioskOpened, { timeout: T });
+    await other.waitForSelector('[data-kiosk=view-only-banner]', { timeout: T });
+    out.opened = await other.evaluate(() => document.body.dataset.kioskOpened);
+    out.sharedOutputs = await other.evaluate(() => Array.from(document.querySelectorAll(
+      '.jp-NotebookPanel:not(.lm-mod-hidden) .jp-OutputArea-output')).map((o) => o.textContent));
+    await fresh.close();
+    return out;
+  } finally {
+    await browser.close();
+  }
+});
