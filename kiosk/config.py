@@ -281,6 +281,9 @@ class KioskConfig:
         "extra authentication header).", check=_header_name)
     upstream_auth_value: str | None = _setting(
         None, "Value of that extra header.", secret=True, check=_header_value)
+    sync_student_names: bool = _setting(False, "Send the name a student typed in the Share "
+                                        "dialog upstream with the notebook (as its "
+                                        "metadata.authors); off: names stay on the kiosk.")
 
     # Hostile clients (see docs/security.md)
     rate_miss_per_minute: int = _setting(10, "Share links that do not exist one client "

@@ -36,8 +36,11 @@ def _siblings(path: Path) -> None:
 
 
 def make_bundle(bundles_dir: Path, name: str = "fake-1", *, activate: bool = True,
-                outside: Path | None = None) -> Path:
-    """Write a fake bundle into bundles_dir/name (with manifest); optionally activate it."""
+                outside: Path | None = None,
+                extra: dict[str, bytes | str] | None = None) -> Path:
+    """Write a fake bundle into bundles_dir/name (with manifest); optionally activate it.
+
+    ``extra``: more files (path → content), e.g. other lesson notebooks under files/."""
     root = bundles_dir / name
     files: dict[str, bytes | str] = {
         "index.html": "<!doctype html><html><head><title>x</title></head><body>root</body></html>",
@@ -56,6 +59,7 @@ def make_bundle(bundles_dir: Path, name: str = "fake-1", *, activate: bool = Tru
                                            "nbformat_minor": 5}),
         "files/data.csv": "a,b\n1,2\n",
         "notebooks/index.html": "<!doctype html><html><head></head><body>nb</body></html>",
+        **(extra or {}),
     }
     for rel, content in files.items():
         path = root / rel

@@ -57,7 +57,7 @@ DEPENDS: dict[str, set[str]] = {
 # The modules of a capability that others may import (a top-level module is its own).
 INTERFACES: dict[str, set[str]] = {
     "bundle": {"kiosk.bundle.active", "kiosk.bundle.catalog", "kiosk.bundle.manifest"},
-    "serving": {"kiosk.serving.state"},
+    "serving": {"kiosk.serving.state", "kiosk.serving.lesson"},
     "discovery": {"kiosk.discovery.keys", "kiosk.discovery.interfaces"},
     "downloads": {"kiosk.downloads", "kiosk.downloads.cache"},
     "sharing": {"kiosk.sharing.keys", "kiosk.sharing.store", "kiosk.sharing.upstream",

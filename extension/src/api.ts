@@ -94,6 +94,39 @@ function safeStorage(): Storage | null {
   }
 }
 
+/** Where the name a student typed in the Share dialog is remembered (this browser only). */
+export const STUDENT_NAME_KEY = 'kiosk-share:student-name';
+/** The kiosk-only request header carrying that name (JE clients never send it). */
+export const STUDENT_NAME_HEADER = 'X-Kiosk-Student-Name';
+/** Characters of a name kept at most (the kiosk refuses more). */
+export const STUDENT_NAME_MAX = 60;
+
+/** The name this student typed in the Share dialog, or '' (none). */
+export function studentName(): string {
+  return (safeStorage()?.getItem(STUDENT_NAME_KEY) || '').trim();
+}
+
+/** Whether `url` is on the origin that served this page (the kiosk itself). */
+function sameOrigin(url: string): boolean {
+  try {
+    return new URL(url, window.location.href).origin === window.location.origin;
+  } catch {
+    return false;
+  }
+}
+
+/** Remember (or, when empty, forget) the student's name in this browser. */
+export function rememberStudentName(name: string): void {
+  const clean = Array.from(name.replace(/[\p{C}]/gu, '').replace(/\s+/g, ' ').trim())
+    .slice(0, STUDENT_NAME_MAX)
+    .join('');
+  if (clean) {
+    safeStorage()?.setItem(STUDENT_NAME_KEY, clean);
+  } else {
+    safeStorage()?.removeItem(STUDENT_NAME_KEY);
+  }
+}
+
 export class SharingClient {
   constructor(base?: string) {
     this._base = base || apiBaseUrl();
@@ -178,6 +211,12 @@ export class SharingClient {
     const headers: Record<string, string> = { 'Content-Type': 'application/json' };
     if (auth && this._token) {
       headers['Authorization'] = `Bearer ${this._token}`;
+    }
+    // Only to the kiosk that served this page: a JE service elsewhere would refuse the
+    // unknown header in its CORS preflight, and the name is for the kiosk only.
+    const student = sameOrigin(this._base) ? studentName() : '';
+    if (auth && student && (method === 'POST' || method === 'PUT')) {
+      headers[STUDENT_NAME_HEADER] = encodeURIComponent(student);
     }
     let response: Response;
     try {

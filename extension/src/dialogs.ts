@@ -3,7 +3,13 @@ import { Dialog, showDialog } from '@jupyterlab/apputils';
 import { Widget } from '@lumino/widgets';
 import qrcode from 'qrcode-generator';
 
-import { fetchUpstream, IUpstreamInfo } from './api';
+import {
+  fetchUpstream,
+  IUpstreamInfo,
+  rememberStudentName,
+  studentName,
+  STUDENT_NAME_MAX
+} from './api';
 import { IMyNotebook, listMine, shareCode, shareLink } from './store';
 
 const SVG_NS = 'http://www.w3.org/2000/svg';
@@ -132,6 +138,8 @@ export interface IShareView {
   /** A sentence above the link, e.g. "This is a new link". */
   note?: string;
   viewOnly?: boolean;
+  /** Called after the student changed their name: send it to the kiosk. */
+  onNameChange?: () => void;
 }
 
 /** What the take-home part of the Share dialog shows. */
@@ -260,6 +268,29 @@ class ShareBody extends Widget {
   }
 }
 
+/** "Your name": optional, remembered in this browser, seen by the teacher only. */
+function studentNameField(view: IShareView): HTMLElement {
+  const box = el('div', { class: 'kiosk-ShareDialog-student' });
+  const input = el('input', {
+    id: 'kiosk-student-name',
+    type: 'text',
+    autocomplete: 'name',
+    maxlength: String(STUDENT_NAME_MAX),
+    'data-kiosk': 'student-name'
+  });
+  input.value = studentName();
+  input.addEventListener('change', () => {
+    rememberStudentName(input.value);
+    view.onNameChange?.();
+  });
+  box.append(
+    el('label', { for: 'kiosk-student-name', class: 'kiosk-ShareDialog-label' }, 'Your name (optional)'),
+    input,
+    el('div', { class: 'kiosk-ShareDialog-hint' }, 'Only your teacher sees it, on this kiosk.')
+  );
+  return box;
+}
+
 /** The body of the Share dialog. */
 export function shareBody(view: IShareView): Widget {
   const link = shareLink(view);
@@ -293,6 +324,9 @@ export function shareBody(view: IShareView): Widget {
   node.append(top, el('div', { class: 'kiosk-ShareDialog-label' }, 'Link'), linkRow(link));
   const takeHomeNode = el('div', { class: 'kiosk-TakeHome', 'data-kiosk': 'take-home' });
   node.append(takeHomeNode);
+  if (!view.viewOnly) {
+    node.append(studentNameField(view));
+  }
   return new ShareBody(node, new TakeHome(view.id, takeHomeNode));
 }
 

@@ -104,7 +104,11 @@ export class Sharer {
         id: meta(model, META.sharedId),
         readableId: meta(model, META.readableId) ?? null,
         name: notebookName(panel),
-        note
+        note,
+        // Sent once the dialog closes (the `finally` below PUTs a pending change).
+        onNameChange: () => {
+          this._state(panel).pending = true;
+        }
       });
     } catch (err) {
       console.warn('kiosk share failed', err);

@@ -18,7 +18,7 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 
 from kiosk.config import KioskConfig
-from kiosk.dashboard import datasets, language
+from kiosk.dashboard import datasets, language, lesson
 from kiosk.dashboard.auth import LOGIN_TRIES, LOGIN_WINDOW_SECONDS, Sessions
 from kiosk.dashboard.clients import RecentClients
 from kiosk.dashboard.figures import prime_cpu_percent
@@ -26,6 +26,7 @@ from kiosk.dashboard.keys import LOGIN_LIMITER, RECENT_CLIENTS, SESSIONS
 from kiosk.dashboard.titles import TITLES, TitleCache
 from kiosk.dashboard.views import routes
 from kiosk.ratelimit import SlidingWindowLimiter
+from kiosk.serving.lesson import LESSON_FILE, LESSON_PIN, LessonPin
 from kiosk.sharing.keys import SHARING
 
 __all__ = ["setup"]
@@ -43,12 +44,14 @@ def setup(app: web.Application, config: KioskConfig) -> None:
     app[SESSIONS] = Sessions()
     app[RECENT_CLIENTS] = RecentClients()
     app[TITLES] = TitleCache()
+    app[LESSON_PIN] = LessonPin(config.data_path / LESSON_FILE)
     app[LOGIN_LIMITER] = SlidingWindowLimiter(LOGIN_TRIES, window=LOGIN_WINDOW_SECONDS,
                                               what="sign-in attempts")
     app.on_response_prepare.append(record_client)
 
     async def dashboard_ctx(app: web.Application) -> AsyncIterator[None]:
         await asyncio.to_thread(prime_cpu_percent)
+        await asyncio.to_thread(app[LESSON_PIN].load)
         if app[SHARING].admin_secret_is_new:
             _LOGGER.warning(
                 "first start: the teacher's admin secret is %s (sign in at /admin; "
@@ -60,3 +63,4 @@ def setup(app: web.Application, config: KioskConfig) -> None:
     app.router.add_routes(routes())
     app.router.add_routes(datasets.routes())
     app.router.add_routes(language.routes())
+    app.router.add_routes(lesson.routes())

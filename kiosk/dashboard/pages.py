@@ -9,6 +9,7 @@ tests and screen readers can find them.
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -17,6 +18,7 @@ from aiohttp import web
 
 from kiosk import __version__
 from kiosk.dashboard.figures import Overview
+from kiosk.dashboard.lesson import LessonView
 from kiosk.i18n import LANGUAGE_PIN, N_, language_choices
 from kiosk.sharing.store import ShareSummary
 from kiosk.templating import Markup, gettext_for, render
@@ -29,6 +31,7 @@ MESSAGES = {
     "switched": N_("The bundle was switched; the kiosk serves it within a few seconds."),
     "signed-out": N_("You are signed out."),
     "language": N_("The language of the kiosk's pages was changed."),
+    "lesson": N_("The lesson of the day was changed: \"Start coding\" opens it now."),
 }
 
 Gettext = Callable[[str], str]
@@ -63,6 +66,14 @@ def human_duration(seconds: float | None, _: Gettext = _same) -> str:
     if minutes:
         return _("%(minutes)d min") % {"minutes": minutes}
     return _("%(seconds)d s") % {"seconds": total}
+
+
+def saved_at(timestamp: float) -> str:
+    """When a share was saved, in the kiosk's local time: ``09:14`` today, else the date."""
+    moment = time.localtime(timestamp)
+    if time.strftime("%Y-%m-%d", moment) == time.strftime("%Y-%m-%d"):
+        return time.strftime("%H:%M", moment)
+    return time.strftime("%Y-%m-%d %H:%M", moment)
 
 
 def render_login(request: web.Request, *, kiosk_name: str, error: str | None = None,
@@ -127,12 +138,30 @@ def _key_values(values: dict[str, Any], _: Gettext) -> list[tuple[str, str]]:
     return [(k.replace("_", " "), _value(v, _)) for k, v in values.items()]
 
 
-def _bundle(ov: Overview) -> dict[str, Any] | None:
+#: the packages a lesson names, shown in the short versions table when the bundle has them
+KEY_PACKAGES = ("numpy", "pandas", "matplotlib", "scipy", "scikit-learn", "sympy")
+#: the short table's labels for the bundle's own components (others keep their key)
+_COMPONENTS = {"python": "Python", "pyodide": "Pyodide", "jupyterlite_core": "JupyterLite",
+               "pyodide_kernel": "Pyodide kernel"}
+
+
+def bundle_view(ov: Overview) -> dict[str, Any] | None:
+    """The active bundle, its versions as a short table and every package apart."""
     if ov.bundle is None:
         return None
+    versions: dict[str, Any] = ov.bundle.get("versions") or {}
+    listed = versions.get("packages")
+    packages: dict[str, Any] = listed if isinstance(listed, dict) else {}
+    order = list(_COMPONENTS)
+    # The bundle's components first, in a fixed order; any other plain entry after them.
+    short = [(_COMPONENTS.get(k, k), str(v)) for k, v in sorted(
+        versions.items(), key=lambda kv: order.index(kv[0]) if kv[0] in order else len(order))
+        if not isinstance(v, dict | list)]
+    short += [(name, str(packages[name])) for name in KEY_PACKAGES if name in packages]
     return {"name": ov.bundle["name"], "profile": ov.bundle["profile"],
-            "built_at": ov.bundle.get("built_at") or "?",
-            "versions": sorted((ov.bundle.get("versions") or {}).items())}
+            "built_at": ov.bundle.get("built_at") or "?", "versions": short,
+            "packages": sorted(((k, str(v)) for k, v in packages.items()),
+                               key=lambda kv: kv[0].casefold())}
 
 
 def _peers(ov: Overview) -> list[dict[str, Any]]:
@@ -142,9 +171,15 @@ def _peers(ov: Overview) -> list[dict[str, Any]]:
              "version": p["version"] or "?"} for p in ov.peers]
 
 
+def is_off(values: dict[str, Any]) -> bool:
+    """Whether a status section is of a feature that is off (``enabled`` or ``up`` false):
+    the dashboard collapses it to one line."""
+    return values.get("enabled") is False or values.get("up") is False
+
+
 def _extra_sections(ov: Overview, _: Gettext) -> list[dict[str, Any]]:
     return [{"key": key, "title": key.replace("_", " ").capitalize(),
-             "rows": _key_values(values, _)}
+             "rows": _key_values(values, _), "off": is_off(values)}
             for key, values in sorted(ov.sections.items()) if key not in {"discovery"}]
 
 
@@ -165,7 +200,8 @@ def render_dashboard(request: web.Request, ov: Overview, *, csrf: str,
                      take_home: dict[str, TakeHomeLink] | None = None,
                      waiting: set[str] | None = None,
                      titles: dict[str, str] | None = None,
-                     refused: dict[str, str] | None = None) -> str:
+                     refused: dict[str, str] | None = None,
+                     lesson: LessonView | None = None) -> str:
     """The signed-in dashboard.
 
     ``take_home``: share id → its link upstream, for synced shares; ``waiting``: ids of
@@ -183,12 +219,23 @@ def render_dashboard(request: web.Request, ov: Overview, *, csrf: str,
             "id": s.id, "readable_id": s.readable_id, "name": s.name,
             # The notebook's first heading; shown with the file name when they differ.
             "title": named.get(s.id), "stem": (s.name or "").removesuffix(".ipynb"),
+            # What the student typed in the Share dialog (escaped by the template).
+            "student": s.student_name, "saved": saved_at(s.updated_at),
+            "saved_iso": time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(s.updated_at)),
             "size_text": human_bytes(s.size, _), "waiting": s.id in queued,
             "refused": (refused or {}).get(s.id),
             "link": None if link is None else {
                 "url": link.url, "label": link.label, "qr": Markup(link.qr_svg),
                 "up_to_date": link.up_to_date},
         })
+    copies = [{
+        "readable_id": c.readable_id, "student": c.student_name,
+        "title": named.get(c.id) or (c.name or "").removesuffix(".ipynb"),
+        "saved": saved_at(c.updated_at),
+        "saved_iso": time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(c.updated_at)),
+    } for c in (lesson.copies if lesson is not None else [])]
+    # Side by side in the order a teacher scans a class list: by name, nameless last.
+    copies.sort(key=lambda c: (c["student"] is None, (c["student"] or "").casefold()))
     choices = [b for b in ov.bundles if b.error is None]
     switchable = len(choices) > 1 or (bool(choices) and ov.bundle is None)
     return render(
@@ -199,11 +246,11 @@ def render_dashboard(request: web.Request, ov: Overview, *, csrf: str,
         health=_health(ov, _), sync_enabled=bool(ov.sync.get("enabled")),
         sync_available=sync_available,
         sync_details=_key_values({k: v for k, v in ov.sync.items() if k != "enabled"}, _),
-        bundle=_bundle(ov), bundle_error=ov.bundle_error,
+        bundle=bundle_view(ov), bundle_error=ov.bundle_error,
         bundle_choices=choices if switchable else [],
         peers=_peers(ov), qr=Markup(qr_svg), join_url=join_url,
         extra_sections=_extra_sections(ov, _), language_pin=language_pin,
         languages=language_choices(),
-        shares=rows, search=search, matching=matching,
+        shares=rows, search=search, matching=matching, lesson=lesson, lesson_copies=copies,
         # The take-home column appears once sync is on, or once any share went upstream.
         with_links=sync_available or bool(links))

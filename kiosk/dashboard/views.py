@@ -20,6 +20,7 @@ from kiosk.bundle.catalog import built_bundles
 from kiosk.dashboard import auth, csrf
 from kiosk.dashboard.figures import gather_overview
 from kiosk.dashboard.keys import LOGIN_LIMITER, RECENT_CLIENTS, SESSIONS
+from kiosk.dashboard.lesson import lesson_view
 from kiosk.dashboard.pages import MESSAGES, TakeHomeLink, render_dashboard, render_login
 from kiosk.dashboard.titles import TITLES, share_titles
 from kiosk.errors import BadRequest, Forbidden, NotFound
@@ -113,6 +114,7 @@ async def dashboard(request: web.Request) -> web.Response:
     store = request.app[STORE]
     shares = await store.list(search=search or None, limit=SHARES_SHOWN)
     matching = await store.count(search=search or None) if search else overview.shares_total
+    lesson = await lesson_view(request.app)
     url = viewer_url(request)
     qr = await asyncio.to_thread(qr_svg, url, title=f"QR code for {url}")
     return _page(render_dashboard(
@@ -122,7 +124,8 @@ async def dashboard(request: web.Request) -> web.Response:
         take_home=await take_home_links(request.app, shares),
         waiting=await waiting_shares(request.app, shares),
         refused=await request.app[SYNC_WORKER].refusals([s.id for s in shares]),
-        titles=await share_titles(request.app[TITLES], store, shares)))
+        titles=await share_titles(request.app[TITLES], store, [*shares, *lesson.copies]),
+        lesson=lesson))
 
 
 async def login(request: web.Request) -> web.StreamResponse:

@@ -20,6 +20,7 @@ from aiohttp import hdrs, web
 from kiosk import i18n
 from kiosk.errors import BadRequest, NotFound
 from kiosk.serving.index import BundleIndex, Entry, StoredForm
+from kiosk.serving.lesson import pinned_lesson
 from kiosk.serving.negotiate import choose_encoding
 from kiosk.serving.pages import csp_for_origin
 from kiosk.serving.schedule import PACER, Pacer, pace_body, send_paced
@@ -182,6 +183,9 @@ def rewrite_lite_config(entry: Entry, request: web.Request) -> bytes:
         if isinstance(plugin, dict):
             plugin["locale"] = i18n.JUPYTERLAB_LOCALES.get(i18n.request_language(request),
                                                            "en")
+    lesson = pinned_lesson(request.app)  # the lesson of the day (kiosk.serving.lesson)
+    if lesson is not None:
+        data["kioskLesson"] = lesson
     return (json.dumps(config, indent=2) + "\n").encode("utf-8")
 
 

@@ -26,6 +26,7 @@ from kiosk.errors import (
 )
 from kiosk.sharing import ids
 from kiosk.sharing.keys import SHARING
+from kiosk.sharing.names import STUDENT_NAME_HEADER, parse_student_name
 from kiosk.sharing.service import SharingService
 from kiosk.sharing.store import IdempotencyKey, Share, UpdateGrant, WriteResult
 from kiosk.sharing.tokens import TokenClaims, bearer_token
@@ -208,6 +209,7 @@ async def create_notebook(request: web.Request) -> web.Response:
     body = await read_body(request, limit + WRAPPER_SLACK,
                            message=too_large_message(request.content_length, limit))
     parsed = await service.run_cpu(parse_post_body, body, limit)
+    student_name = parse_student_name(request.headers.get(STUDENT_NAME_HEADER))
     password_hash = None
     if parsed.password:
         hashed = await service.run_cpu(bcrypt.hashpw, parsed.password.encode(),
@@ -215,7 +217,8 @@ async def create_notebook(request: web.Request) -> web.Response:
         password_hash = hashed.decode()
     result = await service.store.create(
         parsed.notebook.text, owner_session=claims.session_id, name=parsed.notebook.name,
-        password_hash=password_hash, idempotency=_idempotency(request, claims, body))
+        password_hash=password_hash, student_name=student_name,
+        idempotency=_idempotency(request, claims, body))
     _LOGGER.info("shared notebook %s (%s, %d bytes)", result.share.readable_id,
                  result.share.id, result.share.size)
     return _saved(service, result,
@@ -230,9 +233,10 @@ async def _update(request: web.Request, ref: str, *, by_readable_id: bool) -> we
     limit = service.config.max_notebook_bytes
     body = await read_body(request, limit)
     notebook = await service.run_cpu(parse_put_body, body, limit)
+    student_name = parse_student_name(request.headers.get(STUDENT_NAME_HEADER))
     result = await service.store.update(
         ref, notebook.text, grant=UpdateGrant(claims.session_id, claims.notebook_id),
-        name=notebook.name, by_readable_id=by_readable_id,
+        name=notebook.name, by_readable_id=by_readable_id, student_name=student_name,
         idempotency=_idempotency(request, claims, body))
     _LOGGER.info("updated notebook %s to version %d", result.share.readable_id,
                  result.share.version)
@@ -281,7 +285,8 @@ async def get_by_readable_id(request: web.Request) -> web.Response:
 CORS_HEADERS = {
     "Access-Control-Allow-Origin": "*",
     "Access-Control-Allow-Methods": "GET, POST, PUT",
-    "Access-Control-Allow-Headers": f"Authorization, Content-Type, {IDEMPOTENCY_HEADER}",
+    "Access-Control-Allow-Headers": ("Authorization, Content-Type, "
+                                     f"{IDEMPOTENCY_HEADER}, {STUDENT_NAME_HEADER}"),
     "Access-Control-Max-Age": "600",
 }
 

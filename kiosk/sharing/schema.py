@@ -37,4 +37,11 @@ SHARING_SCHEMA = Schema("sharing", (
         )""",
         "CREATE INDEX idempotency_created_at ON idempotency_keys(created_at)",
     ),
+    (
+        # 2: the name a student may type in the Share dialog (kept on the kiosk; sent
+        # upstream only when the teacher allows it). Never an address.
+        "ALTER TABLE shares ADD COLUMN student_name TEXT",
+        # The dashboard groups the class's copies of the lesson of the day by file name.
+        "CREATE INDEX shares_name ON shares(name)",
+    ),
 ))

@@ -53,6 +53,8 @@ class ShareSummary:
     created_at: float
     updated_at: float
     has_password: bool
+    #: the name the student typed in the Share dialog (kiosk only), if any
+    student_name: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +71,8 @@ class Share:
     owner_session: str
     password_hash: str | None
     content: str
+    #: the name the student typed in the Share dialog (kiosk only), if any
+    student_name: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,9 +106,9 @@ class UpdateGrant:
 #: ids per ``IN (…)`` query (well under SQLite's 32,766 bound parameters)
 _BATCH = 500
 _SHARE_COLUMNS = ("id, readable_id, name, version, size, created_at, updated_at, "
-                  "owner_session, password_hash, content")
+                  "owner_session, password_hash, content, student_name")
 _SUMMARY_COLUMNS = ("id, readable_id, name, version, size, created_at, updated_at, "
-                    "password_hash IS NOT NULL")
+                    "password_hash IS NOT NULL, student_name")
 
 
 def _share(row: Any) -> Share:
@@ -112,7 +116,8 @@ def _share(row: Any) -> Share:
 
 
 def _summary(row: Any) -> ShareSummary:
-    return ShareSummary(row[0], row[1], row[2], row[3], row[4], row[5], row[6], bool(row[7]))
+    return ShareSummary(row[0], row[1], row[2], row[3], row[4], row[5], row[6], bool(row[7]),
+                        row[8])
 
 
 def _like(search: str) -> str:
@@ -155,9 +160,13 @@ class ShareStore:
     # ------------------------------------------------------------------- writes
 
     async def create(self, content: str, *, owner_session: str, name: str | None = None,
-                     password_hash: str | None = None,
+                     password_hash: str | None = None, student_name: str | None = None,
                      idempotency: IdempotencyKey | None = None) -> WriteResult:
-        """Store a new share under a fresh UUID and readable id; answer after the commit."""
+        """Store a new share under a fresh UUID and readable id; answer after the commit.
+
+        ``student_name`` is the checked name from the Share dialog (see
+        :func:`kiosk.sharing.names.parse_student_name`), or None.
+        """
         def work(conn: sqlite3.Connection) -> WriteResult:
             if idempotency is not None:
                 replay = self._replay(conn, idempotency)
@@ -170,9 +179,9 @@ class ShareStore:
                 readable = ids.new_readable_id()
                 try:
                     conn.execute(
-                        f"INSERT INTO shares ({_SHARE_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?)",  # noqa: S608
+                        f"INSERT INTO shares ({_SHARE_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?)",  # noqa: S608
                         (share_id, readable, name, 1, size, now, now,
-                         owner_session, password_hash, content))
+                         owner_session, password_hash, content, student_name))
                     break
                 except sqlite3.IntegrityError as exc:
                     if "readable_id" not in str(exc):
@@ -185,15 +194,18 @@ class ShareStore:
                 self._remember(conn, idempotency, share_id, 201, now)
             # Built from what was written: reading 200 KB back would only cost time.
             share = Share(share_id, readable, name, 1, size, now, now, owner_session,
-                          password_hash, content)
+                          password_hash, content, student_name)
             return WriteResult(share, 201)
 
         return await self.db.execute_write_fn(work, on_commit=self._changed)
 
     async def update(self, ref: str, content: str, *, grant: UpdateGrant,
                      name: str | None = None, by_readable_id: bool = False,
+                     student_name: str | None = None,
                      idempotency: IdempotencyKey | None = None) -> WriteResult:
         """Replace a share's content; :class:`Forbidden` unless ``grant`` owns it.
+
+        A ``student_name`` replaces the one kept; None keeps it (JE clients send none).
 
         ``ref`` is the UUID, or the readable id (normalized) when ``by_readable_id``.
         The owner stays the creating session: a password-unlocked update does not
@@ -207,10 +219,12 @@ class ShareStore:
             column = "readable_id" if by_readable_id else "id"
             row = conn.execute(
                 "SELECT id, readable_id, name, version, created_at, owner_session, "  # noqa: S608
-                f"password_hash FROM shares WHERE {column} = ?", (ref,)).fetchone()
+                f"password_hash, student_name FROM shares WHERE {column} = ?",
+                (ref,)).fetchone()
             if row is None:
                 raise NotFound(f"There is no shared notebook '{ref}'.")
-            share_id, readable, _, version, created_at, owner, password_hash = row
+            share_id, readable, _, version, created_at, owner, password_hash, kept = row
+            new_name = kept if student_name is None else student_name
             if grant.session_id != owner and grant.notebook_id != share_id:
                 raise Forbidden("This notebook belongs to another session; share a copy "
                                 "instead, or get a token with its password.")
@@ -218,13 +232,13 @@ class ShareStore:
             size = len(content.encode())
             conn.execute(
                 "UPDATE shares SET content = ?, size = ?, name = ?, version = version + 1, "
-                "updated_at = ? WHERE id = ?",
-                (content, size, name, now, share_id))
+                "updated_at = ?, student_name = ? WHERE id = ?",
+                (content, size, name, now, new_name, share_id))
             self._run_hooks(conn, share_id, version + 1)
             if idempotency is not None:
                 self._remember(conn, idempotency, share_id, 200, now)
             share = Share(share_id, readable, name, version + 1, size, created_at, now, owner,
-                          password_hash, content)
+                          password_hash, content, new_name)
             return WriteResult(share, 200)
 
         return await self.db.execute_write_fn(work, on_commit=self._changed)
@@ -302,6 +316,17 @@ class ShareStore:
 
         return await self.db.execute_fn(work)
 
+    async def list_named(self, name: str, *, limit: int = 200) -> list[ShareSummary]:
+        """Shares whose file name is ``name`` (the class's copies of one lesson), newest
+        first; read through the ``shares_name`` index."""
+        def work(conn: sqlite3.Connection) -> list[ShareSummary]:
+            rows = conn.execute(
+                f"SELECT {_SUMMARY_COLUMNS} FROM shares WHERE name = ? "  # noqa: S608
+                "ORDER BY updated_at DESC, id LIMIT ?", (name, limit)).fetchall()
+            return [_summary(r) for r in rows]
+
+        return await self.db.execute_fn(work)
+
     async def list(self, *, search: str | None = None, limit: int = 100,
                    offset: int = 0) -> list[ShareSummary]:
         """Shares, newest change first; ``search`` matches ids and names (no content)."""
@@ -369,7 +394,8 @@ class ShareStore:
             return "", ()
         like = _like(search.strip().lower())
         return ("WHERE readable_id LIKE ? ESCAPE '\\' OR id LIKE ? ESCAPE '\\' "
-                "OR lower(name) LIKE ? ESCAPE '\\'", (like, like, like))
+                "OR lower(name) LIKE ? ESCAPE '\\' OR lower(student_name) LIKE ? ESCAPE '\\'",
+                (like, like, like, like))
 
     @staticmethod
     def _replay(conn: sqlite3.Connection, key: IdempotencyKey) -> WriteResult | None:

@@ -59,6 +59,8 @@ class WorkUnit:
     version: int
     content: str
     link: UpstreamLink | None
+    #: the name the student typed when sharing (sent only with sync_student_names)
+    student_name: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -190,11 +192,12 @@ def load_unit(conn: sqlite3.Connection, share_id: str) -> WorkUnit | None:
                         (share_id,)).fetchone()
     if item is None:
         return None
-    share = conn.execute("SELECT version, content FROM shares WHERE id = ?",
+    share = conn.execute("SELECT version, content, student_name FROM shares WHERE id = ?",
                          (share_id,)).fetchone()
     if share is None:
         return WorkUnit(OutboxItem(*item), 0, "", None)
-    return WorkUnit(OutboxItem(*item), int(share[0]), str(share[1]), get_link(conn, share_id))
+    return WorkUnit(OutboxItem(*item), int(share[0]), str(share[1]), get_link(conn, share_id),
+                    share[2])
 
 
 def is_queued(conn: sqlite3.Connection, share_id: str) -> bool:

@@ -454,7 +454,8 @@ class SyncWorker:
             # start afresh there.
             await self.db.execute_write_fn(lambda c: outbox.delete_link(c, share_id))
             link = None
-        content = await asyncio.to_thread(upstream_content, unit.content)
+        author = unit.student_name if self.config.sync_student_names else None
+        content = await asyncio.to_thread(upstream_content, unit.content, author)
         if content is not unit.content:
             unit = dataclasses.replace(unit, content=content)
         if link is None or link.upstream_id is None:
