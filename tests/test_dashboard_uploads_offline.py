@@ -52,6 +52,7 @@ def test_an_upload_is_served_from_the_kiosk_when_its_copy_is_old(tmp_path: Path)
     assert done.returncode == 0, done.stderr
     url, how, content_type, same = json.loads(done.stdout.splitlines()[-1])
     assert url == "https://kiosk.invalid/datasets/Pluie-mai.csv"
-    assert how == "stale", "an upload's copy must be served when its address cannot be reached"
+    # "cached", not "stale": an upload's `.invalid` address is never tried at all.
+    assert how == "cached", "an upload's copy must be served from the kiosk, never looked up"
     assert content_type == "text/csv; charset=utf-8"
     assert same is True

@@ -29,7 +29,8 @@ import time
 
 from aiohttp import web
 
-from kiosk.dashboard import auth, csrf, uploads
+from kiosk.dashboard import auth, uploads
+from kiosk.dashboard.forms import checked_form
 from kiosk.dashboard.keys import SESSIONS
 from kiosk.dashboard.pages import human_bytes
 from kiosk.downloads import DOWNLOADER, make_downloader
@@ -85,17 +86,6 @@ def _session(request: web.Request) -> auth.Session | None:
     return auth.current_session(request, request.app[SESSIONS])
 
 
-async def _signed_in_form(request: web.Request) -> tuple[auth.Session, dict[str, str]]:
-    """The session and the form's text fields, after the dashboard's CSRF checks."""
-    session = _session(request)
-    if session is None:
-        raise Forbidden("You are not signed in to the dashboard (or your session ended); "
-                        "sign in again at /admin.")
-    form = await request.post()
-    csrf.check_form(request, session, form.get(csrf.FIELD))
-    return session, {k: v for k, v in form.items() if isinstance(v, str)}
-
-
 async def _answer(request: web.Request, session: auth.Session, *, status: int = 200,
                   typed_url: str = "", error: str | None = None) -> web.Response:
     config = request.app[CONFIG]
@@ -119,7 +109,7 @@ async def datasets_page(request: web.Request) -> web.Response:
 
 async def add_dataset(request: web.Request) -> web.StreamResponse:
     """``POST /admin/datasets/add`` with ``url``: download it now and keep it."""
-    session, form = await _signed_in_form(request)
+    session, form = await checked_form(request)
     url = form.get("url", "").strip()
     downloader = request.app.get(DOWNLOADER)
     if downloader is None:
@@ -154,7 +144,7 @@ async def upload_dataset(request: web.Request) -> web.StreamResponse:
 
 async def remove_dataset(request: web.Request) -> web.StreamResponse:
     """``POST /admin/datasets/remove`` with ``url``: delete the saved copy."""
-    session, form = await _signed_in_form(request)
+    session, form = await checked_form(request)
     url = form.get("url", "")
     if not await asyncio.to_thread(_cache(request.app).remove, url):
         return await _answer(request, session, status=404,

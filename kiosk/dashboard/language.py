@@ -11,21 +11,15 @@ import asyncio
 
 from aiohttp import web
 
-from kiosk.dashboard import auth, csrf
-from kiosk.dashboard.keys import SESSIONS
-from kiosk.errors import BadRequest, Forbidden
+from kiosk.dashboard.forms import checked_form
+from kiosk.errors import BadRequest
 from kiosk.i18n import LANGUAGE_PIN, LANGUAGES
 
 _NO_STORE = {"Cache-Control": "no-store"}
 
 
 async def pin_language(request: web.Request) -> web.StreamResponse:
-    session = auth.current_session(request, request.app[SESSIONS])
-    if session is None:
-        raise Forbidden("You are not signed in to the dashboard (or your session ended); "
-                        "sign in again at /admin.")
-    form = await request.post()
-    csrf.check_form(request, session, form.get(csrf.FIELD))
+    _session, form = await checked_form(request)
     choice = form.get("language")
     if choice != "auto" and choice not in LANGUAGES:
         raise BadRequest("Pick a language from the list.")

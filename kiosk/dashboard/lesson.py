@@ -23,9 +23,8 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
-from kiosk.dashboard import auth, csrf
-from kiosk.dashboard.keys import SESSIONS
-from kiosk.errors import BadRequest, Forbidden
+from kiosk.dashboard.forms import checked_form
+from kiosk.errors import BadRequest
 from kiosk.serving.lesson import (
     LESSON_PIN,
     bundle_lesson,
@@ -70,12 +69,7 @@ async def lesson_view(app: web.Application) -> LessonView:
 
 async def pick_lesson(request: web.Request) -> web.StreamResponse:
     """``POST /admin/lesson``: pin one of the bundle's notebooks (empty: the bundle's own)."""
-    session = auth.current_session(request, request.app[SESSIONS])
-    if session is None:
-        raise Forbidden("You are not signed in to the dashboard (or your session ended); "
-                        "sign in again at /admin.")
-    form = await request.post()
-    csrf.check_form(request, session, form.get(csrf.FIELD))
+    _session, form = await checked_form(request)
     choice = form.get("lesson")
     if not isinstance(choice, str):
         raise BadRequest("Pick a lesson from the list.")

@@ -19,11 +19,12 @@ from kiosk.bundle.active import set_current
 from kiosk.bundle.catalog import built_bundles
 from kiosk.dashboard import auth, csrf
 from kiosk.dashboard.figures import gather_overview
+from kiosk.dashboard.forms import checked_form
 from kiosk.dashboard.keys import LOGIN_LIMITER, RECENT_CLIENTS, SESSIONS
 from kiosk.dashboard.lesson import lesson_view
 from kiosk.dashboard.pages import MESSAGES, TakeHomeLink, render_dashboard, render_login
 from kiosk.dashboard.titles import TITLES, share_titles
-from kiosk.errors import BadRequest, Forbidden, NotFound
+from kiosk.errors import BadRequest, NotFound
 from kiosk.i18n import N_
 from kiosk.keys import CONFIG
 from kiosk.qr import qr_svg
@@ -84,22 +85,6 @@ async def waiting_shares(app: web.Application, shares: list[ShareSummary]) -> se
     return await app[SYNC_WORKER].queued_among([s.id for s in shares])
 
 
-def _require_session(request: web.Request) -> auth.Session:
-    session = auth.current_session(request, request.app[SESSIONS])
-    if session is None:
-        raise Forbidden("You are not signed in to the dashboard (or your session ended); "
-                        "sign in again at /admin.")
-    return session
-
-
-async def _checked_form(request: web.Request) -> tuple[auth.Session, dict[str, str]]:
-    """The session and the form's text fields, after every CSRF check."""
-    session = _require_session(request)
-    form = await request.post()
-    csrf.check_form(request, session, form.get(csrf.FIELD))
-    return session, {k: v for k, v in form.items() if isinstance(v, str)}
-
-
 async def dashboard(request: web.Request) -> web.Response:
     """``GET /admin``: the sign-in form without a session, else the dashboard."""
     config = request.app[CONFIG]
@@ -147,7 +132,7 @@ async def login(request: web.Request) -> web.StreamResponse:
 
 async def logout(request: web.Request) -> web.StreamResponse:
     """``POST /admin/logout``: forget the session."""
-    session, _ = await _checked_form(request)
+    session, _ = await checked_form(request)
     request.app[SESSIONS].drop(session.id)
     response = _back("signed-out")
     auth.clear_session_cookie(response, request)
@@ -156,7 +141,7 @@ async def logout(request: web.Request) -> web.StreamResponse:
 
 async def delete_share(request: web.Request) -> web.StreamResponse:
     """``POST /admin/shares/{share_id}/delete``."""
-    await _checked_form(request)
+    await checked_form(request)
     share_id = ids.parse_uuid(request.match_info["share_id"])
     if share_id is None or not await request.app[STORE].delete(share_id):
         raise NotFound("There is no such share (already deleted?).")
@@ -165,7 +150,7 @@ async def delete_share(request: web.Request) -> web.StreamResponse:
 
 async def clear_shares(request: web.Request) -> web.StreamResponse:
     """``POST /admin/shares/clear`` with ``confirm=CLEAR``: delete every share."""
-    _, form = await _checked_form(request)
+    _, form = await checked_form(request)
     if form.get("confirm", "").strip() != "CLEAR":
         raise _back("confirm", error=True)
     await request.app[STORE].clear()
@@ -185,7 +170,7 @@ async def export_all(request: web.Request) -> web.StreamResponse:
     Nothing is deleted: the teacher clears with the "Delete all shares" form once the
     zip is safe (``kiosk shares export FILE --clear`` does both on the command line).
     """
-    await _checked_form(request)
+    await checked_form(request)
     name = export_file_name(request.app[CONFIG].name, datetime.date.today())
     response = web.StreamResponse(headers={
         "Content-Type": "application/zip",
@@ -199,7 +184,7 @@ async def export_all(request: web.Request) -> web.StreamResponse:
 
 async def sync_now(request: web.Request) -> web.StreamResponse:
     """``POST /admin/sync-now``: start a sync round now (an error when sync is off)."""
-    await _checked_form(request)
+    await checked_form(request)
     worker = request.app[SYNC_WORKER]
     if not worker.enabled:
         raise _back("sync-off", error=True)
@@ -213,7 +198,7 @@ async def switch_bundle(request: web.Request) -> web.StreamResponse:
     Only names of built bundles with a readable manifest are accepted; the running
     kiosk's watcher verifies and swaps it in within a few seconds.
     """
-    _, form = await _checked_form(request)
+    _, form = await checked_form(request)
     name = form.get("bundle", "")
     bundles_dir = request.app[CONFIG].bundles_path
     choices = await asyncio.to_thread(built_bundles, bundles_dir)
