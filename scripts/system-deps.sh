@@ -34,6 +34,8 @@ test_deps=(
   "debootstrap debootstrap"
   "systemd-nspawn systemd-container"
   "/usr/bin/firefox-esr firefox-esr"
+  "WebKitWebDriver webkit2gtk-driver"
+  "Xvfb xvfb"
 )
 
 have() {
