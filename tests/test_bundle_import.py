@@ -307,3 +307,51 @@ def test_imported_site_shares_through_the_kiosk_with_its_own_share_ui(
     assert (result["issued"], result["created"], result["read"]) == (200, 201, 200)
     assert result["source"] == 'print("shared by the site itself")'
     assert result["foreign"] == [], result["foreign"]
+
+
+#: what a real site's bundler leaves (seen in Jupyter Everywhere's build): minified CSS with
+#: no space after @import, and CSS compiled into JS by css-loader; both ask for a variable
+#: font by axis ranges rather than listed weights
+VARIABLE_FONT = ("https://fonts.googleapis.com/css2?family=Inter:ital,opsz,wght@"
+                 "0,14..32,100..900;1,14..32,100..900&display=swap")
+
+
+def test_google_font_axis_ranges_name_every_weight_in_them() -> None:
+    assert _google_families(VARIABLE_FONT) == [("Inter", [100, 200, 300, 400, 500, 600, 700,
+                                                          800, 900])]
+
+
+@pytest.mark.bundle
+@pytest.mark.slow
+def test_import_localizes_bundler_font_imports_and_drops_the_sites_sharing_url(
+        make_site: Callable[..., Path], tmp_path: Path) -> None:
+    site = make_site(pyodide_url=CDN_PYODIDE)
+    (site / "landing.css").write_text(f'@import"{VARIABLE_FONT}";body{{font-family:Inter}}',
+                                      encoding="utf-8")
+    chunk = sorted((site / "extensions/@jupyterlite/pyodide-kernel-extension/static")
+                   .glob("[0-9]*.js"))[-1]
+    with chunk.open("a", encoding="utf-8") as fh:
+        fh.write(f'\nvar css = ["m1", "@import url({VARIABLE_FONT});\\nbody{{}}", ""];\n')
+    config_path = site / "jupyter-lite.json"
+    config = json.loads(config_path.read_text(encoding="utf-8"))
+    config["jupyter-config-data"]["sharing_service_api_url"] = "https://share.example.org/api/v1"
+    config_path.write_text(json.dumps(config), encoding="utf-8")
+
+    bundles = tmp_path / "bundles"
+    bundle = import_with_review(site, bundles, "--no-kiosk-extension")
+
+    css = (bundle / "landing.css").read_text(encoding="utf-8")
+    assert css.startswith("@import url('./static/kiosk-fonts/inter.css');"), css[:120]
+    js = (bundle / chunk.relative_to(site)).read_text(encoding="utf-8")
+    assert "fonts.googleapis.com" not in js
+    # injected as a <style> into the page: named from the root, no quotes inside the string
+    assert '"@import url(/static/kiosk-fonts/inter.css);\\nbody{}"' in js
+    fonts = sorted(p.name for p in (bundle / "static/kiosk-fonts/inter").iterdir())
+    assert fonts == [f"inter-latin-{w}-normal.woff2" for w in range(100, 1000, 100)]
+    data = json.loads((bundle / "jupyter-lite.json").read_text(encoding="utf-8"))
+    assert "sharing_service_api_url" not in data["jupyter-config-data"]
+    report = json.loads((bundle / "kiosk-import.json").read_text(encoding="utf-8"))
+    assert report["refused"] == []
+    assert any(d["what"] == "the site's sharing_service_api_url"
+               and "share.example.org" in d["source"] for d in report["dropped"])
+    assert kiosk_cli("bundle", "verify", str(bundle)).returncode == 0

@@ -76,7 +76,7 @@ _CDN_PYODIDE = re.compile(r"pyodide(?:/v|@)(\d+\.\d+\.\d+(?:[a-z]+\d+)?)/(?:full
 _GOOGLE_CSS = re.compile(r"https?://fonts\.googleapis\.com/css2?\?[^\"'()\s>]+")
 _LINK_TAG = re.compile(r"<link\b[^>]*>", re.IGNORECASE)
 _HREF = re.compile(r"""href\s*=\s*["']([^"']+)["']""", re.IGNORECASE)
-_CSS_IMPORT = re.compile(r"""@import\s+(?:url\()?\s*["']?(https?://fonts\.googleapis\.com/"""
+_CSS_IMPORT = re.compile(r"""@import\s*(?:url\()?\s*["']?(https?://fonts\.googleapis\.com/"""
                          r"""[^"')\s]+)["']?\s*\)?\s*;?""", re.IGNORECASE)
 
 
@@ -410,7 +410,10 @@ def _google_families(url: str) -> list[tuple[str, list[int]]]:
     for raw in query.get("family", []):
         for part in raw.split("|"):
             name, _, spec = part.partition(":")
-            weights = sorted({int(w) for w in re.findall(r"\b([1-9]00)\b", spec)}) or [400]
+            found = {int(w) for w in re.findall(r"\b([1-9]00)\b", spec)}
+            for low, high in re.findall(r"\b([1-9]00)\.\.([1-9]00)\b", spec):  # variable axes
+                found |= set(range(int(low), int(high) + 1, 100))
+            weights = sorted(found) or [400]
             if name.strip():
                 out.append((name.strip(), weights))
     return out
@@ -450,7 +453,8 @@ def _relative(from_file: Path, root: Path, target: str) -> str:
 
 
 def localize_fonts(root: Path, cache: Cache, report: ImportReport) -> None:
-    """Replace Google Fonts links (HTML ``<link>``, CSS ``@import``) with local copies."""
+    """Replace Google Fonts links (HTML ``<link>``, CSS ``@import``, also minified and
+    inside CSS that a bundler compiled into JS) with local copies."""
     done: dict[str, list[str]] = {}
 
     def local_for(url: str) -> list[str]:
@@ -470,7 +474,8 @@ def localize_fonts(root: Path, cache: Cache, report: ImportReport) -> None:
         return done[url]
 
     for path in sorted(root.rglob("*")):
-        if not path.is_file() or path.suffix.lower() not in {".html", ".htm", ".css"}:
+        suffix = path.suffix.lower()
+        if not path.is_file() or suffix not in {".html", ".htm", ".css", ".js"}:
             continue
         text = path.read_text(encoding="utf-8", errors="replace")
         if "fonts.g" not in text:
@@ -493,10 +498,39 @@ def localize_fonts(root: Path, cache: Cache, report: ImportReport) -> None:
             return "".join(f"@import url('{_relative(path, root, css)}');"
                            for css in local_for(match.group(1)))
 
-        new = _LINK_TAG.sub(link, text) if path.suffix.lower() != ".css" else text
-        new = _CSS_IMPORT.sub(css_import, new)
+        def js_css_import(match: re.Match[str]) -> str:
+            # CSS that a bundler compiled into JS (css-loader) is injected into the page
+            # as a <style>, so its @import resolves against the page, not the JS file: the
+            # local copy is named from the site's root, where the kiosk serves bundles.
+            # No quotes, so the JS string literal around it stays intact.
+            return "".join(f"@import url(/{css});" for css in local_for(match.group(1)))
+
+        if suffix == ".js":
+            new = _CSS_IMPORT.sub(js_css_import, text)
+        else:
+            new = _LINK_TAG.sub(link, text) if suffix != ".css" else text
+            new = _CSS_IMPORT.sub(css_import, new)
         if new != text:
             path.write_text(new, encoding="utf-8")
+
+
+def drop_sharing_url(root: Path, report: ImportReport) -> None:
+    """Remove the site's own ``sharing_service_api_url`` (e.g. the public service's).
+
+    The kiosk answers that setting in every ``jupyter-lite.json`` with its own address
+    for the Host each browser used, so the site's value would never be seen; left in
+    the files it would only be an outside address.
+    """
+    for path in sorted(root.rglob("jupyter-lite.json")):
+        data = _read_json(path)
+        config = _config_data(data)
+        url = config.pop("sharing_service_api_url", None)
+        if url is None:
+            continue
+        _write_json(path, data)
+        report.dropped.append({"what": "the site's sharing_service_api_url",
+                               "source": f"{path.relative_to(root).as_posix()}: {url}",
+                               "why": "the kiosk answers it with its own address per Host"})
 
 
 # ---------------------------------------------------------------------------------------
@@ -600,6 +634,7 @@ def _prepare(root: Path, options: ImportOptions, cache: Cache, progress: Progres
     official_lock = Path(info.pop("official_lock"))
     progress.step("replacing outside fonts")
     localize_fonts(root, cache, report)
+    drop_sharing_url(root, report)
     progress.step("adding the kiosk extension" if options.extension_dir
                   else "leaving out the kiosk extension")
     if options.extension_dir is not None:
