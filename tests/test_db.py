@@ -139,7 +139,9 @@ async def test_a_data_directory_from_before_sync_gets_sync_tables(tmp_path: Path
     finally:
         await store.close()
     after = _dump(path, ("shares", "idempotency_keys"))
-    assert [r for r in after["shares"] if r[0] == "id-1"] == before["shares"]
+    # Every old value is kept; columns added by later sharing migrations come after them.
+    old = [r for r in after["shares"] if r[0] == "id-1"]
+    assert [r[:len(before["shares"][0])] for r in old] == before["shares"]
     assert after["idempotency_keys"] == before["idempotency_keys"]
 
 
