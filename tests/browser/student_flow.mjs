@@ -4,6 +4,7 @@
 // browser and one from the file browser is read by Python, time.sleep, Share, and the
 // shared link in a fresh browser context.
 // Params: { origin, browser: 'firefox'|'chrome', viewport: {width, height}, timeoutMs }
+import { runInPage, text } from './kernel_run.mjs';
 import puppeteer from 'puppeteer-core';
 import { params, scenario } from './harness.mjs';
 
@@ -39,32 +40,10 @@ async function launchBrowser() {
   });
 }
 
-// Run code in the current notebook's kernel as a cell would; answer input() prompts.
+// Run code in the current notebook's kernel as a cell would (kernel_run.mjs).
 async function run(page, code, answers = []) {
-  return page.evaluate(async (code, answers) => {
-    const w = window.jupyterapp.shell.currentWidget;
-    const kernel = w.sessionContext.session.kernel;
-    const outputs = [];
-    const prompts = [];
-    const future = kernel.requestExecute({ code, allow_stdin: true, store_history: true });
-    future.onStdin = (msg) => {
-      prompts.push(msg.content.prompt);
-      future.sendInputReply({ status: 'ok', value: answers.shift() ?? '' }, msg.header);
-    };
-    future.onIOPub = (msg) => {
-      const t = msg.header.msg_type;
-      if (['stream', 'display_data', 'execute_result', 'error'].includes(t)) {
-        const c = msg.content;
-        outputs.push({ type: t, text: String(c.text || (c.data && c.data['text/plain']) || c.evalue || ''),
-          mimes: c.data ? Object.keys(c.data) : [] });
-      }
-    };
-    const reply = await future.done;
-    return { status: reply.content.status, outputs, prompts };
-  }, code, answers);
+  return page.evaluate(runInPage, code, answers);
 }
-
-const text = (r) => r.outputs.map((o) => o.text).join('');
 
 scenario(async () => {
   const browser = await launchBrowser();

@@ -6,6 +6,7 @@
 // Same steps and result fields as student_flow.mjs; the differences are listed in
 // tests/test_browser_matrix.py.
 // Params: { origin, viewport: {width, height}, drivers: [url, url], timeoutMs }
+import { runInPage, text } from './kernel_run.mjs';
 import { WebDriver, By } from 'selenium-webdriver';
 import { Executor, HttpClient } from 'selenium-webdriver/http/index.js';
 import { params, scenario } from './harness.mjs';
@@ -49,33 +50,10 @@ async function waitFor(driver, fn, what, timeout = T, ...args) {
   throw new Error(`timed out after ${timeout} ms waiting for ${what}${last ? `: ${last}` : ''}; page: ${JSON.stringify(where)}`);
 }
 
-// Run code in the current notebook's kernel as a cell would; answer input() prompts.
-// (The script returns a promise: W3C "execute script" waits for it.)
+// Run code in the current notebook's kernel as a cell would (kernel_run.mjs).
 async function run(driver, code, answers = []) {
-  return driver.executeScript(async (code, answers) => {
-    const w = window.jupyterapp.shell.currentWidget;
-    const kernel = w.sessionContext.session.kernel;
-    const outputs = [];
-    const prompts = [];
-    const future = kernel.requestExecute({ code, allow_stdin: true, store_history: true });
-    future.onStdin = (msg) => {
-      prompts.push(msg.content.prompt);
-      future.sendInputReply({ status: 'ok', value: answers.shift() ?? '' }, msg.header);
-    };
-    future.onIOPub = (msg) => {
-      const t = msg.header.msg_type;
-      if (['stream', 'display_data', 'execute_result', 'error'].includes(t)) {
-        const c = msg.content;
-        outputs.push({ type: t, text: String(c.text || (c.data && c.data['text/plain']) || c.evalue || ''),
-          mimes: c.data ? Object.keys(c.data) : [] });
-      }
-    };
-    const reply = await future.done;
-    return { status: reply.content.status, outputs, prompts };
-  }, code, answers);
+  return driver.executeScript(runInPage, code, answers);
 }
-
-const text = (r) => r.outputs.map((o) => o.text).join('');
 
 scenario(async () => {
   const proxy = await startProxy(params.origin);
