@@ -48,8 +48,14 @@ def clone(tmp_path: Path) -> Path:
     _need(venv / ".installed-run", "the venv (what make run installs)")
     _need(bundles / "current", "a built bundle")
     _need(ext / "dist" / "labextension" / "package.json", "the built extension")
-    _need(ext / "node_modules", "the extension's node modules")
-    _need(ext / ".venv", "the extension's build venv")
+    mark = ext / "dist" / ".kiosk-source-key"
+    # The clone reuses the built extension when it is marked as the build of these very
+    # sources (what scripts/extension-cached.sh writes, also when it came from its
+    # cache, where npm never ran); otherwise the clone's make rebuilds it with our tools.
+    tools = [ext / "node_modules", ext / ".venv"]
+    if not mark.exists():
+        for path in tools:
+            _need(path, "the extension's build tools (no source key marks the build)")
 
     dest = tmp_path / "clone"
     subprocess.run(["git", "clone", "-q", str(REPO), str(dest)], check=True, timeout=120)
@@ -58,9 +64,12 @@ def clone(tmp_path: Path) -> Path:
         for name in files:
             os.utime(Path(root) / name, (_LONG_AGO, _LONG_AGO), follow_symlinks=False)
     (dest / ".venv").symlink_to(venv)
-    (dest / "extension" / "node_modules").symlink_to((ext / "node_modules").resolve())
-    (dest / "extension" / ".venv").symlink_to((ext / ".venv").resolve())
+    for path in tools:
+        if path.exists():
+            (dest / "extension" / path.name).symlink_to(path.resolve())
     shutil.copytree(ext / "dist" / "labextension", dest / "extension/dist/labextension")
+    if mark.exists():
+        shutil.copy(mark, dest / "extension" / "dist" / mark.name)
     out = dest / "bundles" / "dist"
     out.mkdir(parents=True)
     for entry in bundles.resolve().iterdir():
