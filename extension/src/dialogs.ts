@@ -10,6 +10,7 @@ import {
   studentName,
   STUDENT_NAME_MAX
 } from './api';
+import { languageCode, textDirection, trans } from './i18n';
 import { IMyNotebook, listMine, shareCode, shareLink } from './store';
 
 const SVG_NS = 'http://www.w3.org/2000/svg';
@@ -27,7 +28,7 @@ export function qrSvg(text: string, moduleSize = 5, quiet = 4): SVGSVGElement {
   svg.setAttribute('height', String(size));
   svg.setAttribute('shape-rendering', 'crispEdges');
   svg.setAttribute('role', 'img');
-  svg.setAttribute('aria-label', `QR code of ${text}`);
+  svg.setAttribute('aria-label', trans.__('QR code of %1', text));
   const bg = document.createElementNS(SVG_NS, 'rect');
   bg.setAttribute('width', '100%');
   bg.setAttribute('height', '100%');
@@ -100,7 +101,7 @@ function el<K extends keyof HTMLElementTagNameMap>(
  * A link with a Copy button and a line that says what happened. `prefix` names its
  * parts for tests (`<prefix>link`, `<prefix>copy`, `<prefix>copy-status`).
  */
-function linkRow(link: string, label = 'Copy link', prefix = '', ariaLabel = 'Link'): HTMLElement {
+function linkRow(link: string, label = trans.__('Copy link'), prefix = '', ariaLabel = trans.__('Link')): HTMLElement {
   const row = el('div', { class: 'kiosk-LinkRow' });
   // A read-only textarea: the whole link is visible (it wraps), and it can be selected
   // for the copy fallback.
@@ -110,6 +111,7 @@ function linkRow(link: string, label = 'Copy link', prefix = '', ariaLabel = 'Li
     readonly: 'readonly',
     rows: '2',
     spellcheck: 'false',
+    dir: 'ltr',
     'aria-label': ariaLabel
   });
   input.value = link;
@@ -124,8 +126,8 @@ function linkRow(link: string, label = 'Copy link', prefix = '', ariaLabel = 'Li
     status.dataset.outcome = outcome;
     status.textContent =
       outcome === 'manual'
-        ? 'The link is selected: press Ctrl+C (or ⌘+C, or long-press and choose Copy).'
-        : 'Copied!';
+        ? trans.__('The link is selected: press Ctrl+C (or ⌘+C, or long-press and choose Copy).')
+        : trans.__('Copied!');
   });
   row.append(input, button, status);
   return row;
@@ -145,8 +147,12 @@ export interface IShareView {
 /** What the take-home part of the Share dialog shows. */
 export type TakeHomeState = 'loading' | 'off' | 'none' | 'pending' | 'synced' | 'unknown';
 
-export const TAKE_HOME_PENDING = 'A take-home link will be sent when the kiosk is online.';
-export const TAKE_HOME_BEHIND = 'Your latest changes will follow when the kiosk is online.';
+export function takeHomePending(): string {
+  return trans.__('A take-home link will be sent when the kiosk is online.');
+}
+export function takeHomeBehind(): string {
+  return trans.__('Your latest changes will follow when the kiosk is online.');
+}
 
 /**
  * The "take home" part of the Share dialog. When the kiosk forwards shares to an
@@ -206,23 +212,23 @@ export class TakeHome {
     node.hidden = state !== 'pending' && state !== 'synced';
     if (state === 'pending') {
       node.append(
-        el('div', { class: 'kiosk-ShareDialog-label' }, 'To take home'),
-        el('p', { class: 'kiosk-TakeHome-pending', 'data-kiosk': 'upstream-pending' }, TAKE_HOME_PENDING)
+        el('div', { class: 'kiosk-ShareDialog-label' }, trans.__('To take home')),
+        el('p', { class: 'kiosk-TakeHome-pending', 'data-kiosk': 'upstream-pending' }, takeHomePending())
       );
     } else if (state === 'synced' && info && info.url) {
       const qr = el('div', { class: 'kiosk-TakeHome-qr', 'data-kiosk': 'upstream-qr' });
       qr.append(qrSvg(info.url, 4));
       const text = el('div', { class: 'kiosk-TakeHome-text' });
       text.append(
-        el('p', {}, 'This notebook is also saved outside the classroom. Open this link at home:'),
-        linkRow(info.url, 'Copy take-home link', 'upstream-', 'Take-home link')
+        el('p', {}, trans.__('This notebook is also saved outside the classroom. Open this link at home:')),
+        linkRow(info.url, trans.__('Copy take-home link'), 'upstream-', trans.__('Take-home link'))
       );
       if (!info.upToDate) {
-        text.append(el('p', { class: 'kiosk-TakeHome-behind', 'data-kiosk': 'upstream-behind' }, TAKE_HOME_BEHIND));
+        text.append(el('p', { class: 'kiosk-TakeHome-behind', 'data-kiosk': 'upstream-behind' }, takeHomeBehind()));
       }
       const row = el('div', { class: 'kiosk-TakeHome-row' });
       row.append(text, qr);
-      node.append(el('div', { class: 'kiosk-ShareDialog-label' }, 'To take home'), row);
+      node.append(el('div', { class: 'kiosk-ShareDialog-label' }, trans.__('To take home')), row);
     }
     return state;
   }
@@ -284,9 +290,9 @@ function studentNameField(view: IShareView): HTMLElement {
     view.onNameChange?.();
   });
   box.append(
-    el('label', { for: 'kiosk-student-name', class: 'kiosk-ShareDialog-label' }, 'Your name (optional)'),
+    el('label', { for: 'kiosk-student-name', class: 'kiosk-ShareDialog-label' }, trans.__('Your name (optional)')),
     input,
-    el('div', { class: 'kiosk-ShareDialog-hint' }, 'Only your teacher sees it, on this kiosk.')
+    el('div', { class: 'kiosk-ShareDialog-hint' }, trans.__('Only your teacher sees it, on this kiosk.'))
   );
   return box;
 }
@@ -294,7 +300,7 @@ function studentNameField(view: IShareView): HTMLElement {
 /** The body of the Share dialog. */
 export function shareBody(view: IShareView): Widget {
   const link = shareLink(view);
-  const node = el('div', { class: 'kiosk-ShareDialog', 'data-kiosk': 'share-dialog' });
+  const node = el('div', { class: 'kiosk-ShareDialog', 'data-kiosk': 'share-dialog', dir: textDirection() });
   if (view.note) {
     node.append(el('p', { class: 'kiosk-ShareDialog-note', 'data-kiosk': 'note' }, view.note));
   }
@@ -303,25 +309,25 @@ export function shareBody(view: IShareView): Widget {
       'p',
       { class: 'kiosk-ShareDialog-intro' },
       view.viewOnly
-        ? 'This is a shared notebook (view only). Anyone in the class can open it with:'
-        : `"${view.name}" is shared. Anyone in the class can open it with:`
+        ? trans.__('This is a shared notebook (view only). Anyone in the class can open it with:')
+        : trans.__('"%1" is shared. Anyone in the class can open it with:', view.name)
     )
   );
   const top = el('div', { class: 'kiosk-ShareDialog-top' });
   const codeBox = el('div', { class: 'kiosk-ShareDialog-codebox' });
   codeBox.append(
-    el('div', { class: 'kiosk-ShareDialog-label' }, 'Code'),
-    el('div', { class: 'kiosk-ShareDialog-code', 'data-kiosk': 'code' }, shareCode(view)),
+    el('div', { class: 'kiosk-ShareDialog-label' }, trans.__('Code')),
+    el('div', { class: 'kiosk-ShareDialog-code', 'data-kiosk': 'code', dir: 'ltr' }, shareCode(view)),
     el(
       'div',
       { class: 'kiosk-ShareDialog-hint' },
-      'Classmates press "Open a code" (under Menu on a phone) and type it, or scan the QR code.'
+      trans.__('Classmates press "Open a code" (under Menu on a phone) and type it, or scan the QR code.')
     )
   );
   const qrBox = el('div', { class: 'kiosk-ShareDialog-qr', 'data-kiosk': 'qr' });
   qrBox.append(qrSvg(link));
   top.append(codeBox, qrBox);
-  node.append(top, el('div', { class: 'kiosk-ShareDialog-label' }, 'Link'), linkRow(link));
+  node.append(top, el('div', { class: 'kiosk-ShareDialog-label' }, trans.__('Link')), linkRow(link));
   const takeHomeNode = el('div', { class: 'kiosk-TakeHome', 'data-kiosk': 'take-home' });
   node.append(takeHomeNode);
   if (!view.viewOnly) {
@@ -332,39 +338,54 @@ export function shareBody(view: IShareView): Widget {
 
 export async function showShareDialog(view: IShareView): Promise<void> {
   await showDialog({
-    title: view.viewOnly ? 'Link to this notebook' : 'Shared!',
+    title: view.viewOnly ? trans.__('Link to this notebook') : trans.__('Shared!'),
     body: shareBody(view),
-    buttons: [Dialog.okButton({ label: 'Close' })]
+    buttons: [Dialog.okButton({ label: trans.__('Close') })]
   });
 }
 
 export async function showError(title: string, message: string): Promise<void> {
-  const node = el('div', { class: 'kiosk-ErrorDialog', 'data-kiosk': 'error' }, message);
+  const node = el('div', { class: 'kiosk-ErrorDialog', 'data-kiosk': 'error', dir: textDirection() }, message);
   await showDialog({
     title,
     body: new Widget({ node }),
-    buttons: [Dialog.okButton({ label: 'OK' })]
+    buttons: [Dialog.okButton({ label: trans.__('OK') })]
   });
+}
+
+/** A date and time as the student's language writes them (the browser's, if that one is unknown). */
+function localTime(iso: string): string {
+  const date = new Date(iso);
+  try {
+    return date.toLocaleString(languageCode);
+  } catch {
+    return date.toLocaleString();
+  }
 }
 
 /** A table of what this browser has shared. */
 export function myNotebooksBody(entries: IMyNotebook[] = listMine()): Widget {
-  const node = el('div', { class: 'kiosk-MyNotebooks', 'data-kiosk': 'my-notebooks' });
+  const node = el('div', { class: 'kiosk-MyNotebooks', 'data-kiosk': 'my-notebooks', dir: textDirection() });
   if (entries.length === 0) {
-    node.append(el('p', {}, 'You have not shared any notebook from this browser yet. Press Share in a notebook.'));
+    node.append(el('p', {}, trans.__('You have not shared any notebook from this browser yet. Press Share in a notebook.')));
     return new Widget({ node });
   }
   node.append(
-    el('p', {}, 'Notebooks shared from this browser. They are kept on the kiosk: open a link to get one back.')
+    el('p', {}, trans.__('Notebooks shared from this browser. They are kept on the kiosk: open a link to get one back.'))
   );
   const table = el('table', { class: 'kiosk-MyNotebooks-table' });
   const head = el('tr');
-  head.append(el('th', {}, 'Notebook'), el('th', {}, 'Code'), el('th', {}, 'Last shared'), el('th', {}, 'Link'));
+  head.append(
+    el('th', {}, trans.__('Notebook')),
+    el('th', {}, trans.__('Code')),
+    el('th', {}, trans.__('Last shared')),
+    el('th', {}, trans.__('Link'))
+  );
   table.append(head);
   for (const entry of entries) {
     const link = shareLink(entry);
     const row = el('tr', { 'data-kiosk-id': entry.id });
-    const when = entry.lastShared ? new Date(entry.lastShared).toLocaleString() : '';
+    const when = entry.lastShared ? localTime(entry.lastShared) : '';
     const linkCell = el('td');
     const a = el('a', { href: link, target: '_blank', rel: 'noopener' }, link);
     linkCell.append(a);
@@ -382,8 +403,8 @@ export function myNotebooksBody(entries: IMyNotebook[] = listMine()): Widget {
 
 export async function showMyNotebooks(): Promise<void> {
   await showDialog({
-    title: 'My notebooks',
+    title: trans.__('My notebooks'),
     body: myNotebooksBody(),
-    buttons: [Dialog.okButton({ label: 'Close' })]
+    buttons: [Dialog.okButton({ label: trans.__('Close') })]
   });
 }
