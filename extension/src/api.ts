@@ -315,6 +315,12 @@ export interface IUpstreamInfo {
   url: string | null;
   /** Whether the upstream holds the latest version (false: a newer one is waiting). */
   upToDate: boolean;
+  /**
+   * Why the upstream refused this share for good (the kiosk's words, e.g. "too large for
+   * the cloud service: clear outputs and share again"), or null. It stays refused until
+   * the share changes.
+   */
+  refused: string | null;
 }
 
 /** The kiosk's own endpoints live beside /api/v1 (same origin as the sharing API). */
@@ -356,6 +362,21 @@ export async function fetchUpstream(id: string): Promise<IUpstreamInfo | null> {
     queued: body.queued === true,
     synced,
     url: synced ? body.url : null,
-    upToDate: body.up_to_date !== false
+    upToDate: body.up_to_date !== false,
+    refused: body.state === 'refused' ? (typeof body.reason === 'string' && body.reason.trim()) || '' : null
   };
+}
+
+/**
+ * Why the cloud service refused a share, in the student's language. The kiosk gives its
+ * reason in English (kiosk/sync/upstream.py, REFUSALS and PERSISTENT_ERROR); the catalogs
+ * carry those sentences too (tests/test_extension_i18n.py checks it), so the lookup finds
+ * them. An unknown or empty reason gets a general sentence.
+ */
+export function refusalWords(reason: string): string {
+  if (!reason) {
+    return trans.__('the cloud service did not accept this notebook');
+  }
+  // A run-time message id: the catalogs hold the kiosk's reasons (see above).
+  return trans.__(reason);
 }

@@ -6,6 +6,7 @@ import qrcode from 'qrcode-generator';
 import {
   fetchUpstream,
   IUpstreamInfo,
+  refusalWords,
   rememberStudentName,
   studentName,
   STUDENT_NAME_MAX
@@ -145,13 +146,17 @@ export interface IShareView {
 }
 
 /** What the take-home part of the Share dialog shows. */
-export type TakeHomeState = 'loading' | 'off' | 'none' | 'pending' | 'synced' | 'unknown';
+export type TakeHomeState = 'loading' | 'off' | 'none' | 'pending' | 'synced' | 'refused' | 'unknown';
 
 export function takeHomePending(): string {
   return trans.__('A take-home link will be sent when the kiosk is online.');
 }
 export function takeHomeBehind(): string {
   return trans.__('Your latest changes will follow when the kiosk is online.');
+}
+/** The cloud service refused the share for good: why, and what to do. */
+export function takeHomeRefused(reason: string): string {
+  return trans.__('Not sent to the cloud service: %1.', refusalWords(reason));
 }
 
 /**
@@ -188,13 +193,18 @@ export class TakeHome {
   }
 
   render(info: IUpstreamInfo | null): TakeHomeState {
-    if (info === null && (this._shown === 'pending' || this._shown.startsWith('synced'))) {
+    if (
+      info === null &&
+      (this._shown === 'pending' || this._shown.startsWith('synced') || this._shown.startsWith('refused'))
+    ) {
       return 'unknown'; // the kiosk did not answer this time: keep what is shown
     }
     const state: TakeHomeState =
       info === null
         ? 'unknown'
-        : info.synced
+        : info.refused !== null
+          ? 'refused'
+          : info.synced
           ? 'synced'
           : !info.syncEnabled
             ? 'off'
@@ -202,19 +212,31 @@ export class TakeHome {
               ? 'pending'
               : 'none';
     const node = this.node;
-    const key = info?.synced ? `${state}|${info.url}|${info.upToDate}` : state;
+    const key = info?.synced || info?.refused != null ? `${state}|${info.url}|${info.upToDate}|${info.refused}` : state;
     node.dataset.state = state;
     if (key === this._shown) {
       return state;
     }
     this._shown = key;
     node.replaceChildren();
-    node.hidden = state !== 'pending' && state !== 'synced';
+    node.hidden = state !== 'pending' && state !== 'synced' && state !== 'refused';
     if (state === 'pending') {
       node.append(
         el('div', { class: 'kiosk-ShareDialog-label' }, trans.__('To take home')),
         el('p', { class: 'kiosk-TakeHome-pending', 'data-kiosk': 'upstream-pending' }, takeHomePending())
       );
+    } else if (state === 'refused' && info && info.refused !== null) {
+      // Said plainly; an earlier version that did arrive keeps its link below.
+      node.append(
+        el('div', { class: 'kiosk-ShareDialog-label' }, trans.__('To take home')),
+        el('p', { class: 'kiosk-TakeHome-refused', 'data-kiosk': 'upstream-refused', role: 'status' }, takeHomeRefused(info.refused))
+      );
+      if (info.synced && info.url) {
+        node.append(
+          el('p', {}, trans.__('An earlier version is saved outside the classroom. Open this link at home:')),
+          linkRow(info.url, trans.__('Copy take-home link'), 'upstream-', trans.__('Take-home link'))
+        );
+      }
     } else if (state === 'synced' && info && info.url) {
       const qr = el('div', { class: 'kiosk-TakeHome-qr', 'data-kiosk': 'upstream-qr' });
       qr.append(qrSvg(info.url, 4));
@@ -249,7 +271,9 @@ export class TakeHome {
       return;
     }
     const state = this.render(info);
-    const done = state === 'off' || state === 'none' || (state === 'synced' && info !== null && info.upToDate);
+    // A refusal stays until the share changes (a new Share opens a new dialog).
+    const done =
+      state === 'off' || state === 'none' || state === 'refused' || (state === 'synced' && info !== null && info.upToDate);
     if (!done) {
       this._timer = window.setTimeout(() => void this._tick(), this.intervalMs);
     }
