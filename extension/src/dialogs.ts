@@ -1,5 +1,6 @@
 // The Share dialog (link, code in large type, QR code, Copy) and "My notebooks".
 import { Dialog, showDialog } from '@jupyterlab/apputils';
+import type { Message } from '@lumino/messaging';
 import { Widget } from '@lumino/widgets';
 import qrcode from 'qrcode-generator';
 
@@ -156,7 +157,7 @@ export function takeHomeBehind(): string {
 }
 /** The cloud service refused the share for good: why, and what to do. */
 export function takeHomeRefused(reason: string): string {
-  return trans.__('Not sent to the cloud service: %1.', refusalWords(reason));
+  return trans.__('No take-home link: %1.', refusalWords(reason));
 }
 
 /**
@@ -285,8 +286,19 @@ export class TakeHome {
   private _timer: number | undefined;
 }
 
+/**
+ * A dialog body that lays its whole dialog (title and buttons too) out in the text
+ * direction of the student's language: right to left in Arabic.
+ */
+class DirectedBody extends Widget {
+  protected onAfterAttach(msg: Message): void {
+    super.onAfterAttach(msg);
+    this.node.closest('.jp-Dialog-content')?.setAttribute('dir', textDirection());
+  }
+}
+
 /** The Share dialog's body: stops asking the kiosk once the dialog is gone. */
-class ShareBody extends Widget {
+class ShareBody extends DirectedBody {
   constructor(node: HTMLElement, readonly takeHome: TakeHome) {
     super({ node });
     takeHome.start();
@@ -372,7 +384,7 @@ export async function showError(title: string, message: string): Promise<void> {
   const node = el('div', { class: 'kiosk-ErrorDialog', 'data-kiosk': 'error', dir: textDirection() }, message);
   await showDialog({
     title,
-    body: new Widget({ node }),
+    body: new DirectedBody({ node }),
     buttons: [Dialog.okButton({ label: trans.__('OK') })]
   });
 }
@@ -392,7 +404,7 @@ export function myNotebooksBody(entries: IMyNotebook[] = listMine()): Widget {
   const node = el('div', { class: 'kiosk-MyNotebooks', 'data-kiosk': 'my-notebooks', dir: textDirection() });
   if (entries.length === 0) {
     node.append(el('p', {}, trans.__('You have not shared any notebook from this browser yet. Press Share in a notebook.')));
-    return new Widget({ node });
+    return new DirectedBody({ node });
   }
   node.append(
     el('p', {}, trans.__('Notebooks shared from this browser. They are kept on the kiosk: open a link to get one back.'))
@@ -422,7 +434,7 @@ export function myNotebooksBody(entries: IMyNotebook[] = listMine()): Widget {
     table.append(row);
   }
   node.append(table);
-  return new Widget({ node });
+  return new DirectedBody({ node });
 }
 
 export async function showMyNotebooks(): Promise<void> {
