@@ -53,6 +53,7 @@ from kiosk.bundle.manifest import Manifest, describe_files, sha256_file, write_m
 from kiosk.bundle.profiles import Profile
 from kiosk.bundle.progress import Progress
 from kiosk.bundle.pyodide import LOCK_NAME, REQUIRED_RUNTIME, RUNTIME_FILES, Lock, rewrite_lock
+from kiosk.bundle.translations import add_extension_catalogs
 from kiosk.errors import BundleError
 
 STEPS = 8
@@ -558,6 +559,7 @@ def add_extension(root: Path, extension_dir: Path, report: ImportReport) -> None
                               if k in build}}
     config["federated_extensions"] = [*entries, entry]
     _write_json(path, data)
+    add_extension_catalogs(root)  # in the languages whose JupyterLab pack the site carries
     report.kiosk_extension = True
     report.localized.append({"what": "the kiosk extension", "source": str(extension_dir),
                              "local": f"extensions/{name}"})
