@@ -27,10 +27,13 @@ from kiosk.bundle.fetch import Cache
 from kiosk.bundle.manifest import describe_files, read_manifest, write_manifest
 from kiosk.bundle.profiles import default_cache_dir, load_profile
 from kiosk.bundle.site_import import (
+    ImportReport,
     _google_families,
+    drop_sharing_url,
     find_site_root,
     startup_installs,
     unpack_source,
+    warn_two_share_uis,
 )
 from kiosk.errors import BundleError
 from tests.browserlib import run_scenario
@@ -416,3 +419,24 @@ def test_import_ships_what_the_sites_code_installs_in_each_new_kernel(
             for w in report["warnings"]] == [True]
     assert "Warnings: 1" in (bundle / "kiosk-import.txt").read_text(encoding="utf-8")
     assert kiosk_cli("bundle", "verify", str(bundle)).returncode == 0
+
+
+@pytest.mark.parametrize("kiosk_extension", [True, False])
+def test_a_site_that_shares_by_itself_gets_a_warning_with_the_kiosk_extension(
+        tmp_path: Path, kiosk_extension: bool) -> None:
+    (tmp_path / "jupyter-lite.json").write_text(json.dumps({
+        "jupyter-lite-schema-version": 0,
+        "jupyter-config-data": {"sharing_service_api_url": "https://share.example.org/api/v1"},
+    }), encoding="utf-8")
+    report = ImportReport(source="site", kiosk_extension=kiosk_extension)
+
+    drop_sharing_url(tmp_path, report)
+    warn_two_share_uis(report)
+
+    if kiosk_extension:
+        assert [w["where"] for w in report.warnings] == ["jupyter-lite.json"]
+        assert "--no-kiosk-extension" in report.warnings[0]["what"]
+        assert "Warnings: 1" in report.text()
+    else:
+        assert report.warnings == []
+    assert [d["what"] for d in report.dropped] == ["the site's sharing_service_api_url"]

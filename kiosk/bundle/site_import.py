@@ -611,6 +611,25 @@ def drop_sharing_url(root: Path, report: ImportReport) -> None:
                                "why": "the kiosk answers it with its own address per Host"})
 
 
+def warn_two_share_uis(report: ImportReport) -> None:
+    """Warn when the kiosk's extension joins a site that shares by itself.
+
+    A site that set ``sharing_service_api_url`` brings its own Share UI (Jupyter
+    Everywhere does). With the kiosk's extension too, both Share buttons are on screen and
+    each makes its own link for the same notebook (seen with Jupyter Everywhere: its
+    Share made one share, the kiosk's extension a second one with another code).
+    """
+    own = [d["source"] for d in report.dropped
+           if d["what"] == "the site's sharing_service_api_url"]
+    if own and report.kiosk_extension:
+        report.warnings.append({
+            "where": own[0].split(":", 1)[0],
+            "what": "the site shares by itself (it set sharing_service_api_url), and the "
+                    "kiosk's extension adds a second Share button: each makes its own link "
+                    "for the same notebook; import with --no-kiosk-extension to keep only "
+                    "the site's (it shares through the kiosk all the same)"})
+
+
 # ---------------------------------------------------------------------------------------
 # 5. the kiosk's extension
 
@@ -717,6 +736,7 @@ def _prepare(root: Path, options: ImportOptions, cache: Cache, progress: Progres
                   else "leaving out the kiosk extension")
     if options.extension_dir is not None:
         add_extension(root, options.extension_dir, report)
+    warn_two_share_uis(report)
     _slim(root)
     _finish_config(root)
     return info, official_lock
