@@ -16,6 +16,9 @@
   var KERNEL_SETUP = [
     'def __kiosk_setup():',
     '    import sys, time, js',
+    // Sent again when JupyterLite may have dropped it (see setUpKernels): run once only.
+    '    if getattr(time.sleep, "kiosk", False):',
+    '        return',
     '    from urllib.parse import quote, urlsplit',
     '    here = str(js.location.host)',
     '    def sleep(seconds):',
@@ -28,6 +31,7 @@
     '            xhr.open("GET", "/api/sleep?seconds=" + repr(part), False)',
     '            xhr.send(None)',
     '            seconds -= part',
+    '    sleep.kiosk = True',
     '    time.sleep = sleep',
     '    try:',
     '        import pyodide_http',
@@ -182,6 +186,38 @@
     connect();
   }
 
+  // JupyterLite (0.6 and later) drops every request waiting in a kernel's queue, with no
+  // reply, when one before it fails (a site's start-up cell that fails offline, a
+  // student's cell run while the kernel starts). Another request's error, then its idle
+  // status, while ours still waits: ours is gone, so it is sent again (the set-up runs
+  // once even if it was not dropped after all).
+  function runSetUp(connection, retries) {
+    var future = connection.requestExecute({ code: KERNEL_SETUP, silent: true, store_history: false });
+    var mine = future.msg.header.msg_id;
+    var failed = {};
+    var settled = false;
+    var onIOPub = function (_, msg) {
+      var parent = msg.parent_header && msg.parent_header.msg_id;
+      if (settled || !parent || parent === mine) return;
+      if (msg.header.msg_type === 'error') {
+        failed[parent] = true;
+      } else if (msg.header.msg_type === 'status' && msg.content.execution_state === 'idle' && failed[parent]) {
+        settled = true;
+        connection.iopubMessage.disconnect(onIOPub);
+        future.dispose();
+        if (retries > 0) runSetUp(connection, retries - 1); else connection.dispose();
+      }
+    };
+    var finish = function () {
+      if (settled) return;
+      settled = true;
+      connection.iopubMessage.disconnect(onIOPub);
+      connection.dispose();
+    };
+    connection.iopubMessage.connect(onIOPub);
+    future.done.then(finish, finish);
+  }
+
   function setUpKernels() {
     var tries = 0;
     var timer = setInterval(function () {
@@ -199,9 +235,7 @@
         models.forEach(function (model) {
           if (done[model.id]) return;
           done[model.id] = true;
-          var connection = kernels.connectTo({ model: model, handleComms: false });
-          var future = connection.requestExecute({ code: KERNEL_SETUP, silent: true, store_history: false });
-          future.done.then(function () { connection.dispose(); }, function () { connection.dispose(); });
+          runSetUp(kernels.connectTo({ model: model, handleComms: false }), 3);
         });
       };
       kernels.runningChanged.connect(setUp);
