@@ -243,6 +243,41 @@
     }, 500);
   }
 
+  // Plain HTTP has no Clipboard API, so a site's own "Copy link" button that calls
+  // navigator.clipboard.writeText (Jupyter Everywhere's) only failed. Copy the way
+  // browsers allow there, during the click: a hidden text field and execCommand('copy').
+  function clipboardFallback() {
+    if (window.isSecureContext || 'clipboard' in navigator) return;
+    var refuse = function (what) {
+      return Promise.reject(new DOMException(what + ' needs HTTPS', 'NotAllowedError'));
+    };
+    var clipboard = {
+      writeText: function (text) {
+        var field = document.createElement('textarea');
+        field.value = String(text);
+        field.setAttribute('readonly', '');
+        field.setAttribute('aria-hidden', 'true');
+        field.style.cssText = 'position:fixed;top:0;left:0;width:1px;height:1px;opacity:0';
+        var before = document.activeElement;
+        document.body.appendChild(field);
+        field.select();
+        var copied = false;
+        try { copied = document.execCommand('copy'); } catch (e) { copied = false; }
+        document.body.removeChild(field);
+        if (before && typeof before.focus === 'function') before.focus();
+        return copied ? Promise.resolve()
+          : Promise.reject(new DOMException('the browser refused to copy', 'NotAllowedError'));
+      },
+      readText: function () { return refuse('reading the clipboard'); },
+      read: function () { return refuse('reading the clipboard'); },
+      write: function () { return refuse('copying anything but text'); },
+    };
+    Object.defineProperty(Navigator.prototype, 'clipboard', {
+      configurable: true, get: function () { return clipboard; },
+    });
+  }
+
+  clipboardFallback();
   if (realServiceWorker) registerOrRelay(); else fakeServiceWorker();
   // Also on secure origins: until JupyterLite's service worker controls the page (first
   // visit), the kernel's requests reach the kiosk, which relays them here all the same.
