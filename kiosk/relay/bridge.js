@@ -7,7 +7,9 @@
 //    to the page on BroadcastChannel('/sw-api.v1') exactly as the service worker would.
 // 2. On every origin, once a kernel starts, it runs a few silent lines in it so that
 //    time.sleep() waits without spinning a core and downloads (urllib, pandas, and
-//    requests once a cell imports it) go through the kiosk's /api/fetch.
+//    requests once a cell imports it) go through the kiosk's /api/fetch; it sends them
+//    again if JupyterLite dropped them behind a failed request (see runSetUp).
+// 3. On plain HTTP, it gives navigator.clipboard.writeText a fallback (see clipboardFallback).
 (function () {
   'use strict';
   var CHANNEL = '/sw-api.v1';
