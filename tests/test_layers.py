@@ -219,3 +219,20 @@ def test_every_module_imports_on_its_own() -> None:
     assert done.returncode == 0, done.stderr[-3000:]
     failed = json.loads(done.stdout.strip().splitlines()[-1])
     assert failed == {}, "\n".join(f"{k}:\n{v}" for k, v in failed.items())
+
+
+def test_the_architecture_doc_shows_the_real_graph() -> None:
+    """docs/architecture.md's ``layers:depends`` block is ``DEPENDS``, and its layer
+    diagram names every core module and every capability."""
+    doc = (REPO / "docs" / "architecture.md").read_text(encoding="utf-8")
+    block = doc.split("<!-- layers:depends -->")[1].split("<!-- /layers:depends -->")[0]
+    shown: dict[str, set[str]] = {}
+    for line in block.strip().strip("`").strip().splitlines():
+        unit, _, deps = line.partition("→")
+        shown[unit.strip()] = {d.strip() for d in deps.split(",") if d.strip()}
+    assert shown == DEPENDS
+    diagram = doc.split("## Layers")[1].split("```")[1]
+    core_row = diagram.split("core", 1)[1]
+    assert set(core_row.split()) == CORE - {"kiosk"}
+    named = set(diagram.replace("/", " ").split())
+    assert DEPENDS.keys() <= named
