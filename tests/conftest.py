@@ -241,3 +241,16 @@ def aiohttp_client(aiohttp_client: Any) -> Iterator[Any]:
 
 # -- under CI=true a skip is a failure (issue 16); see tests/ci_strict.py ----------------------
 from tests.ci_strict import pytest_runtest_makereport  # noqa: E402, F401
+
+
+# -- no thread outlives its test (issue 22); see tests/threadcheck.py ---------------------------
+@pytest.fixture(autouse=True)
+def _no_leaked_threads() -> Iterator[None]:
+    from tests.threadcheck import describe, leaked_threads
+
+    before = threading.enumerate()
+    yield
+    leaked = leaked_threads(before)
+    if leaked:
+        pytest.fail(f"threads left running by this test: {describe(leaked)}", pytrace=False)
+
