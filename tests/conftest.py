@@ -254,3 +254,17 @@ def _no_leaked_threads() -> Iterator[None]:
     if leaked:
         pytest.fail(f"threads left running by this test: {describe(leaked)}", pytrace=False)
 
+
+# -- the power-cut file system (tests/lazyfs.py), for test_power_cut*.py ------------------------
+@pytest.fixture
+def lazy(tmp_path: Path) -> Iterator[Any]:
+    """A lazyfs over ``tmp_path/disk`` mounted at ``tmp_path/mnt``; unmounted at the end."""
+    from tests.lazyfs import LazyMount, require_fuse
+
+    require_fuse()
+    mount = LazyMount(tmp_path / "disk", tmp_path / "mnt", tmp_path / "lazyfs.log")
+    mount.mount()
+    try:
+        yield mount
+    finally:
+        mount.unmount()
