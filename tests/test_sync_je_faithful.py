@@ -29,7 +29,7 @@ from kiosk.sync.upstream import PERSISTENT_ERROR, REFUSALS
 from kiosk.sync.worker import JE_PRIVACY_NOTICE, SyncWorker
 from tests.je_standin import JEStandIn
 from tests.sharing_helpers import make_notebook
-from tests.sync_helpers import sync_store
+from tests.sync_helpers import api_url, serve_upstream, start_worker, sync_store
 from tests.test_dashboard_auth import sign_in
 
 
@@ -55,15 +55,10 @@ class Rig:
 @pytest.fixture
 async def rig(make_config, tmp_path):
     je = JEStandIn(now=time.time(), max_bytes=20_000)
-    server = TestServer(je.app(), host="127.0.0.1")
-    await server.start_server()
-    config = make_config(upstream_url=f"http://127.0.0.1:{server.port}/api/v1",
-                         sync_enabled=True, upstream_kind="je", sync_backoff_base=0.01,
-                         sync_backoff_max=0.02)
-    store = sync_store(tmp_path / "s.sqlite3")
-    await store.start()
-    worker = SyncWorker(config, store, clock=lambda: je.now)
-    await worker.start()
+    server = await serve_upstream(je.app())
+    config = make_config(upstream_url=api_url(server), sync_enabled=True, upstream_kind="je",
+                         sync_backoff_base=0.01, sync_backoff_max=0.02)
+    store, worker = await start_worker(config, tmp_path / "s.sqlite3", clock=lambda: je.now)
     try:
         yield Rig(je, server, store, worker)
     finally:
@@ -208,18 +203,15 @@ async def test_a_reconnect_does_not_reset_the_backoff_of_a_repeating_error(tmp_p
 
 async def test_the_extra_auth_header(make_config, tmp_path) -> None:
     je = JEStandIn(now=time.time(), extra_header=("X-Extra-Auth", "s3cret"))
-    server = TestServer(je.app(), host="127.0.0.1")
-    await server.start_server()
+    server = await serve_upstream(je.app())
     try:
         for header, arrives in ((None, False), ("s3cret", True)):
-            config = make_config(upstream_url=f"http://127.0.0.1:{server.port}/api/v1",
-                                 sync_enabled=True, upstream_kind="je",
+            config = make_config(upstream_url=api_url(server), sync_enabled=True,
+                                 upstream_kind="je",
                                  upstream_auth_header="X-Extra-Auth" if header else None,
                                  upstream_auth_value=header)
-            store = sync_store(tmp_path / f"{arrives}.sqlite3")
-            await store.start()
-            worker = SyncWorker(config, store, clock=lambda: je.now)
-            await worker.start()
+            store, worker = await start_worker(config, tmp_path / f"{arrives}.sqlite3",
+                                               clock=lambda: je.now)
             try:
                 await store.create(json.dumps(make_notebook()), owner_session="s")
                 worker.sync_now()
@@ -236,10 +228,9 @@ async def test_the_extra_auth_header(make_config, tmp_path) -> None:
 async def test_refused_state_site_url_and_privacy_notice_on_the_kiosk(
         aiohttp_client, make_config, capsys) -> None:
     je = JEStandIn(now=time.time(), max_bytes=20_000)
-    server = TestServer(je.app(), host="127.0.0.1")
-    await server.start_server()
-    config = make_config(upstream_url=f"http://127.0.0.1:{server.port}/api/v1",
-                         sync_enabled=True, upstream_kind="auto", sync_interval=3600,
+    server = await serve_upstream(je.app())
+    config = make_config(upstream_url=api_url(server), sync_enabled=True,
+                         upstream_kind="auto", sync_interval=3600,
                          upstream_site_url="https://site.example/")
     client = await aiohttp_client(create_app(config))
     try:

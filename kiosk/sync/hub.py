@@ -12,32 +12,26 @@ notebook-scoped token like JE's.
 
 from __future__ import annotations
 
-import secrets
-
-from kiosk.sync.client import Saved, UpstreamClient, UpstreamRejected
+from kiosk.sync.client import Saved, UpstreamRejected
 from kiosk.sync.outbox import UpstreamLink, WorkUnit
-from kiosk.sync.tokens import TokenCache
-from kiosk.sync.upstream import UpstreamGone, post_with_session, refused
+from kiosk.sync.upstream import (
+    UpstreamBase,
+    UpstreamGone,
+    post_with_session,
+    put_failure,
+)
 
 PUT_TRIES = 3
 
 
-class KioskHub:
+class KioskHub(UpstreamBase):
     """The :class:`~kiosk.sync.upstream.Upstream` for another kiosk."""
 
     kind = "kiosk"
     replays_posts = True
 
-    def __init__(self, client: UpstreamClient, tokens: TokenCache) -> None:
-        self.client = client
-        self.tokens = tokens
-
     def post_password(self, link: UpstreamLink | None, *, says_kiosk: bool) -> str:
-        if says_kiosk:
-            return ""
-        if link is not None and link.password:
-            return link.password
-        return secrets.token_urlsafe(24)
+        return "" if says_kiosk else self.password_for(link)
 
     def session_held_through_errors(self) -> bool:
         return True
@@ -60,12 +54,9 @@ class KioskHub:
                                                 idempotency_key=key)
             except UpstreamRejected as exc:
                 status = exc.upstream_status
-                if status == 404:
-                    raise UpstreamGone("the upstream lost the notebook; it will be "
-                                       "created again", 404) from None
-                refusal = refused(exc)
-                if refusal is not None:
-                    raise refusal from None
+                failure = put_failure(exc)
+                if failure is not None:
+                    raise failure from None
                 # 401: expired token; 403: not this session's notebook: use the password.
                 if attempt < PUT_TRIES - 1 and (status in (401, 403) or (scoped and status == 500)):
                     self.tokens.drop_notebook(upstream_id)
@@ -95,13 +86,11 @@ class KioskHub:
                 status = exc.upstream_status
                 if status == 401 and attempt == 0 and await self.tokens.drop_session(token):
                     continue
-                refusal = refused(exc)
-                if refusal is not None:
-                    raise refusal from None
-                if status in (403, 404):
-                    what = ("no longer counts this kiosk's session as its owner" if status == 403
-                            else "lost the notebook")
-                    raise UpstreamGone(f"the upstream {what}; it will be created again",
-                                       status) from None
+                failure = put_failure(exc)
+                if failure is not None:
+                    raise failure from None
+                if status == 403:
+                    raise UpstreamGone("the upstream no longer counts this kiosk's session "
+                                       "as its owner; it will be created again", 403) from None
                 raise
         raise UpstreamRejected("PUT notebooks refused the session token", 401)  # pragma: no cover

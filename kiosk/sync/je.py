@@ -14,17 +14,15 @@ attempts.
 
 from __future__ import annotations
 
-import secrets
-
-from kiosk.sync.client import Saved, UpstreamClient, UpstreamRejected
+from kiosk.sync.client import Saved, UpstreamRejected
 from kiosk.sync.outbox import UpstreamLink, WorkUnit
-from kiosk.sync.tokens import TokenCache
 from kiosk.sync.upstream import (
     PERSISTENT_ERROR,
+    UpstreamBase,
     UpstreamGone,
     UpstreamRefused,
     post_with_session,
-    refused,
+    put_failure,
 )
 
 PUT_TRIES = 3
@@ -32,20 +30,14 @@ GONE_AFTER = 3
 REFUSE_AFTER = 5
 
 
-class JupyterEverywhere:
+class JupyterEverywhere(UpstreamBase):
     """The :class:`~kiosk.sync.upstream.Upstream` for a JE sharing service."""
 
     kind = "je"
     replays_posts = False
 
-    def __init__(self, client: UpstreamClient, tokens: TokenCache) -> None:
-        self.client = client
-        self.tokens = tokens
-
     def post_password(self, link: UpstreamLink | None, *, says_kiosk: bool) -> str:
-        if link is not None and link.password:
-            return link.password
-        return secrets.token_urlsafe(24)
+        return self.password_for(link)
 
     def session_held_through_errors(self) -> bool:
         return False  # notebooks carry passwords: any refusal may start a new session
@@ -78,14 +70,10 @@ class JupyterEverywhere:
                 return await self.client.update(token, upstream_id, unit.content,
                                                 idempotency_key=None)
             except UpstreamRejected as exc:
-                status = exc.upstream_status
-                if status == 404:
-                    raise UpstreamGone("the upstream lost the notebook; it will be "
-                                       "created again", 404) from None
-                refusal = refused(exc)
-                if refusal is not None:
-                    raise refusal from None
-                if attempt < PUT_TRIES - 1 and status in (401, 403, 500):
+                failure = put_failure(exc)
+                if failure is not None:
+                    raise failure from None
+                if attempt < PUT_TRIES - 1 and exc.upstream_status in (401, 403, 500):
                     self.tokens.drop_notebook(upstream_id)
                     continue
                 raise

@@ -10,6 +10,7 @@ error answer means, and says so with the exceptions below.
 
 from __future__ import annotations
 
+import secrets
 from typing import Protocol
 
 from kiosk.sync.client import Saved, UpstreamClient, UpstreamRejected
@@ -54,6 +55,30 @@ def refused(exc: UpstreamRejected) -> UpstreamRefused | None:
     """The refusal for good that an error answer stands for (None for others)."""
     reason = REFUSALS.get(exc.upstream_status)
     return None if reason is None else UpstreamRefused(str(exc), exc.upstream_status, reason)
+
+
+def put_failure(exc: UpstreamRejected) -> UpstreamRejected | None:
+    """What a refused PUT means for good, before any retry: the copy is gone (404, it will
+    be created again) or the version is refused (see :func:`refused`); None otherwise."""
+    if exc.upstream_status == 404:
+        return UpstreamGone("the upstream lost the notebook; it will be created again", 404)
+    return refused(exc)
+
+
+class UpstreamBase:
+    """What every implementation holds: the HTTP client and the session's token cache."""
+
+    def __init__(self, client: UpstreamClient, tokens: TokenCache) -> None:
+        self.client = client
+        self.tokens = tokens
+
+    @staticmethod
+    def password_for(link: UpstreamLink | None) -> str:
+        """The copy's password: the one it was first posted with (a retried POST keeps
+        it), else a new random one."""
+        if link is not None and link.password:
+            return link.password
+        return secrets.token_urlsafe(24)
 
 
 class Upstream(Protocol):
