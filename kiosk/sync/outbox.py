@@ -129,10 +129,10 @@ def _ids_json(share_ids: Sequence[str]) -> str:
 def upstream_refs(conn: sqlite3.Connection, share_ids: Sequence[str]) -> dict[str, UpstreamRef]:
     """Where these shares live upstream (only those a POST created there), in one query."""
     rows = conn.execute(
-        "SELECT share_id, upstream, upstream_id, upstream_readable_id, synced_version "
+        "SELECT share_id, upstream, upstream_id, upstream_readable_id, synced_version, kind "
         "FROM upstream_links WHERE upstream_id IS NOT NULL "
         "AND share_id IN (SELECT value FROM json_each(?))", (_ids_json(share_ids),)).fetchall()
-    return {r[0]: UpstreamRef(r[1], r[2], r[3], int(r[4])) for r in rows}
+    return {r[0]: UpstreamRef(r[1], r[2], r[3], int(r[4]), r[5]) for r in rows}
 
 
 def queued_among(conn: sqlite3.Connection, share_ids: Sequence[str]) -> set[str]:

@@ -54,6 +54,7 @@ from kiosk.sync.client import (
 from kiosk.sync.hub import KioskHub
 from kiosk.sync.je import JupyterEverywhere
 from kiosk.sync.outbox import OutboxCounts, UpstreamLink, WorkUnit
+from kiosk.sync.site import site_notice, take_home_site
 from kiosk.sync.tokens import TokenCache
 from kiosk.sync.upload import upstream_content
 from kiosk.sync.upstream import PostRefused, Upstream, UpstreamGone, UpstreamRefused
@@ -91,6 +92,8 @@ class SyncStatus:
     possible_duplicates: int = 0
     refused: int = 0
     privacy_notice: str | None = None
+    take_home_site: str | None = None
+    site_notice: str | None = None
     last_success_at: float | None = None
     last_error: str | None = None
     last_error_at: float | None = None
@@ -189,6 +192,10 @@ class SyncWorker:
         # Before the first upload too: an upstream not known to be a kiosk may be JE.
         self._status.privacy_notice = (JE_PRIVACY_NOTICE if self.enabled and self.kind != "kiosk"
                                        else None)
+        site = self.site_of(self.base, self.kind) if self.base else None
+        self._status.take_home_site = site
+        self._status.site_notice = (site_notice(self.base) if self.enabled and site is None
+                                    and self.kind == "je" else None)
         return self._status
 
     async def refusals(self, share_ids: Sequence[str]) -> dict[str, str]:
@@ -225,18 +232,18 @@ class SyncWorker:
         if not ids:
             return {}
         refs = await self.db.execute_fn(lambda c: outbox.upstream_refs(c, ids))
-        return {k: dataclasses.replace(r, upstream=self.site_of(r.upstream))
+        return {k: dataclasses.replace(r, site=self.site_of(r.upstream, r.kind))
                 for k, r in refs.items()}
 
-    def site_of(self, upstream: str) -> str:
-        """Where take-home links of copies on ``upstream`` (an API base URL) point.
+    def site_of(self, upstream: str, kind: str | None) -> str | None:
+        """The public site take-home links of copies on ``upstream`` (an API base) open.
 
-        The configured public site (``upstream_site_url``) for the configured upstream;
-        otherwise the API base itself, whose origin the link is built on.
+        ``upstream_site_url`` applies to the configured upstream; otherwise the rules of
+        :func:`kiosk.sync.site.take_home_site` (JE's own site for the public service, a
+        hub's own origin, None for a self-hosted JE: no link rather than a wrong one).
         """
-        if self.config.upstream_site_url and upstream == self.base:
-            return self.config.upstream_site_url.rstrip("/")
-        return upstream
+        configured = self.config.upstream_site_url if upstream == self.base else None
+        return take_home_site(upstream, kind, configured)
 
     async def queued_among(self, share_ids: Sequence[str]) -> set[str]:
         """Which of these shares wait to go upstream, in one read (none when sync is off)."""
