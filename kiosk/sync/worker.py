@@ -391,7 +391,7 @@ class SyncWorker:
                 self._stop_round = True
                 self._status.reachable = False
                 message = outbox.CONNECTION_ERROR + message
-            await self._failed(share_id, message)
+            await self._failed(share_id, message, kind=getattr(exc, "kind", None))
         except asyncio.CancelledError:
             raise
         except Exception as exc:
@@ -408,7 +408,7 @@ class SyncWorker:
         finally:
             self._in_flight.discard(share_id)
 
-    async def _failed(self, share_id: str, message: str) -> None:
+    async def _failed(self, share_id: str, message: str, *, kind: str | None = None) -> None:
         self._status.retries += 1
         self._error(message)
         # The attempt count is read inside the write, so the delay is computed there too.
@@ -420,11 +420,11 @@ class SyncWorker:
                 return 0
             delay = outbox.backoff_delay(attempts + 1, cfg.sync_backoff_base,
                                          cfg.sync_backoff_max, rng)
-            return outbox.fail_item(conn, share_id, message, delay, now)
+            return outbox.fail_item(conn, share_id, message, delay, now, kind=kind)
 
         attempts = await self.db.execute_write_fn(work)
-        log = _LOGGER.warning if attempts >= STUCK_ATTEMPTS else _LOGGER.info
-        log("sync: share %s not sent (attempt %d): %s", share_id, attempts, message)
+        _LOGGER.log(_failure_log_level(attempts), "sync: share %s not sent (attempt %d): %s",
+                    share_id, attempts, message)
 
     async def _refused(self, share_id: str, exc: UpstreamRefused) -> None:
         """Park a share the upstream refused for good (until it changes or "sync now")."""
@@ -495,7 +495,7 @@ class SyncWorker:
             c, share_id, upstream=self.base, kind=kind, password=password, key=key,
             version=version, body=body))
         try:
-            saved = await upstream.post(body, key, attempts=unit.item.attempts)
+            saved = await upstream.post(body, key, item=unit.item)
         except PostRefused:
             await self.db.execute_write_fn(lambda c: outbox.clear_pending(c, share_id))
             raise
@@ -549,6 +549,21 @@ class SyncWorker:
             hold_through_errors=self._upstream(self.kind).session_held_through_errors())
         if error is not None:
             _LOGGER.info("sync: could not refresh the upstream session yet: %s", error)
+
+
+def _failure_log_level(attempts: int) -> int:
+    """How loudly the ``attempts``-th failure of one share is logged.
+
+    Not once per attempt (a share failing for a day would fill the journal): the first
+    failure at INFO, a warning when the share is stuck (``STUCK_ATTEMPTS``) and then at
+    every power of two, DEBUG otherwise.
+    """
+    if attempts == 1:
+        return logging.INFO
+    if attempts == STUCK_ATTEMPTS or (attempts > STUCK_ATTEMPTS
+                                      and attempts & (attempts - 1) == 0):
+        return logging.WARNING
+    return logging.DEBUG
 
 
 def _password_of(body: str) -> str:
