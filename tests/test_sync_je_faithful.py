@@ -174,7 +174,9 @@ async def test_a_copy_je_no_longer_knows_is_shared_anew_after_bounded_tries(
     assert len(logged) == 1
 
 
-async def test_a_post_that_keeps_failing_after_a_new_token_is_refused(rig: Rig) -> None:
+async def test_a_post_that_keeps_failing_after_a_new_token_is_refused(rig: Rig,
+                                                                       caplog) -> None:
+    caplog.set_level(logging.DEBUG, logger="kiosk.sync")
     rig.je.post_500 = True
     sid = await rig.share()
     for _ in range(REFUSE_AFTER + 3):
@@ -183,6 +185,13 @@ async def test_a_post_that_keeps_failing_after_a_new_token_is_refused(rig: Rig) 
     # Each attempt: the POST, a new token, the POST again; then parked for good.
     assert rig.je.count("POST", "notebooks", 500) == 2 * REFUSE_AFTER
     assert await rig.worker.refusals([sid]) == {sid: PERSISTENT_ERROR}
+    # A 500 is an answer (JE rolled its transaction back): no possible duplicate.
+    assert rig.worker.status().possible_duplicates == 0
+    # Logged on the first failure and once refused, not per attempt.
+    failures = [r for r in caplog.records if "not sent (attempt" in r.getMessage()]
+    assert len(failures) == REFUSE_AFTER - 1
+    assert [r.levelno for r in failures if r.levelno >= logging.INFO] == [logging.INFO]
+    assert len([r for r in caplog.records if "refused by the upstream" in r.getMessage()]) == 1
     rig.je.post_500 = False
     await rig.store.update(sid, json.dumps(make_notebook("z = 3")), grant=UpdateGrant("student"))
     await rig.rounds()
@@ -341,6 +350,7 @@ async def test_failures_of_the_line_do_not_count_toward_a_refusal(patient_rig: R
         await rig.rounds(now=True)
     assert rig.je.count("POST", "notebooks", 500) == 2 * REFUSE_AFTER
     assert await rig.worker.refusals([sid]) == {sid: PERSISTENT_ERROR}
+    assert rig.worker.status().possible_duplicates == 0
 
 
 async def test_failures_of_the_line_do_not_make_a_copy_look_unknown(patient_rig: Rig) -> None:

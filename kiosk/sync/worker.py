@@ -57,7 +57,13 @@ from kiosk.sync.outbox import OutboxCounts, UpstreamLink, WorkUnit
 from kiosk.sync.site import site_notice, take_home_site
 from kiosk.sync.tokens import TokenCache
 from kiosk.sync.upload import upstream_content
-from kiosk.sync.upstream import PostRefused, Upstream, UpstreamGone, UpstreamRefused
+from kiosk.sync.upstream import (
+    PostRefused,
+    Repeating,
+    Upstream,
+    UpstreamGone,
+    UpstreamRefused,
+)
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -496,7 +502,9 @@ class SyncWorker:
             version=version, body=body))
         try:
             saved = await upstream.post(body, key, item=unit.item)
-        except PostRefused:
+        except (PostRefused, Repeating):
+            # Clearly refused, or a 500 twice: JE creates a notebook in one transaction
+            # (a 500 rolled it back), a hub replays the key. Not a possible duplicate.
             await self.db.execute_write_fn(lambda c: outbox.clear_pending(c, share_id))
             raise
         now = time.time()
