@@ -501,6 +501,9 @@ def load_config(
         raise ConfigError("tls_cert", "tls_cert and tls_key must be given together")
     if config.sync_enabled and not config.upstream_url:
         raise ConfigError("sync_enabled", "needs upstream_url")
+    if (config.upstream_auth_header is None) != (config.upstream_auth_value is None):
+        raise ConfigError("upstream_auth_header", "upstream_auth_header and "
+                          "upstream_auth_value must be given together")
     return config
 
 

@@ -20,6 +20,7 @@ from aiohttp.test_utils import TestServer
 
 from kiosk.app import create_app
 from kiosk.cli.sync import run_status
+from kiosk.errors import ConfigError
 from kiosk.sharing.keys import STORE
 from kiosk.sharing.store import UpdateGrant
 from kiosk.sync import outbox
@@ -235,10 +236,18 @@ async def test_the_extra_auth_header(make_config, tmp_path) -> None:
                 worker.sync_now()
                 await worker.run_round()
                 assert (worker.status().queued == 0) is arrives
+                # A secret: never in the status, redacted wherever settings are shown.
+                assert "s3cret" not in json.dumps(worker.status().as_json())
+                assert config.redacted()["upstream_auth_value"] in (None, "***")
             finally:
                 await worker.stop()
                 await store.close()
         assert len(je.notebooks) == 1
+        # Half of the pair is a clear error, not a header sent empty.
+        with pytest.raises(ConfigError, match="upstream_auth_header"):
+            make_config(upstream_auth_header="X-Extra-Auth")
+        with pytest.raises(ConfigError, match="upstream_auth_header"):
+            make_config(upstream_auth_value="s3cret")
     finally:
         await server.close()
 
