@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import html
 import json
 import re
@@ -140,6 +141,12 @@ async def test_a_self_hosted_je_gets_no_wrong_link_and_the_teacher_is_told(
     out = capsys.readouterr().out
     assert "(running kiosk)" in out
     assert f"take-home:     {status['site_notice']}" in out
+    # With no kiosk answering, from the store: its copies were made for a JE service.
+    offline = dataclasses.replace(classroom.config, port=0)
+    await asyncio.to_thread(run_status, argparse.Namespace(json=True), offline)
+    stored = json.loads(capsys.readouterr().out)
+    assert stored["source"].startswith("share store")
+    assert stored["site_notice"] == status["site_notice"]
 
 
 @pytest.mark.parametrize("classroom", [{"upstream_site_url": "https://notebooks.example/"}],

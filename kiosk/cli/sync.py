@@ -57,20 +57,22 @@ async def _stored_status(config: KioskConfig) -> dict[str, Any]:
     from kiosk.sharing.store import ShareStore
     from kiosk.sync import outbox
 
+    base = (config.upstream_url or "").rstrip("/")
     store = ShareStore.in_data_dir(config.data_path)
     outbox.attach(store, queue_writes=False)
     await store.start()
     try:
         counts = await store.execute_read(outbox.counts)
+        # The kind as configured; with "auto", the kind its copies were made for.
+        kind = None if config.upstream_kind == "auto" else config.upstream_kind
+        if kind is None and base:
+            kind = await store.execute_read(lambda c: outbox.kind_of(c, base))
     finally:
         await store.close()
     from kiosk.sync.site import site_notice, take_home_site
     from kiosk.sync.worker import JE_PRIVACY_NOTICE
 
     enabled = bool(config.sync_enabled and config.upstream_url)
-    # The kind as configured ("auto": unknown until a running kiosk asks the upstream).
-    kind = None if config.upstream_kind == "auto" else config.upstream_kind
-    base = (config.upstream_url or "").rstrip("/")
     site = take_home_site(base, kind, config.upstream_site_url) if base else None
     return {"source": "share store (no kiosk answered)", "enabled": enabled,
             "queued": counts.queued, "due": counts.due, "failing": counts.failing,

@@ -376,6 +376,13 @@ def counts(conn: sqlite3.Connection, now: float | None = None) -> OutboxCounts:
                         int(refused))
 
 
+def kind_of(conn: sqlite3.Connection, upstream: str) -> str | None:
+    """The kind of upstream that copies on ``upstream`` were made for (None: none yet)."""
+    row = conn.execute("SELECT kind FROM upstream_links WHERE upstream = ? "
+                       "ORDER BY synced_at DESC LIMIT 1", (upstream,)).fetchone()
+    return None if row is None else str(row[0])
+
+
 def get_state(conn: sqlite3.Connection, key: str) -> str | None:
     row = conn.execute("SELECT value FROM sync_state WHERE key = ?", (key,)).fetchone()
     return None if row is None else str(row[0])
