@@ -14,6 +14,7 @@ source tree, so it runs in a checkout (scripts, tests), never in the installed k
 
 from __future__ import annotations
 
+import ast
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -140,19 +141,37 @@ def scan_extension(src_dir: Path = EXTENSION_SRC
 
 def extract_extension(src_dir: Path = EXTENSION_SRC) -> Catalog:
     """Every message of the notebook extension, in a fresh catalog (domain kiosk_share)."""
-    from kiosk.sync.upstream import PERSISTENT_ERROR, REFUSALS
-
     catalog = Catalog(project="jupyterlite-kiosk", domain=EXTENSION_DOMAIN, charset="utf-8",
                       fuzzy=False)
     for filename, lineno, message in scan_extension(src_dir)[0]:
         catalog.add(message, None, [(filename, lineno)])
     # The kiosk's reasons for a refused share, as /api/kiosk/shares/<id>/upstream gives
     # them (English); the Share dialog looks them up at run time (api.ts, refusalWords).
-    for reason in [*REFUSALS.values(), PERSISTENT_ERROR]:
-        catalog.add(reason, None, [("kiosk/sync/upstream.py", 0)],
+    for reason in refusal_reasons():
+        catalog.add(reason, None, [(REFUSALS_SOURCE.relative_to(PACKAGE_DIR.parent).as_posix(), 0)],
                     auto_comments=["A reason the cloud service refused a share, shown in the "
                                    "Share dialog after 'No take-home link: '."])
     return catalog
+
+
+REFUSALS_SOURCE = PACKAGE_DIR / "sync" / "upstream.py"
+_REFUSAL_NAMES = ("REFUSALS", "PERSISTENT_ERROR")
+
+
+def refusal_reasons(source: Path = REFUSALS_SOURCE) -> list[str]:
+    """The reasons sync gives for a refused share (``REFUSALS`` and ``PERSISTENT_ERROR``),
+    read from its source as literals: a catalog tool reads sources, it does not import
+    a capability (tests/test_layers.py)."""
+    found: dict[str, object] = {}
+    for node in ast.parse(source.read_text(encoding="utf-8")).body:
+        if isinstance(node, ast.Assign) and len(node.targets) == 1:
+            target = node.targets[0]
+            if isinstance(target, ast.Name) and target.id in _REFUSAL_NAMES:
+                found[target.id] = ast.literal_eval(node.value)
+    refusals, persistent = found.get("REFUSALS"), found.get("PERSISTENT_ERROR")
+    if not isinstance(refusals, dict) or not isinstance(persistent, str):
+        raise ValueError(f"{source}: REFUSALS and PERSISTENT_ERROR must be literals")
+    return [*map(str, refusals.values()), persistent]
 
 
 def extension_po_path(code: str, locale_dir: Path = LOCALE_DIR) -> Path:

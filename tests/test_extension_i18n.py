@@ -153,3 +153,12 @@ def test_the_builder_adds_the_catalogs_to_jupyterlites_translation_data(tmp_path
     before = (site / "api/translations/fr_FR.json").read_bytes()
     add_extension_catalogs(site)
     assert (site / "api/translations/fr_FR.json").read_bytes() == before
+
+
+def test_the_catalog_reads_syncs_refusal_reasons_as_they_are() -> None:
+    """The extension's catalog takes sync's refusal reasons from its source (no import of
+    a capability from a core tool): the same list sync answers with."""
+    from kiosk.i18n_catalog import refusal_reasons
+    from kiosk.sync.upstream import PERSISTENT_ERROR, REFUSALS
+
+    assert refusal_reasons() == [*REFUSALS.values(), PERSISTENT_ERROR]

@@ -8,15 +8,22 @@ second of its CPU, which made a backlog drain at ≈3 shares/s); this kiosk's se
 owns what it created there. An upstream configured as a kiosk whose ``health`` does
 not say so still gets passwords (the safe default), and then updates fall back to a
 notebook-scoped token like JE's.
+
+Refusals follow the same rules as JE's: a 400, 413 or 422 (to a POST or a PUT) is a
+refusal for good; a 500 gets one new token (the session's, refreshed: a new session
+would lose what this one owns) and a 500 again counts toward ``REFUSE_AFTER`` attempts
+in a row, then the share is refused (:func:`kiosk.sync.upstream.persistent`).
 """
 
 from __future__ import annotations
 
 from kiosk.sync.client import Saved, UpstreamRejected
-from kiosk.sync.outbox import UpstreamLink, WorkUnit
+from kiosk.sync.outbox import OutboxItem, UpstreamLink, WorkUnit
 from kiosk.sync.upstream import (
+    PersistentServerError,
     UpstreamBase,
     UpstreamGone,
+    persistent,
     post_with_session,
     put_failure,
 )
@@ -36,9 +43,12 @@ class KioskHub(UpstreamBase):
     def session_held_through_errors(self) -> bool:
         return True
 
-    async def post(self, body: str, key: str, *, attempts: int) -> Saved:
-        return await post_with_session(self.client, self.tokens, body, idempotency_key=key,
-                                       hold=True)
+    async def post(self, body: str, key: str, *, item: OutboxItem) -> Saved:
+        try:
+            return await post_with_session(self.client, self.tokens, body,
+                                           idempotency_key=key, hold=True)
+        except PersistentServerError as exc:
+            raise persistent(exc, item) from None
 
     async def put(self, unit: WorkUnit, link: UpstreamLink, key: str) -> Saved:
         if not link.password:
@@ -46,6 +56,7 @@ class KioskHub(UpstreamBase):
         assert link.upstream_id is not None
         upstream_id = link.upstream_id
         scoped = False
+        reissued_for_500 = False
         for attempt in range(PUT_TRIES):
             token = (await self.tokens.notebook_bearer(upstream_id, link.password) if scoped
                      else await self.tokens.session_bearer(hold_through_errors=True))
@@ -57,8 +68,19 @@ class KioskHub(UpstreamBase):
                 failure = put_failure(exc)
                 if failure is not None:
                     raise failure from None
+                if status == 500 and reissued_for_500:
+                    raise persistent(PersistentServerError(
+                        f"{exc}, also with a new token", 500), unit.item) from None
+                if attempt < PUT_TRIES - 1 and status == 500:
+                    # A new token of the same kind first.
+                    if scoped:
+                        self.tokens.drop_notebook(upstream_id)
+                    elif not await self.tokens.reissue_session(token, keep_session=True):
+                        raise
+                    reissued_for_500 = True
+                    continue
                 # 401: expired token; 403: not this session's notebook: use the password.
-                if attempt < PUT_TRIES - 1 and (status in (401, 403) or (scoped and status == 500)):
+                if attempt < PUT_TRIES - 1 and status in (401, 403):
                     self.tokens.drop_notebook(upstream_id)
                     scoped = True
                     continue
@@ -74,9 +96,12 @@ class KioskHub(UpstreamBase):
         the kiosk was away for longer than the hub's ``token_days``); with no password
         to prove ownership, the notebook is shared anew on the hub (a new take-home
         link; the old one keeps the last version it received; the scheduler logs it).
+        A 500 gets the session's token refreshed once; a 500 again counts toward a
+        refusal (see the module docstring).
         """
         assert link.upstream_id is not None
         upstream_id = link.upstream_id
+        reissued_for_500 = False
         for attempt in range(2):
             token = await self.tokens.session_bearer(hold_through_errors=True)
             try:
@@ -85,6 +110,13 @@ class KioskHub(UpstreamBase):
             except UpstreamRejected as exc:
                 status = exc.upstream_status
                 if status == 401 and attempt == 0 and await self.tokens.drop_session(token):
+                    continue
+                if status == 500 and reissued_for_500:
+                    raise persistent(PersistentServerError(
+                        f"{exc}, also with a new token", 500), unit.item) from None
+                if status == 500 and attempt == 0 and await self.tokens.reissue_session(
+                        token, keep_session=True):
+                    reissued_for_500 = True
                     continue
                 failure = put_failure(exc)
                 if failure is not None:
