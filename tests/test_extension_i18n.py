@@ -15,8 +15,15 @@ from babel.messages.pofile import read_po
 
 from kiosk.bundle.translations import add_extension_catalogs, catalog_data
 from kiosk.i18n import EXTENSION_DOMAIN, LANGUAGES, SOURCE_LANGUAGE
-from kiosk.i18n_catalog import EXTENSION_SRC, extension_po_path, extract_extension, scan_extension
+from kiosk.i18n_catalog import (
+    EXTENSION_SRC,
+    extension_po_path,
+    extract_extension,
+    refusal_reasons,
+    scan_extension,
+)
 from kiosk.sync.upstream import PERSISTENT_ERROR, REFUSALS
+from tests.catalog_checks import check_translated
 
 TRANSLATED = [code for code in LANGUAGES if code != SOURCE_LANGUAGE]
 _PLACEHOLDER_RE = re.compile(r"%\d")
@@ -38,21 +45,10 @@ def test_every_extension_message_is_translated(code: str) -> None:
     assert {_key(m) for m in catalog if m.id} == wanted, (
         "run scripts/i18n.py, then translate the new messages in "
         f"{extension_po_path(code)}")
+    check_translated(catalog, code, _PLACEHOLDER_RE)
     for message in catalog:
-        if not message.id:
-            continue
-        assert not message.fuzzy, message.id
         ids = [message.id] if isinstance(message.id, str) else list(message.id)
         forms = [message.string] if isinstance(message.string, str) else list(message.string)
-        assert len(forms) == (1 if len(ids) == 1 else catalog.num_plurals), message.id
-        for form in forms:
-            assert form and form.strip(), (code, message.id)
-            if len(ids) == 1:
-                assert sorted(_PLACEHOLDER_RE.findall(form)) == sorted(
-                    _PLACEHOLDER_RE.findall(ids[0])), (code, message.id)
-            else:  # a plural form may leave the count out ("one notebook")
-                assert set(_PLACEHOLDER_RE.findall(form)) <= set(
-                    _PLACEHOLDER_RE.findall(ids[1])), (code, message.id)
         if len(ids) == 2 and code == "ar":
             assert len(set(forms)) == 6, message.id  # Arabic's six forms, each its own
 
@@ -158,7 +154,4 @@ def test_the_builder_adds_the_catalogs_to_jupyterlites_translation_data(tmp_path
 def test_the_catalog_reads_syncs_refusal_reasons_as_they_are() -> None:
     """The extension's catalog takes sync's refusal reasons from its source (no import of
     a capability from a core tool): the same list sync answers with."""
-    from kiosk.i18n_catalog import refusal_reasons
-    from kiosk.sync.upstream import PERSISTENT_ERROR, REFUSALS
-
     assert refusal_reasons() == [*REFUSALS.values(), PERSISTENT_ERROR]

@@ -125,13 +125,8 @@ def test_files_input_sleep_and_downloads(kiosk_process, csv_server, tmp_path, pr
     assert result["foreign"] == [], result["foreign"]
 
 
-
-def test_kernel_set_up_survives_a_failing_start_up_cell_queued_before_it(kiosk_process,
-                                                                          tmp_path):
-    """JupyterLite (0.6 and later) drops, with no reply, every request queued behind one
-    that fails. A site's start-up cell that fails offline (Jupyter Everywhere's did) took
-    the bridge's silent set-up with it: time.sleep spun a core, downloads bypassed the
-    kiosk. The bridge sends its set-up again after such a failure."""
+def _core_kiosk(kiosk_process, tmp_path):
+    """A kiosk (Host kiosk.test) serving the newest core bundle from a private bundles dir."""
     from kiosk.bundle.active import set_current
 
     bundle = newest_bundle("core")
@@ -139,7 +134,16 @@ def test_kernel_set_up_survives_a_failing_start_up_cell_queued_before_it(kiosk_p
     private.mkdir()
     (private / bundle.name).symlink_to(bundle.path)
     set_current(private, bundle.name)
-    kiosk = kiosk_process("--bundles-dir", str(private), "--host-aliases", "kiosk.test")
+    return kiosk_process("--bundles-dir", str(private), "--host-aliases", "kiosk.test")
+
+
+def test_kernel_set_up_survives_a_failing_start_up_cell_queued_before_it(kiosk_process,
+                                                                          tmp_path):
+    """JupyterLite (0.6 and later) drops, with no reply, every request queued behind one
+    that fails. A site's start-up cell that fails offline (Jupyter Everywhere's did) took
+    the bridge's silent set-up with it: time.sleep spun a core, downloads bypassed the
+    kiosk. The bridge sends its set-up again after such a failure."""
+    kiosk = _core_kiosk(kiosk_process, tmp_path)
     result = run_scenario("relay_setup_dropped", {"url": f"http://kiosk.test:{kiosk.port}"},
                           timeout=400)
     assert result["siteStartup"] == "error", "the site's start-up cell ran first and failed"
@@ -150,14 +154,7 @@ def test_kernel_set_up_survives_a_failing_start_up_cell_queued_before_it(kiosk_p
 def test_a_sites_copy_button_copies_on_plain_http(kiosk_process, tmp_path):
     """Jupyter Everywhere's "Copy Link!" calls navigator.clipboard.writeText, which plain
     HTTP does not have ("Failed to copy link: TypeError"); the bridge's fallback copies."""
-    from kiosk.bundle.active import set_current
-
-    bundle = newest_bundle("core")
-    private = tmp_path / "bundles"
-    private.mkdir()
-    (private / bundle.name).symlink_to(bundle.path)
-    set_current(private, bundle.name)
-    kiosk = kiosk_process("--bundles-dir", str(private), "--host-aliases", "kiosk.test")
+    kiosk = _core_kiosk(kiosk_process, tmp_path)
     result = run_scenario("clipboard_plain_http", {"url": f"http://kiosk.test:{kiosk.port}"},
                           timeout=180)
     assert result["secure"] is False
