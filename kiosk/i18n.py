@@ -214,3 +214,37 @@ def cli_translations(setting: str | None,
 def language_choices(codes: Iterable[str] = LANGUAGES) -> list[tuple[str, str]]:
     """(code, name in itself) for the switchers."""
     return [(code, LANGUAGES[code]) for code in codes]
+
+
+def Nn_(singular: str, plural: str) -> tuple[str, str]:
+    """Mark a message with plural forms for the catalogs; see :class:`Message`."""
+    return singular, plural
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """A text made now and shown later in whichever language: its catalog template
+    (marked with ``N_``, or ``Nn_`` with a ``count``) and the values to fill in, which
+    may be Messages themselves. ``render()`` without translations gives the English."""
+
+    template: str
+    values: Mapping[str, object] = field(default_factory=dict)
+    plural: str | None = None
+    count: int = 1
+
+    @classmethod
+    def counted(cls, forms: tuple[str, str], count: int, **values: object) -> Message:
+        return cls(forms[0], {"n": count, **values}, plural=forms[1], count=count)
+
+    def render(self, translations: gettext.NullTranslations | None = None) -> str:
+        t = translations if translations is not None else gettext.NullTranslations()
+        values = {k: v.render(t) if isinstance(v, Message) else v
+                  for k, v in self.values.items()}
+        text = (t.ngettext(self.template, self.plural, self.count) if self.plural is not None
+                else t.gettext(self.template))
+        return text % values if values else text
+
+
+def message(template: str, **values: object) -> Message:
+    """A :class:`Message` (``template`` marked with ``N_`` where it is written)."""
+    return Message(template, values)
