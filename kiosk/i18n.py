@@ -17,6 +17,7 @@ A page's language, first match wins:
 
 from __future__ import annotations
 
+import contextlib
 import gettext
 import io
 import os
@@ -188,6 +189,15 @@ def request_language(request: web.Request) -> str:
 def translator(catalogs: Mapping[str, gettext.NullTranslations],
                code: str) -> gettext.NullTranslations:
     return catalogs.get(code) or catalogs.get(SOURCE_LANGUAGE) or gettext.NullTranslations()
+
+
+def class_language(setting: str | None, data_dir: Path) -> str | None:
+    """The language pinned for the class (blocking): the dashboard's choice saved in the
+    data directory, else the ``language`` setting; None when each one's own is used."""
+    pin = LanguagePin(setting=setting, path=data_dir / PIN_FILE)
+    with contextlib.suppress(OSError, UnicodeDecodeError):
+        pin.load()  # an unreadable pin file: the setting
+    return pin.language
 
 
 def cli_language(setting: str | None, environ: Mapping[str, str] | None = None) -> str:

@@ -230,8 +230,8 @@ async def test_the_teacher_pins_a_language_on_the_dashboard(aiohttp_client, make
     assert "Abrir um notebook" in await (await again.get("/", headers=FRENCH)).text()
 
 
-def test_the_start_banner_speaks_the_teachers_language(kiosk_process):
-    """The terminal's locale picks the banner's language; the language setting wins."""
+def test_the_start_banner_speaks_the_teachers_language(kiosk_process, tmp_path):
+    """The terminal's locale picks the banner's language; the class's pin wins."""
     french = kiosk_process(env={"LANG": "fr_FR.UTF-8", "LANGUAGE": ""})
     for _ in range(100):
         if any("Scannez pour ouvrir" in line or "Pour le professeur" in line
@@ -248,6 +248,16 @@ def test_the_start_banner_speaks_the_teachers_language(kiosk_process):
             break
         time.sleep(0.1)
     assert any("Kiosk „testkiosk“ läuft" in line for line in pinned.log), pinned.log
+    pinned.stop()
+    # The language pinned on the dashboard wins over the setting, as for the other commands.
+    (tmp_path / "data" / "language").write_text("es")
+    dashboard = kiosk_process("--language", "de", env={"LANG": "fr_FR.UTF-8", "LANGUAGE": ""})
+    for _ in range(100):
+        if any("Para el profesor" in line for line in dashboard.log):
+            break
+        time.sleep(0.1)
+    assert any("El quiosco «testkiosk» está en marcha" in line for line in dashboard.log), (
+        dashboard.log)
 
 
 # ----------------------------------------------------------- the command line's messages

@@ -15,7 +15,6 @@ make ``docs/cli.md``). In a command::
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import gettext
 from collections.abc import Mapping
@@ -26,14 +25,8 @@ from kiosk.config import KioskConfig
 
 def language(config: KioskConfig | None, environ: Mapping[str, str] | None = None) -> str:
     """The language code of the messages (blocking: reads the dashboard's pin)."""
-    pinned: str | None = None
-    if config is not None:
-        pin = i18n.LanguagePin(setting=config.language,
-                               path=config.data_path / i18n.PIN_FILE)
-        # An unreadable pin file: the setting, else the locale.
-        with contextlib.suppress(OSError, UnicodeDecodeError):
-            pin.load()
-        pinned = pin.language
+    pinned = (i18n.class_language(config.language, config.data_path)
+              if config is not None else None)
     return i18n.cli_language(pinned, environ)
 
 
