@@ -225,6 +225,10 @@ def language_choices(codes: Iterable[str] = LANGUAGES) -> list[tuple[str, str]]:
     """(code, name in itself) for the switchers."""
     return [(code, LANGUAGES[code]) for code in codes]
 
+# The notebook extension's catalog (its Share dialog, badge and toolbar): the same
+# languages, in kiosk/locale/<lang>/LC_MESSAGES/kiosk_share.po; the bundle builder turns it
+# into JupyterLab translation data (kiosk/bundle/translations.py).
+EXTENSION_DOMAIN = "kiosk_share"
 
 def Nn_(singular: str, plural: str) -> tuple[str, str]:
     """Mark a message with plural forms for the catalogs; see :class:`Message`."""

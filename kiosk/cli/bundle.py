@@ -195,6 +195,9 @@ def run_import(args: argparse.Namespace, config: KioskConfig) -> int:
              "allowed": len(report.allowed), "dropped": len(report.dropped)}
           + (t.gettext("; active") if result.activated else ""))
     print(t.gettext("report: %(path)s") % {"path": result.path / "kiosk-import.txt"})
+    for warning in report.warnings:
+        print(t.gettext("warning: %(warning)s")
+              % {"warning": f"{warning['where']}: {warning['what']}"}, file=sys.stderr)
     return 0
 
 

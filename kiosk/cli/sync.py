@@ -64,21 +64,30 @@ async def _stored_status(config: KioskConfig) -> dict[str, Any]:
     from kiosk.sharing.store import ShareStore
     from kiosk.sync import outbox
 
+    base = (config.upstream_url or "").rstrip("/")
     store = ShareStore.in_data_dir(config.data_path)
     outbox.attach(store, queue_writes=False)
     await store.start()
     try:
         counts = await store.execute_read(outbox.counts)
+        # The kind as configured; with "auto", the kind its copies were made for.
+        kind = None if config.upstream_kind == "auto" else config.upstream_kind
+        if kind is None and base:
+            kind = await store.execute_read(lambda c: outbox.kind_of(c, base))
     finally:
         await store.close()
+    from kiosk.sync.site import site_notice, take_home_site
     from kiosk.sync.worker import JE_PRIVACY_NOTICE
 
     enabled = bool(config.sync_enabled and config.upstream_url)
+    site = take_home_site(base, kind, config.upstream_site_url) if base else None
     return {"source": FROM_STORE, "enabled": enabled,
             "queued": counts.queued, "due": counts.due, "failing": counts.failing,
             "oldest_queued_at": counts.oldest_enqueued_at, "synced": counts.synced,
             "possible_duplicates": counts.possible_duplicates, "refused": counts.refused,
             "privacy_notice": JE_PRIVACY_NOTICE if enabled and config.upstream_kind != "kiosk"
+            else None, "take_home_site": site,
+            "site_notice": site_notice(base) if enabled and site is None and kind == "je"
             else None}
 
 
@@ -98,7 +107,7 @@ def run_status(args: argparse.Namespace, config: KioskConfig) -> int:
              "reachable": t.gettext("reachable:"), "queued": t.gettext("queued:"),
              "synced": t.gettext("synced shares:"), "refused": t.gettext("refused:"),
              "success": t.gettext("last success:"), "error": t.gettext("last error:"),
-             "privacy": t.gettext("privacy:")}
+             "home": t.gettext("take-home:"), "privacy": t.gettext("privacy:")}
     on = t.gettext("on") if status.get("enabled") else t.gettext("off")
     rows = [(label["sync"], f"{on} ({known(t, status['source'])})")]
     if status.get("upstream"):
@@ -128,6 +137,10 @@ def run_status(args: argparse.Namespace, config: KioskConfig) -> int:
         error = status.get("last_error")
         rows.append((label["error"], f"{error} ({_when(status.get('last_error_at'), t)})"
                      if error else t.gettext("none")))
+    if status.get("take_home_site"):
+        rows.append((label["home"], f"{status['take_home_site']}/lab/index.html?notebook=<code>"))
+    if status.get("site_notice"):
+        rows.append((label["home"], status["site_notice"]))
     if status.get("privacy_notice"):
         rows.append((label["privacy"], status["privacy_notice"]))
     print("\n".join(aligned(rows, list(label.values()))))

@@ -7,7 +7,9 @@
 //    to the page on BroadcastChannel('/sw-api.v1') exactly as the service worker would.
 // 2. On every origin, once a kernel starts, it runs a few silent lines in it so that
 //    time.sleep() waits without spinning a core and downloads (urllib, pandas, and
-//    requests once a cell imports it) go through the kiosk's /api/fetch.
+//    requests once a cell imports it) go through the kiosk's /api/fetch; it sends them
+//    again if JupyterLite dropped them behind a failed request (see runSetUp).
+// 3. On plain HTTP, it gives navigator.clipboard.writeText a fallback (see clipboardFallback).
 (function () {
   'use strict';
   var CHANNEL = '/sw-api.v1';
@@ -16,6 +18,9 @@
   var KERNEL_SETUP = [
     'def __kiosk_setup():',
     '    import sys, time, js',
+    // Sent again when JupyterLite may have dropped it (see setUpKernels): run once only.
+    '    if getattr(time.sleep, "kiosk", False):',
+    '        return',
     '    from urllib.parse import quote, urlsplit',
     '    here = str(js.location.host)',
     '    def sleep(seconds):',
@@ -28,6 +33,7 @@
     '            xhr.open("GET", "/api/sleep?seconds=" + repr(part), False)',
     '            xhr.send(None)',
     '            seconds -= part',
+    '    sleep.kiosk = True',
     '    time.sleep = sleep',
     '    try:',
     '        import pyodide_http',
@@ -182,6 +188,38 @@
     connect();
   }
 
+  // JupyterLite (0.6 and later) drops every request waiting in a kernel's queue, with no
+  // reply, when one before it fails (a site's start-up cell that fails offline, a
+  // student's cell run while the kernel starts). Another request's error, then its idle
+  // status, while ours still waits: ours is gone, so it is sent again (the set-up runs
+  // once even if it was not dropped after all).
+  function runSetUp(connection, retries) {
+    var future = connection.requestExecute({ code: KERNEL_SETUP, silent: true, store_history: false });
+    var mine = future.msg.header.msg_id;
+    var failed = {};
+    var settled = false;
+    var onIOPub = function (_, msg) {
+      var parent = msg.parent_header && msg.parent_header.msg_id;
+      if (settled || !parent || parent === mine) return;
+      if (msg.header.msg_type === 'error') {
+        failed[parent] = true;
+      } else if (msg.header.msg_type === 'status' && msg.content.execution_state === 'idle' && failed[parent]) {
+        settled = true;
+        connection.iopubMessage.disconnect(onIOPub);
+        future.dispose();
+        if (retries > 0) runSetUp(connection, retries - 1); else connection.dispose();
+      }
+    };
+    var finish = function () {
+      if (settled) return;
+      settled = true;
+      connection.iopubMessage.disconnect(onIOPub);
+      connection.dispose();
+    };
+    connection.iopubMessage.connect(onIOPub);
+    future.done.then(finish, finish);
+  }
+
   function setUpKernels() {
     var tries = 0;
     var timer = setInterval(function () {
@@ -199,9 +237,7 @@
         models.forEach(function (model) {
           if (done[model.id]) return;
           done[model.id] = true;
-          var connection = kernels.connectTo({ model: model, handleComms: false });
-          var future = connection.requestExecute({ code: KERNEL_SETUP, silent: true, store_history: false });
-          future.done.then(function () { connection.dispose(); }, function () { connection.dispose(); });
+          runSetUp(kernels.connectTo({ model: model, handleComms: false }), 3);
         });
       };
       kernels.runningChanged.connect(setUp);
@@ -209,6 +245,41 @@
     }, 500);
   }
 
+  // Plain HTTP has no Clipboard API, so a site's own "Copy link" button that calls
+  // navigator.clipboard.writeText (Jupyter Everywhere's) only failed. Copy the way
+  // browsers allow there, during the click: a hidden text field and execCommand('copy').
+  function clipboardFallback() {
+    if (window.isSecureContext || 'clipboard' in navigator) return;
+    var refuse = function (what) {
+      return Promise.reject(new DOMException(what + ' needs HTTPS', 'NotAllowedError'));
+    };
+    var clipboard = {
+      writeText: function (text) {
+        var field = document.createElement('textarea');
+        field.value = String(text);
+        field.setAttribute('readonly', '');
+        field.setAttribute('aria-hidden', 'true');
+        field.style.cssText = 'position:fixed;top:0;left:0;width:1px;height:1px;opacity:0';
+        var before = document.activeElement;
+        document.body.appendChild(field);
+        field.select();
+        var copied = false;
+        try { copied = document.execCommand('copy'); } catch (e) { copied = false; }
+        document.body.removeChild(field);
+        if (before && typeof before.focus === 'function') before.focus();
+        return copied ? Promise.resolve()
+          : Promise.reject(new DOMException('the browser refused to copy', 'NotAllowedError'));
+      },
+      readText: function () { return refuse('reading the clipboard'); },
+      read: function () { return refuse('reading the clipboard'); },
+      write: function () { return refuse('copying anything but text'); },
+    };
+    Object.defineProperty(Navigator.prototype, 'clipboard', {
+      configurable: true, get: function () { return clipboard; },
+    });
+  }
+
+  clipboardFallback();
   if (realServiceWorker) registerOrRelay(); else fakeServiceWorker();
   // Also on secure origins: until JupyterLite's service worker controls the page (first
   // visit), the kernel's requests reach the kiosk, which relays them here all the same.
