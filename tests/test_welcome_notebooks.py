@@ -55,7 +55,7 @@ PHONE_PHRASES = {
     "es": ("▶", "menú → archivos", "compartir", "abrir un código"),
     "de": ("▶", "menü → dateien", "teilen", "code öffnen"),
     "pt_BR": ("▶", "menu → arquivos", "compartilhar", "abrir um código"),
-    "ar": ("▶", "القائمة ← الملفات", "مشاركة", "فتح رمز"),
+    "ar": ("▶", "القائمة ← الملفات", "مشاركة", "افتح رمزًا"),
 }
 
 
