@@ -37,14 +37,17 @@ def _words(code: str, message: str) -> str:
     return str(catalog_data(code)[message][0])
 
 
-@pytest.mark.parametrize(("locale", "code"), [("fr-FR", "fr"), ("ar", "ar")])
+@pytest.mark.parametrize(("profile", "locale", "code"), [
+    ("core", "fr-FR", "fr"), ("core", "ar", "ar"),
+    ("science", "fr-FR", "fr"),  # JupyterLab 4.4 (jupyterlite-core 0.6)
+])
 async def test_share_dialog_and_refusal_in_the_browsers_language(
-        kiosk_process: Any, tmp_path: Path, locale: str, code: str) -> None:
-    bundle = _latest_bundle("core")
+        kiosk_process: Any, tmp_path: Path, profile: str, locale: str, code: str) -> None:
+    bundle = _latest_bundle(profile)
     je = JEStandIn(now=time.time(), max_bytes=LIMIT)
     server = TestServer(je.app(), host="127.0.0.1")
     await server.start_server()
-    out = IMAGES if DOC_IMAGES else tmp_path / "shots"
+    out = IMAGES if DOC_IMAGES and profile == "core" else tmp_path / "shots"
     try:
         kp = await asyncio.to_thread(
             kiosk_process, "--bundles-dir", str(_single_bundle_dir(tmp_path, bundle)),
