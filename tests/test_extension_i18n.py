@@ -153,3 +153,29 @@ def test_the_builder_adds_the_catalogs_to_jupyterlites_translation_data(tmp_path
     before = (site / "api/translations/fr_FR.json").read_bytes()
     add_extension_catalogs(site)
     assert (site / "api/translations/fr_FR.json").read_bytes() == before
+
+
+def test_a_changed_catalog_makes_bundles_stale(tmp_path: Path, monkeypatch) -> None:
+    """The bundle carries the catalogs, so `kiosk bundle build --if-missing` must rebuild
+    after a translation changes: they count in the recipe's fingerprint (with the extension)."""
+    from kiosk.bundle import profiles
+    from tests.test_bundle_recipe import PROFILE
+
+    folder = tmp_path / "recipes" / "fake"
+    folder.mkdir(parents=True)
+    (folder / "profile.toml").write_text(PROFILE, encoding="utf-8")
+    extension = tmp_path / "labextension"
+    extension.mkdir()
+    (extension / "package.json").write_text("{}", encoding="utf-8")
+    po = tmp_path / "fr" / "LC_MESSAGES" / "kiosk_share.po"
+    po.parent.mkdir(parents=True)
+    po.write_text('msgid "Share"\nmsgstr "Partager"\n', encoding="utf-8")
+    monkeypatch.setattr(profiles, "catalog_files", lambda: [po])
+    recipe = profiles.load_profile(tmp_path / "recipes", "fake")
+    before = profiles.recipe_fingerprint(recipe, extension)
+    without = profiles.recipe_fingerprint(recipe)
+    assert profiles.recipe_fingerprint(recipe, extension) == before
+    po.write_text('msgid "Share"\nmsgstr "Partage"\n', encoding="utf-8")
+    assert profiles.recipe_fingerprint(recipe, extension) != before
+    # Without the extension, the bundle has none of its words: the catalogs do not count.
+    assert profiles.recipe_fingerprint(recipe) == without
