@@ -179,3 +179,24 @@ def test_a_changed_catalog_makes_bundles_stale(tmp_path: Path, monkeypatch) -> N
     assert profiles.recipe_fingerprint(recipe, extension) != before
     # Without the extension, the bundle has none of its words: the catalogs do not count.
     assert profiles.recipe_fingerprint(recipe) == without
+
+
+def test_an_imported_site_gets_the_catalogs_with_the_extension(tmp_path: Path) -> None:
+    """`kiosk bundle import` adds the kiosk extension to someone else's JupyterLite site:
+    its words come along, in the languages whose JupyterLab pack that site carries."""
+    from kiosk.bundle.site_import import ImportReport, add_extension
+
+    site = _site(tmp_path)
+    (site / "jupyter-lite.json").write_text(
+        json.dumps({"jupyter-config-data": {"federated_extensions": []}}), encoding="utf-8")
+    extension = tmp_path / "labextension"
+    (extension / "static").mkdir(parents=True)
+    (extension / "package.json").write_text(json.dumps({
+        "name": "@kiosk/share-extension",
+        "jupyterlab": {"_build": {"load": "static/remoteEntry.abc.js", "extension": "./extension"}},
+    }), encoding="utf-8")
+    report = ImportReport(source="site.zip")
+    add_extension(site, extension, report)
+    assert report.kiosk_extension
+    french = json.loads((site / "api/translations/fr_FR.json").read_text(encoding="utf-8"))
+    assert french["data"][EXTENSION_DOMAIN]["Copy link"] == ["Copier le lien"]
