@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from kiosk import __version__
-from kiosk.durable import make_dirs
+from kiosk.durable import fsync_dir, make_dirs
 from kiosk.errors import KioskError, StartupError
 
 DB_FILE = "shares.sqlite3"
@@ -152,14 +152,6 @@ def _take_directory_owner(path: Path) -> None:
         os.chown(path, st.st_uid, st.st_gid)
 
 
-def _fsync_dir(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def _online_copy(src: Path, dest: Path) -> None:
     """Copy an SQLite database with the online backup API into a new 0600 file."""
     tmp = dest.with_name(f".{dest.name}.{os.getpid()}.tmp")
@@ -222,7 +214,7 @@ def backup(data_dir: Path, dest: Path) -> BackupReport:
         json.dump(manifest, fh, indent=1)
         fh.flush()
         os.fsync(fh.fileno())
-    _fsync_dir(dest)
+    fsync_dir(dest)
     return BackupReport(dest, files, shares, schema)
 
 
@@ -275,7 +267,7 @@ def restore(src: Path, data_dir: Path) -> tuple[BackupReport, Path | None]:
                 _copy_private(src / name, data_dir / name)
         for name in (*report.files, LOCK_FILE):
             _take_directory_owner(data_dir / name)
-        _fsync_dir(data_dir)
+        fsync_dir(data_dir)
         _check_db(data_dir / DB_FILE)
     finally:
         os.close(fd)
@@ -296,5 +288,5 @@ def _move_aside(data_dir: Path) -> Path | None:
     kept.mkdir(mode=0o700)
     for name in names:
         os.replace(data_dir / name, kept / name)
-    _fsync_dir(kept)
+    fsync_dir(kept)
     return kept

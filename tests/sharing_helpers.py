@@ -57,6 +57,17 @@ def dumps(obj: Any) -> str:
     return json.dumps(obj)
 
 
+def get_json(url: str, token: str | None = None) -> dict[str, Any]:
+    """GET JSON from a kiosk on loopback (a real socket), with a bearer token if given."""
+    import urllib.request
+
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    req = urllib.request.Request(url, headers=headers, method="GET")
+    with urllib.request.urlopen(req, timeout=10) as resp:
+        result: dict[str, Any] = json.loads(resp.read())
+    return result
+
+
 def post_json(url: str, body: dict[str, Any], token: str | None = None) -> dict[str, Any]:
     """POST ``body`` as JSON to a kiosk on loopback (a real socket) and decode the answer."""
     import urllib.request

@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +24,7 @@ from aiohttp import web
 
 from tests.browserlib import run_scenario
 from tests.qr_decode import zbar_decode
+from tests.sharing_helpers import get_json, post_json
 from tests.sync_helpers import FaultyProxy
 
 REPO = Path(__file__).resolve().parent.parent
@@ -73,16 +73,6 @@ def _single_bundle_dir(tmp_path: Path, bundle: Path) -> Path:
     (root / bundle.name).symlink_to(bundle.resolve(), target_is_directory=True)
     (root / "current").write_text(bundle.name + "\n", encoding="utf-8")
     return root
-
-
-def _get_json(url: str, token: str | None = None, data: bytes | None = None) -> Any:
-    headers = {"Content-Type": "application/json"}
-    if token:
-        headers["Authorization"] = f"Bearer {token}"
-    req = urllib.request.Request(url, data=data, headers=headers,
-                                 method="POST" if data is not None else "GET")
-    with urllib.request.urlopen(req, timeout=10) as resp:
-        return json.loads(resp.read())
 
 
 def _sources(nb: dict[str, Any]) -> list[str]:
@@ -160,12 +150,12 @@ def test_share_flow(profile: str, kiosk_process: Any, tmp_path: Path) -> None:
 
     # The kiosk returns A's later edit for A's id, and B's copy under B's id.
     api = f"http://127.0.0.1:{kp.port}/api/v1"
-    token = _get_json(f"{api}/auth/issue", data=b"{}")["token"]
-    stored = _get_json(f"{api}/notebooks/{meta['sharedId']}", token)
+    token = post_json(f"{api}/auth/issue", {})["token"]
+    stored = get_json(f"{api}/notebooks/{meta['sharedId']}", token)
     assert any('"A edited"' in s for s in _sources(stored["content"]))
     b_code = b["share"]["code"]
-    stored_b = _get_json(f"{api}/notebooks/get-by-readable-id/{b_code}", token) \
-        if len(b_code) != 36 else _get_json(f"{api}/notebooks/{b_code}", token)
+    stored_b = get_json(f"{api}/notebooks/get-by-readable-id/{b_code}", token) \
+        if len(b_code) != 36 else get_json(f"{api}/notebooks/{b_code}", token)
     assert any("edited by B" in s for s in _sources(stored_b["content"]))
 
     # Nothing left the kiosk.

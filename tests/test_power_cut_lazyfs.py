@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from kiosk.durable import fsync_dir
+
 
 def write_file(path: Path, data: bytes, *, sync: bool) -> None:
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
@@ -26,18 +28,10 @@ def write_file(path: Path, data: bytes, *, sync: bool) -> None:
         os.close(fd)
 
 
-def sync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def test_a_write_without_fsync_vanishes_at_a_cut(lazy):
     mnt, disk = lazy.mountpoint, lazy.backing
     write_file(mnt / "kept", b"synced", sync=True)
-    sync_dir(mnt)
+    fsync_dir(mnt)
     write_file(mnt / "kept", b"overwritten, never synced", sync=False)
     write_file(mnt / "new", b"never synced", sync=False)
     assert (mnt / "kept").read_bytes() == b"overwritten, never synced"  # the page cache
@@ -59,9 +53,9 @@ def test_names_need_a_directory_fsync(lazy):
     (mnt / "sub").mkdir()
     write_file(mnt / "sub" / "file", b"content", sync=True)  # content synced, name not
     write_file(mnt / "created-empty", b"", sync=False)
-    sync_dir(mnt)  # "sub" and "created-empty" are durable names now; "sub" is empty
+    fsync_dir(mnt)  # "sub" and "created-empty" are durable names now; "sub" is empty
     write_file(mnt / "a", b"A", sync=True)
-    sync_dir(mnt)
+    fsync_dir(mnt)
     os.rename(mnt / "a", mnt / "b")  # never made durable
     lazy.cut()
     lazy.unmount()
@@ -73,7 +67,7 @@ def test_names_need_a_directory_fsync(lazy):
 def test_a_name_made_durable_before_its_content_comes_back_empty(lazy):
     mnt, disk = lazy.mountpoint, lazy.backing
     write_file(mnt / "f", b"not synced", sync=False)
-    sync_dir(mnt)
+    fsync_dir(mnt)
     lazy.cut()
     lazy.unmount()
     assert (disk / "f").read_bytes() == b""
@@ -84,10 +78,10 @@ def test_rename_into_place_without_fsync_loses_the_file(lazy):
     sync the directory but never the file. After the cut the file is empty."""
     mnt, disk = lazy.mountpoint, lazy.backing
     write_file(mnt / "config", b"version 1", sync=True)
-    sync_dir(mnt)
+    fsync_dir(mnt)
     write_file(mnt / ".config.tmp", b"version 2", sync=False)
     os.replace(mnt / ".config.tmp", mnt / "config")
-    sync_dir(mnt)
+    fsync_dir(mnt)
     lazy.cut()
     lazy.unmount()
     assert (disk / "config").read_bytes() == b""  # neither version: the data is gone
@@ -98,7 +92,7 @@ def test_the_safe_pattern_survives(lazy):
     mnt, disk = lazy.mountpoint, lazy.backing
     write_file(mnt / ".config.tmp", b"version 2", sync=True)
     os.replace(mnt / ".config.tmp", mnt / "config")
-    sync_dir(mnt)
+    fsync_dir(mnt)
     lazy.cut()
     lazy.unmount()
     assert (disk / "config").read_bytes() == b"version 2"
@@ -137,7 +131,7 @@ def test_sqlite_without_synchronous_loses_commits_and_with_full_keeps_them(lazy)
 def test_a_scheduled_cut_turns_the_power_off(lazy):
     mnt, disk = lazy.mountpoint, lazy.backing
     write_file(mnt / "a", b"first", sync=True)
-    sync_dir(mnt)
+    fsync_dir(mnt)
     lazy.cut_after(3)  # open+truncate, write, then the fsync is the third: it never runs
     with pytest.raises(OSError) as caught:
         write_file(mnt / "a", b"second", sync=True)
@@ -153,7 +147,7 @@ def test_a_synced_truncation_keeps_no_old_bytes(lazy):
     """Truncated, extended without writing, synced: the disk holds zeros, not old data."""
     mnt, disk = lazy.mountpoint, lazy.backing
     write_file(mnt / "f", b"secret data", sync=True)
-    sync_dir(mnt)
+    fsync_dir(mnt)
     fd = os.open(mnt / "f", os.O_RDWR)
     try:
         os.ftruncate(fd, 0)

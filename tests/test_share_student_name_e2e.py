@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import shutil
 import sqlite3
-import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +18,7 @@ import pytest
 from kiosk.bundle.manifest import Manifest, describe_files, read_manifest, write_manifest
 from tests.browserlib import run_scenario
 from tests.conftest import REPO
+from tests.sharing_helpers import get_json, post_json
 from tests.test_extension_e2e import EXT_NAME
 
 pytestmark = [pytest.mark.browser, pytest.mark.bundle, pytest.mark.slow]
@@ -56,16 +56,6 @@ def _bundle_with_this_extension(tmp_path: Path) -> Path:
     return root
 
 
-def _get(url: str, token: str | None = None, data: bytes | None = None) -> Any:
-    headers = {"Content-Type": "application/json"}
-    if token:
-        headers["Authorization"] = f"Bearer {token}"
-    req = urllib.request.Request(url, data=data, headers=headers,
-                                 method="POST" if data is not None else "GET")
-    with urllib.request.urlopen(req, timeout=10) as resp:  # loopback only
-        return json.loads(resp.read())
-
-
 def test_share_dialog_name_reaches_the_kiosk(kiosk_process: Any, tmp_path: Path) -> None:
     kp = kiosk_process("--bundles-dir", str(_bundle_with_this_extension(tmp_path)),
                        "--host-aliases", "kiosk.test")
@@ -84,6 +74,6 @@ def test_share_dialog_name_reaches_the_kiosk(kiosk_process: Any, tmp_path: Path)
         names = dict(conn.execute("SELECT readable_id, student_name FROM shares"))
     assert names[first["code"]] == "Zoé Martin"
     assert names[second["code"]] == "Zoé Martin"  # sent with the second share's POST
-    token = _get(f"{kp.url()}/api/v1/auth/issue", data=b"")["token"]
-    got = _get(f"{kp.url()}/api/v1/notebooks/get-by-readable-id/{first['code']}", token)
+    token = post_json(f"{kp.url()}/api/v1/auth/issue", {})["token"]
+    got = get_json(f"{kp.url()}/api/v1/notebooks/get-by-readable-id/{first['code']}", token)
     assert "Zoé" not in json.dumps(got, ensure_ascii=False)

@@ -24,3 +24,26 @@ export async function runInPage(code, answers) {
 }
 
 export const text = (r) => r.outputs.map((o) => o.text).join('');
+
+// The student flow's cells, the same in every engine. `run(code, answers)` runs one cell in
+// the page's kernel (with the driver's runInPage); the results go into `out`.
+// First a cell, numpy/pandas/matplotlib with a plot, input(), a file written by Python:
+export async function firstCells(run, out) {
+  out.cell = text(await run('print(6 * 7)'));
+  const sci = await run([
+    'import numpy as np, pandas as pd, matplotlib.pyplot as plt',
+    'df = pd.DataFrame({"x": np.arange(5), "y": np.arange(5) ** 2})',
+    'print("sum", int(df["y"].sum()))',
+    'plt.plot(df["x"], df["y"]); plt.show()',
+  ].join('\n'));
+  out.science = { text: text(sci), mimes: sci.outputs.flatMap((o) => o.mimes), status: sci.status };
+  const asked = await run('name = input("Your name? ")\nprint("Hello", name)', ['Ada']);
+  out.input = { text: text(asked), prompts: asked.prompts };
+  out.written = text(await run('open("from_python.txt", "w").write("made by Python")\nimport os\nprint(os.getcwd())'));
+}
+
+// Then, once the file browser saved from_browser.txt: Python reads it, and time.sleep works.
+export async function lastCells(run, out) {
+  out.read = text(await run('print(open("from_browser.txt").read())'));
+  out.sleep = text(await run('import time\nt0 = time.time()\ntime.sleep(1.2)\nprint(round(time.time() - t0, 1) >= 1.1)'));
+}

@@ -6,7 +6,7 @@
 // Same steps and result fields as student_flow.mjs; the differences are listed in
 // tests/test_browser_matrix.py.
 // Params: { origin, viewport: {width, height}, drivers: [url, url], timeoutMs }
-import { runInPage, text } from './kernel_run.mjs';
+import { firstCells, lastCells, runInPage } from './kernel_run.mjs';
 import { WebDriver, By } from 'selenium-webdriver';
 import { Executor, HttpClient } from 'selenium-webdriver/http/index.js';
 import { params, scenario } from './harness.mjs';
@@ -87,17 +87,8 @@ scenario(async () => {
     }, 'an idle kernel');
 
     step('cells');
-    out.cell = text(await run(page, 'print(6 * 7)'));
-    const sci = await run(page, [
-      'import numpy as np, pandas as pd, matplotlib.pyplot as plt',
-      'df = pd.DataFrame({"x": np.arange(5), "y": np.arange(5) ** 2})',
-      'print("sum", int(df["y"].sum()))',
-      'plt.plot(df["x"], df["y"]); plt.show()',
-    ].join('\n'));
-    out.science = { text: text(sci), mimes: sci.outputs.flatMap((o) => o.mimes), status: sci.status };
-    const asked = await run(page, 'name = input("Your name? ")\nprint("Hello", name)', ['Ada']);
-    out.input = { text: text(asked), prompts: asked.prompts };
-    out.written = text(await run(page, 'open("from_python.txt", "w").write("made by Python")\nimport os\nprint(os.getcwd())'));
+    const cell = (code, answers = []) => run(page, code, answers);
+    await firstCells(cell, out);
     // Recorded, not thrown: the Share steps still run (pytest asserts on the whole result).
     out.fileFromPythonSeen = await waitFor(page, async () => {
       try {
@@ -114,8 +105,7 @@ scenario(async () => {
       await window.jupyterapp.serviceManager.contents.save('from_browser.txt',
         { type: 'file', format: 'text', content: 'made in the file browser' });
     });
-    out.read = text(await run(page, 'print(open("from_browser.txt").read())'));
-    out.sleep = text(await run(page, 'import time\nt0 = time.time()\ntime.sleep(1.2)\nprint(round(time.time() - t0, 1) >= 1.1)'));
+    await lastCells(cell, out);
 
     step('Share');
     await page.executeScript(() => { void window.jupyterapp.commands.execute('kiosk:share'); });
