@@ -117,6 +117,7 @@ scenario(async () => {
     out.read = text(await run(page, 'print(open("from_browser.txt").read())'));
     out.sleep = text(await run(page, 'import time\nt0 = time.time()\ntime.sleep(1.2)\nprint(round(time.time() - t0, 1) >= 1.1)'));
 
+    out.serviceWorker = await page.executeScript(() => !!(navigator.serviceWorker && navigator.serviceWorker.controller));
     step('Share');
     await page.executeScript(() => { void window.jupyterapp.commands.execute('kiosk:share'); });
     await waitFor(page, () => document.querySelector('.jp-Dialog [data-kiosk=link]'), 'the Share dialog');
@@ -134,6 +135,7 @@ scenario(async () => {
     out.sharedOutputs = await other.executeScript(() => Array.from(document.querySelectorAll(
       '.jp-NotebookPanel:not(.lm-mod-hidden) .jp-OutputArea-output')).map((o) => o.textContent));
     out.forwarded = proxy.forwarded();
+    out.kernelPosts = proxy.kernelPosts;
     out.foreign = proxy.foreign;
     step('done');
     return out;
