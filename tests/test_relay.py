@@ -188,6 +188,10 @@ async def test_the_kiosks_service_worker_replaces_the_bundles(aiohttp_client, ma
     assert resp.headers["Cache-Control"] == "no-cache"
     text = await resp.text()
     assert "the bundle's worker" not in text and "input_reply" in text
+    # Secure origins need it whether or not the plain-HTTP relay is on.
+    off = await aiohttp_client(create_app(make_config(bundles_dir=tmp_path / "bundles",
+                                                      relay_enabled=False)))
+    assert await (await off.get("/service-worker.js")).text() == text
 
 
 async def test_sleep_endpoint_waits(client):

@@ -191,4 +191,8 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get("/api/sleep", sleep)
     app.router.add_get("/api/relay/ws", page_socket)
     app.router.add_get("/_kiosk/bridge.js", bridge_script)
+
+
+def add_service_worker_route(app: web.Application) -> None:
+    """Serve the kiosk's service worker (secure origins use it, with or without the relay)."""
     app.router.add_get("/service-worker.js", service_worker)
