@@ -175,6 +175,25 @@ async def test_bundle_pages_load_the_bridge_right_after_the_polyfill(aiohttp_cli
     assert BRIDGE_TAG not in html
 
 
+async def test_the_kiosks_service_worker_replaces_the_bundles(aiohttp_client, make_config,
+                                                              tmp_path):
+    """JupyterLite's 0.6.x worker mixes up the answers of one tab's kernels: the kiosk's own
+    is served in its place (behaviour: tests/test_service_worker_browser.py)."""
+    make_bundle(tmp_path / "bundles", extra={"service-worker.js": "// the bundle's worker\n"})
+    client = await aiohttp_client(create_app(make_config(bundles_dir=tmp_path / "bundles")))
+    resp = await client.get("/service-worker.js")
+    assert resp.status == 200
+    assert resp.headers["Content-Type"].startswith("text/javascript")
+    assert resp.headers["Content-Security-Policy"] == "default-src 'none'"
+    assert resp.headers["Cache-Control"] == "no-cache"
+    text = await resp.text()
+    assert "the bundle's worker" not in text and "input_reply" in text
+    # Secure origins need it whether or not the plain-HTTP relay is on.
+    off = await aiohttp_client(create_app(make_config(bundles_dir=tmp_path / "bundles",
+                                                      relay_enabled=False)))
+    assert await (await off.get("/service-worker.js")).text() == text
+
+
 async def test_sleep_endpoint_waits(client):
     started = time.monotonic()
     resp = await client.get("/api/sleep", params={"seconds": "0.5"})

@@ -9,13 +9,14 @@ from aiohttp import web
 
 from kiosk.config import KioskConfig
 from kiosk.relay.hub import RelayHub
-from kiosk.relay.web import RELAY_HUB, add_routes
+from kiosk.relay.web import RELAY_HUB, add_routes, add_service_worker_route
 
 __all__ = ["RELAY_HUB", "RelayHub", "setup"]
 
 
 def setup(app: web.Application, config: KioskConfig) -> None:
-    """Add the relay's routes (when enabled)."""
+    """Add the kiosk's service worker, and the relay's routes (when enabled)."""
+    add_service_worker_route(app)
     if not config.relay_enabled:
         return
     app[RELAY_HUB] = RelayHub()

@@ -28,6 +28,7 @@ SLEEPS_TOTAL = 1024
 
 BROWSER_COOKIE = "kiosk_browser"
 BRIDGE_JS = Path(__file__).with_name("bridge.js")
+SERVICE_WORKER_JS = Path(__file__).with_name("service-worker.js")
 
 # Browsing context ids are UUIDs made by the page; browser ids are random tokens made by
 # the bridge script. Accept nothing else.
@@ -130,6 +131,19 @@ async def bridge_script(request: web.Request) -> web.FileResponse:
     return response
 
 
+async def service_worker(request: web.Request) -> web.FileResponse:
+    """GET /service-worker.js: the kiosk's service worker, in place of the bundle's.
+
+    JupyterLite registers it on secure origins (localhost, HTTPS). It answers the
+    kernel's file and input() requests like the bundle's (JupyterLite 0.6.x) worker, but
+    keeps apart the answers for several kernels of one tab, which that one mixes up
+    (see the script's header). Its own CSP lets it load and fetch nothing: it needs neither.
+    """
+    return web.FileResponse(SERVICE_WORKER_JS, headers={
+        "Content-Type": "text/javascript; charset=utf-8", "Cache-Control": "no-cache",
+        "Content-Security-Policy": "default-src 'none'"})
+
+
 def own_origin(request: web.Request) -> str:
     """The origin a page of this kiosk has when it was loaded through this request's Host."""
     return f"{request.scheme}://{request.host}".lower()
@@ -177,3 +191,8 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get("/api/sleep", sleep)
     app.router.add_get("/api/relay/ws", page_socket)
     app.router.add_get("/_kiosk/bridge.js", bridge_script)
+
+
+def add_service_worker_route(app: web.Application) -> None:
+    """Serve the kiosk's service worker (secure origins use it, with or without the relay)."""
+    app.router.add_get("/service-worker.js", service_worker)

@@ -4,6 +4,8 @@
 // browser and one from the file browser is read by Python, time.sleep, Share, and the
 // shared link in a fresh browser context.
 // Params: { origin, browser: 'firefox'|'chrome', viewport: {width, height}, timeoutMs }
+// On failure the error carries the page's last console lines; KIOSK_BROWSER_LOG=1 prints
+// them all to stderr as they come.
 import { firstCells, lastCells, runInPage } from './kernel_run.mjs';
 import puppeteer from 'puppeteer-core';
 import { params, scenario } from './harness.mjs';
@@ -48,9 +50,22 @@ async function run(page, code, answers = []) {
 scenario(async () => {
   const browser = await launchBrowser();
   const out = { browser: params.browser, version: await browser.version() };
+  const consoleLines = [];
   try {
     // A fresh tab: Firefox's first puppeteer tab never gets focus.
     const page = await browser.newPage();
+    page.on('console', async (m) => {
+      // An error object prints as "JSHandle@error": ask the page for its text.
+      let line = m.text();
+      if (line.includes('JSHandle@')) {
+        const parts = await Promise.all(m.args().map((a) => a.evaluate(
+          (v) => (v instanceof Error ? `${v.name}: ${v.message}\n${v.stack}` : String(v))).catch(() => '?')));
+        line = parts.join(' ');
+      }
+      consoleLines.push(`${m.type()}: ${line}`);
+      if (process.env.KIOSK_BROWSER_LOG) step(`console ${m.type()}: ${line}`);
+    });
+    page.on('pageerror', (e) => consoleLines.push(`pageerror: ${e.message}`));
     await page.setViewport(params.viewport);
     step('landing → Start coding');
     await page.goto(`${params.origin}/`, { waitUntil: 'load' });
@@ -93,6 +108,9 @@ scenario(async () => {
       { type: 'file', format: 'text', content: 'made in the file browser' }));
     await lastCells(cell, out);
 
+    // A secure origin's page is controlled by the kiosk's service worker by now; the
+    // relay's stand-in (plain HTTP) has no controller.
+    out.serviceWorker = await page.evaluate(() => !!(navigator.serviceWorker && navigator.serviceWorker.controller));
     step('Share');
     await page.evaluate(() => { void window.jupyterapp.commands.execute('kiosk:share'); });
     await page.waitForSelector('.jp-Dialog [data-kiosk=link]', { timeout: T });
@@ -112,6 +130,9 @@ scenario(async () => {
       '.jp-NotebookPanel:not(.lm-mod-hidden) .jp-OutputArea-output')).map((o) => o.textContent));
     await fresh.close();
     return out;
+  } catch (err) {
+    // Say how far the flow got and what the page logged: both are evidence.
+    throw new Error(`${err && err.stack || err}\nso far: ${JSON.stringify(out)}\nconsole:\n${consoleLines.slice(-40).join('\n')}`);
   } finally {
     await browser.close();
   }

@@ -11,6 +11,7 @@ export async function startProxy(allowedOrigin) {
   const allowed = new URL(allowedOrigin);
   const foreign = [];
   let forwarded = 0;
+  const kernelPosts = { drive: 0, stdin: 0 };
   const target = (rawUrl) => {
     try {
       // WebSocket upgrades arrive as ws://host:port/...: compare host and port only.
@@ -27,6 +28,10 @@ export async function startProxy(allowedOrigin) {
       return;
     }
     forwarded += 1;
+    // The kernel's file and input() calls reach the kiosk (its relay) only when no
+    // service worker answered them in the browser.
+    if (req.method === 'POST' && u.pathname === '/api/drive') kernelPosts.drive += 1;
+    if (req.method === 'POST' && u.pathname.startsWith('/api/stdin/')) kernelPosts.stdin += 1;
     if (process.env.KIOSK_PROXY_LOG) process.stderr.write(`proxy: ${req.method} ${u.pathname}${u.search}\n`);
     const headers = { ...req.headers };
     for (const h of HOP) delete headers[h];
@@ -73,6 +78,7 @@ export async function startProxy(allowedOrigin) {
     port: server.address().port,
     foreign,
     forwarded: () => forwarded,
+    kernelPosts,
     close: () => new Promise((resolve) => { server.closeAllConnections(); server.close(() => resolve()); }),
   };
 }

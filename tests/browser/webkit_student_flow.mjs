@@ -107,6 +107,7 @@ scenario(async () => {
     });
     await lastCells(cell, out);
 
+    out.serviceWorker = await page.executeScript(() => !!(navigator.serviceWorker && navigator.serviceWorker.controller));
     step('Share');
     await page.executeScript(() => { void window.jupyterapp.commands.execute('kiosk:share'); });
     await waitFor(page, () => document.querySelector('.jp-Dialog [data-kiosk=link]'), 'the Share dialog');
@@ -124,6 +125,7 @@ scenario(async () => {
     out.sharedOutputs = await other.executeScript(() => Array.from(document.querySelectorAll(
       '.jp-NotebookPanel:not(.lm-mod-hidden) .jp-OutputArea-output')).map((o) => o.textContent));
     out.forwarded = proxy.forwarded();
+    out.kernelPosts = proxy.kernelPosts;
     out.foreign = proxy.foreign;
     step('done');
     return out;
