@@ -3,6 +3,7 @@
 import { PageConfig } from '@jupyterlab/coreutils';
 
 import { MAX_OPEN_BYTES, notebookProblem } from './notebookcheck';
+import { browserStorage } from './store';
 
 const TOKEN_KEY = 'kiosk-share:token';
 const NOT_JSON = 'the answer is not JSON';
@@ -86,14 +87,6 @@ function statusKind(status: number): ShareErrorKind {
   }
 }
 
-function safeStorage(): Storage | null {
-  try {
-    return window.localStorage;
-  } catch {
-    return null;
-  }
-}
-
 /** Where the name a student typed in the Share dialog is remembered (this browser only). */
 export const STUDENT_NAME_KEY = 'kiosk-share:student-name';
 /** The kiosk-only request header carrying that name (JE clients never send it). */
@@ -103,7 +96,7 @@ export const STUDENT_NAME_MAX = 60;
 
 /** The name this student typed in the Share dialog, or '' (none). */
 export function studentName(): string {
-  return (safeStorage()?.getItem(STUDENT_NAME_KEY) || '').trim();
+  return (browserStorage()?.getItem(STUDENT_NAME_KEY) || '').trim();
 }
 
 /** Whether `url` is on the origin that served this page (the kiosk itself). */
@@ -121,16 +114,16 @@ export function rememberStudentName(name: string): void {
     .slice(0, STUDENT_NAME_MAX)
     .join('');
   if (clean) {
-    safeStorage()?.setItem(STUDENT_NAME_KEY, clean);
+    browserStorage()?.setItem(STUDENT_NAME_KEY, clean);
   } else {
-    safeStorage()?.removeItem(STUDENT_NAME_KEY);
+    browserStorage()?.removeItem(STUDENT_NAME_KEY);
   }
 }
 
 export class SharingClient {
   constructor(base?: string) {
     this._base = base || apiBaseUrl();
-    this._token = safeStorage()?.getItem(TOKEN_KEY) || null;
+    this._token = browserStorage()?.getItem(TOKEN_KEY) || null;
   }
 
   get baseUrl(): string {
@@ -181,7 +174,7 @@ export class SharingClient {
       throw new ShareError('server', 200, 'no token in the answer');
     }
     this._token = body.token as string;
-    safeStorage()?.setItem(TOKEN_KEY, this._token);
+    browserStorage()?.setItem(TOKEN_KEY, this._token);
     return this._token;
   }
 

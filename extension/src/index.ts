@@ -1,7 +1,8 @@
 // The kiosk's JupyterLite extension: Share (link, code, QR), saving shared notebooks to
 // the kiosk, "My notebooks", view-only opening of share links, and the kiosk badge.
-// It uses only stable JupyterLab 4 APIs and the host's shared copies of them, so one
-// prebuilt build loads in JupyterLab 4.4 (jupyterlite-core 0.6) and 4.6 (0.8).
+// A second plugin (kernelsetup.ts) routes every kernel's time.sleep() and downloads
+// through the kiosk. It uses only stable JupyterLab 4 APIs and the host's shared copies
+// of them, so one prebuilt build loads in JupyterLab 4.4 (jupyterlite-core 0.6) and 4.6 (0.8).
 import {
   ILabShell,
   JupyterFrontEnd,
@@ -13,17 +14,22 @@ import {
   ToolbarButton,
   WidgetTracker
 } from '@jupyterlab/apputils';
+import { IEditorServices } from '@jupyterlab/codeeditor';
 import { IDocumentManager } from '@jupyterlab/docmanager';
+import type { DocumentRegistry } from '@jupyterlab/docregistry';
 import {
+  INotebookModel,
   INotebookWidgetFactory,
   NotebookPanel,
   NotebookWidgetFactory
 } from '@jupyterlab/notebook';
+import { IRenderMimeRegistry } from '@jupyterlab/rendermime';
 import { Widget } from '@lumino/widgets';
 
 import { SharingClient, cleanId } from './api';
 import { KioskBadge } from './badge';
 import { showMyNotebooks } from './dialogs';
+import { kernelSetupPlugin } from './kernelsetup';
 import { closeLaunchers, fitToScreen, openLesson } from './layout';
 import { siteRoot } from './store';
 import { isViewOnly, Sharer } from './sharer';
@@ -72,23 +78,33 @@ const plugin: JupyterFrontEndPlugin<void> = {
   description: 'Share notebooks through the classroom kiosk.',
   autoStart: true,
   requires: [IDocumentManager],
-  optional: [ICommandPalette, INotebookWidgetFactory, ILabShell],
+  optional: [
+    ICommandPalette,
+    INotebookWidgetFactory,
+    ILabShell,
+    IRenderMimeRegistry,
+    NotebookPanel.IContentFactory,
+    IEditorServices
+  ],
   activate: (
     app: JupyterFrontEnd,
     docManager: IDocumentManager,
     palette: ICommandPalette | null,
     nbFactory: NotebookWidgetFactory.IFactory | null,
-    labShell: ILabShell | null
+    labShell: ILabShell | null,
+    rendermime: IRenderMimeRegistry | null,
+    contentFactory: NotebookPanel.IContentFactory | null,
+    editorServices: IEditorServices | null
   ) => {
     const client = new SharingClient();
     const sharer = new Sharer(client, docManager, app.serviceManager.contents, labShell !== null);
     const viewOnlyTracker = new WidgetTracker<NotebookPanel>({ namespace: 'kiosk-view-only' });
 
-    // A notebook factory that never starts a kernel, for view-only copies. It reuses
-    // the host's notebook factory parts (renderers, editors, configuration).
-    const base = nbFactory as unknown as NotebookWidgetFactory | null;
+    // A notebook factory that never starts a kernel, for view-only copies. It is made of
+    // the parts the host's notebook factory is made of (renderers, cell factory, editor
+    // services) and takes that factory's current editor and notebook settings.
     let viewFactoryName: string | undefined;
-    if (base && base.rendermime && base.contentFactory && base.mimeTypeService) {
+    if (nbFactory && rendermime && contentFactory && editorServices) {
       const factory = new NotebookWidgetFactory({
         name: VIEW_ONLY_FACTORY,
         label: 'View-only Notebook',
@@ -98,11 +114,11 @@ const plugin: JupyterFrontEndPlugin<void> = {
         canStartKernel: false,
         shutdownOnClose: false,
         readOnly: true,
-        rendermime: base.rendermime,
-        contentFactory: base.contentFactory,
-        mimeTypeService: base.mimeTypeService,
-        editorConfig: base.editorConfig,
-        notebookConfig: base.notebookConfig
+        rendermime,
+        contentFactory,
+        mimeTypeService: editorServices.mimeTypeService,
+        editorConfig: nbFactory.editorConfig,
+        notebookConfig: nbFactory.notebookConfig
       });
       factory.widgetCreated.connect((_, panel) => {
         void viewOnlyTracker.add(panel);
@@ -151,15 +167,14 @@ const plugin: JupyterFrontEndPlugin<void> = {
       });
     };
 
-    const extension = {
-      createNew: (panel: NotebookPanel) => {
+    const extension: DocumentRegistry.IWidgetExtension<NotebookPanel, INotebookModel> = {
+      createNew: (panel) => {
         decorate(panel);
-        return undefined;
       }
     };
-    app.docRegistry.addWidgetExtension('Notebook', extension as any);
+    app.docRegistry.addWidgetExtension('Notebook', extension);
     if (viewFactoryName) {
-      app.docRegistry.addWidgetExtension(viewFactoryName, extension as any);
+      app.docRegistry.addWidgetExtension(viewFactoryName, extension);
     }
 
     app.commands.addCommand(CMD.share, {
@@ -260,4 +275,4 @@ const plugin: JupyterFrontEndPlugin<void> = {
   }
 };
 
-export default plugin;
+export default [plugin, kernelSetupPlugin];
