@@ -127,6 +127,13 @@ def test_build_consumes_host_packages_with_wide_ranges(built: Path) -> None:
             assert caret_satisfied(range_, versions[name]), (name, range_, host)
 
 
+def test_build_holds_the_kernel_set_up(built: Path) -> None:
+    """time.sleep and downloads through the kiosk: a plugin of the extension's build."""
+    js = "\n".join(p.read_text(errors="replace") for p in (built / "static").glob("*.js"))
+    assert "@kiosk/share-extension:kernel-setup" in js
+    assert "/api/sleep?seconds=" in js and "/api/fetch?url=" in js
+
+
 def test_build_has_no_outside_addresses(built: Path) -> None:
     js = "\n".join(p.read_text(errors="replace") for p in (built / "static").glob("*.js"))
     urls = set(re.findall(r"https?://[A-Za-z0-9.-]+", js))

@@ -40,7 +40,7 @@ def cells(profile: str, csv_url: str, dataset_url: str) -> list[str]:
         "import getpass\nsecret = getpass.getpass('password? ')\n"
         "print('secret', repr(secret), len(secret))",
         read_remote,
-        # requests is loaded when a cell imports it; the bridge routes it through the kiosk.
+        # requests is loaded when a cell imports it; the kernel set-up routes it through the kiosk.
         "import requests\n"
         f"r = requests.get({dataset_url!r}, timeout=60)\n"
         "print('requests', r.status_code, r.headers['Content-Type'], "
