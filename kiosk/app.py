@@ -12,7 +12,7 @@ from collections.abc import Callable
 from aiohttp import web
 
 from kiosk import (
-    clock,
+    clockcheck,
     dashboard,
     discovery,
     downloads,
@@ -28,6 +28,7 @@ from kiosk import (
     systemd,
 )
 from kiosk.bundle import served
+from kiosk.clock import CLOCK_GUARD, ClockGuard
 from kiosk.config import KioskConfig
 from kiosk.diskspace import DiskProbe
 from kiosk.keys import CONFIG, DISK_PROBE, RUNTIME, SERVING_HOOKS, RuntimeInfo
@@ -46,7 +47,7 @@ COMPONENTS: list[Component] = [
     downloads.setup,
     hotspot.setup,  # after status (its section); before serving (probe paths)
     health.setup,
-    clock.setup,  # after sharing (its guard), status and health (its section and check)
+    clockcheck.setup,  # after status and health (its section and check)
     served.setup,  # records the bundles dir for the CLI once listening
     sync.setup,  # after sharing (its store), status and health (its section and check)
     metrics.setup,
@@ -70,6 +71,7 @@ def create_app(config: KioskConfig) -> web.Application:
     app[RUNTIME] = RuntimeInfo()
     app[SERVING_HOOKS] = []
     app[DISK_PROBE] = DiskProbe(config.data_path)
+    app[CLOCK_GUARD] = ClockGuard(config.data_path)  # sharing judges by it; clockcheck tells
     app.on_response_prepare.append(security_headers)
     hostcheck.setup(app, config)  # first inner middleware: before any handler runs
     setup_templates(app, config)  # pages' environment, stylesheet, language; before routes

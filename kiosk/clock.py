@@ -17,7 +17,10 @@ what it must not do is act on a date it cannot trust:
   untrusted one (kept in ``<data_dir>/clock.json``). While the clock is untrusted, a
   token's dates are not checked at all, only its signature.
 * ``/healthz`` and ``/api/kiosk/status`` say "clock not set" while it is untrusted
-  (:func:`setup`). Durations (rate limits, backoff, caches) use ``time.monotonic``.
+  (:mod:`kiosk.clockcheck`). Durations (rate limits, backoff, caches) use ``time.monotonic``.
+
+A core module: the app factory makes the one guard (:data:`CLOCK_GUARD`), sharing judges
+its tokens and retention by it, and :mod:`kiosk.clockcheck` reports it.
 """
 
 from __future__ import annotations
@@ -34,8 +37,6 @@ from pathlib import Path
 from typing import Any
 
 from aiohttp import web
-
-from kiosk.config import KioskConfig
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -163,27 +164,6 @@ class ClockGuard:
                 tmp.unlink()
 
 
+#: the kiosk's one guard, made by the app factory (sharing and the clock check read it)
 CLOCK_GUARD = web.AppKey("clock_guard", ClockGuard)
 
-
-def setup(app: web.Application, config: KioskConfig) -> None:
-    """The ``clock`` section of the status and the ``clock`` health check.
-
-    Needs sharing (which owns the guard), status and health set up before it.
-    """
-    from kiosk.health import HEALTH_CHECKS, CheckResult
-    from kiosk.sharing.keys import SHARING
-    from kiosk.status import STATUS_SECTIONS
-
-    guard = app[SHARING].clock
-    app[CLOCK_GUARD] = guard
-
-    def section(app: web.Application) -> dict[str, Any]:
-        return guard.verdict().as_json()
-
-    async def check(app: web.Application) -> CheckResult:
-        verdict = guard.verdict()
-        return CheckResult(verdict.trusted, verdict.as_json(), verdict.reason)
-
-    app[STATUS_SECTIONS]["clock"] = section
-    app[HEALTH_CHECKS]["clock"] = check

@@ -275,7 +275,9 @@ class KioskConfig:
                                    "probe gets at most 5).", check=_positive)
     upstream_site_url: str | None = _setting(
         None, "Public site of the upstream, for take-home links (its JupyterLite at "
-        "<site>/lab/index.html); unset: the origin of upstream_url.")
+        "<site>/lab/index.html?notebook=<code>); unset: https://jupytereverywhere.org for "
+        "the public Jupyter Everywhere service, a kiosk's own origin, none (no take-home "
+        "link, said in the sync status) for a self-hosted Jupyter Everywhere.", check=_url)
     upstream_auth_header: str | None = _setting(
         None, "Name of an extra header the upstream requires (the JE service's optional "
         "extra authentication header).", check=_header_name)
@@ -499,6 +501,9 @@ def load_config(
         raise ConfigError("tls_cert", "tls_cert and tls_key must be given together")
     if config.sync_enabled and not config.upstream_url:
         raise ConfigError("sync_enabled", "needs upstream_url")
+    if (config.upstream_auth_header is None) != (config.upstream_auth_value is None):
+        raise ConfigError("upstream_auth_header", "upstream_auth_header and "
+                          "upstream_auth_value must be given together")
     return config
 
 

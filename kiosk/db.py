@@ -258,10 +258,11 @@ class Database:
 
     ``schemas`` are migrated at :meth:`start`, in the order given; a capability
     that shares a file opened elsewhere adds its own with :meth:`add_schema` before
-    that. ``name`` prefixes the threads' names (``<name>-writer`` ...).
+    that. ``name`` prefixes the threads' names (``<name>-writer`` ...); like every
+    thread of the kiosk's, it starts with ``kiosk-``.
     """
 
-    def __init__(self, path: Path, schemas: Sequence[Schema] = (), *, name: str = "db",
+    def __init__(self, path: Path, schemas: Sequence[Schema] = (), *, name: str = "kiosk-db",
                  read_threads: int = 2) -> None:
         self.path = path
         self.name = name

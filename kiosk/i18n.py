@@ -214,3 +214,8 @@ def cli_translations(setting: str | None,
 def language_choices(codes: Iterable[str] = LANGUAGES) -> list[tuple[str, str]]:
     """(code, name in itself) for the switchers."""
     return [(code, LANGUAGES[code]) for code in codes]
+
+# The notebook extension's catalog (its Share dialog, badge and toolbar): the same
+# languages, in kiosk/locale/<lang>/LC_MESSAGES/kiosk_share.po; the bundle builder turns it
+# into JupyterLab translation data (kiosk/bundle/translations.py).
+EXTENSION_DOMAIN = "kiosk_share"

@@ -38,6 +38,7 @@ from markupsafe import Markup
 
 from kiosk import i18n
 from kiosk.config import KioskConfig
+from kiosk.csp import inline_script_hashes
 
 TEMPLATE_DIR = Path(__file__).parent / "templates"
 STATIC_DIR = Path(__file__).parent / "static"
@@ -181,9 +182,6 @@ def page_csp(page: str, *, connect: bool = False, inline_styles: bool = False,
     ``/s/`` for the notebook's highlighting). ``connect``: may fetch the kiosk's own
     URLs (``/join`` polls ``/join.json``).
     """
-    # Imported here: kiosk.serving's pages use this module (no import cycle at load).
-    from kiosk.serving.pages import inline_script_hashes
-
     scripts = " ".join(inline_script_hashes(page)) or "'none'"
     styles = "'self' 'unsafe-inline'" if inline_styles else "'self'"
     return "; ".join([

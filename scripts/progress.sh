@@ -27,7 +27,7 @@ status=$?
 kill "$ticker" 2>/dev/null
 wait "$ticker" 2>/dev/null
 if [ "$status" -eq 0 ]; then
-  echo "    done in $((SECONDS - start)) s"
+  echo "    done in $((SECONDS - start)) s: $what"
 else
   echo "    FAILED after $((SECONDS - start)) s (exit $status): $what" >&2
 fi

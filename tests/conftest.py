@@ -241,3 +241,30 @@ def aiohttp_client(aiohttp_client: Any) -> Iterator[Any]:
 
 # -- under CI=true a skip is a failure (issue 16); see tests/ci_strict.py ----------------------
 from tests.ci_strict import pytest_runtest_makereport  # noqa: E402, F401
+
+
+# -- no thread outlives its test (issue 22); see tests/threadcheck.py ---------------------------
+@pytest.fixture(autouse=True)
+def _no_leaked_threads() -> Iterator[None]:
+    from tests.threadcheck import describe, leaked_threads
+
+    before = threading.enumerate()
+    yield
+    leaked = leaked_threads(before)
+    if leaked:
+        pytest.fail(f"threads left running by this test: {describe(leaked)}", pytrace=False)
+
+
+# -- the power-cut file system (tests/lazyfs.py), for test_power_cut*.py ------------------------
+@pytest.fixture
+def lazy(tmp_path: Path) -> Iterator[Any]:
+    """A lazyfs over ``tmp_path/disk`` mounted at ``tmp_path/mnt``; unmounted at the end."""
+    from tests.lazyfs import LazyMount, require_fuse
+
+    require_fuse()
+    mount = LazyMount(tmp_path / "disk", tmp_path / "mnt", tmp_path / "lazyfs.log")
+    mount.mount()
+    try:
+        yield mount
+    finally:
+        mount.unmount()

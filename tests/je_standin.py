@@ -47,6 +47,20 @@ def _unb64(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
+def add_je_routes(app: web.Application, service: Any) -> web.Application:
+    """The sharing API's six routes under ``/api/v1``, answered by ``service``'s handlers
+    of the same names (``health``, ``issue``, ``refresh``, ``create``, ``get``, ``update``).
+    """
+    p = "/api/v1"
+    app.router.add_get(f"{p}/health", service.health)
+    app.router.add_post(f"{p}/auth/issue", service.issue)
+    app.router.add_post(f"{p}/auth/refresh", service.refresh)
+    app.router.add_post(f"{p}/notebooks", service.create)
+    app.router.add_get(f"{p}/notebooks/{{nid}}", service.get)
+    app.router.add_put(f"{p}/notebooks/{{nid}}", service.update)
+    return app
+
+
 @dataclass
 class JEStandIn:
     now: float = 1_700_000_000.0
@@ -72,16 +86,8 @@ class JEStandIn:
                    and (status is None or s == status))
 
     def app(self) -> web.Application:
-        app = web.Application(client_max_size=64 * 1024 * 1024,
-                              middlewares=[self._record, self._filters])
-        p = "/api/v1"
-        app.router.add_get(f"{p}/health", self.health)
-        app.router.add_post(f"{p}/auth/issue", self.issue)
-        app.router.add_post(f"{p}/auth/refresh", self.refresh)
-        app.router.add_post(f"{p}/notebooks", self.create)
-        app.router.add_get(f"{p}/notebooks/{{nid}}", self.get)
-        app.router.add_put(f"{p}/notebooks/{{nid}}", self.update)
-        return app
+        return add_je_routes(web.Application(client_max_size=64 * 1024 * 1024,
+                                             middlewares=[self._record, self._filters]), self)
 
     # ------------------------------------------------------------------ tokens
 

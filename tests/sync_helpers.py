@@ -7,15 +7,20 @@ import json
 import random
 import secrets
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 from aiohttp import web
+from aiohttp.test_utils import TestServer
 
+from kiosk.config import KioskConfig
 from kiosk.sharing.store import ShareStore
 from kiosk.sync import outbox
+from kiosk.sync.worker import SyncWorker
+from tests.je_standin import add_je_routes
 
 TOKEN_LIFETIME = 120 * 60
 _ADJ = ["brave", "calm", "eager", "fancy", "gentle", "happy", "jolly", "kind", "lively", "merry"]
@@ -40,15 +45,8 @@ class FakeJE:
     _counter: int = 0
 
     def app(self) -> web.Application:
-        app = web.Application()
-        p = "/api/v1"
-        app.router.add_get(f"{p}/health", self.health)
-        app.router.add_post(f"{p}/auth/issue", self.issue)
-        app.router.add_post(f"{p}/auth/refresh", self.refresh)
-        app.router.add_post(f"{p}/notebooks", self.create)
-        app.router.add_get(f"{p}/notebooks/get-by-readable-id/{{rid}}", self.get_rid)
-        app.router.add_get(f"{p}/notebooks/{{nid}}", self.get)
-        app.router.add_put(f"{p}/notebooks/{{nid}}", self.update)
+        app = add_je_routes(web.Application(), self)
+        app.router.add_get("/api/v1/notebooks/get-by-readable-id/{rid}", self.get_rid)
         return app
 
     def _claims(self, request: web.Request) -> tuple[str, str | None]:
@@ -246,3 +244,26 @@ def sync_store(path: Path, *, queue_writes: bool = True) -> ShareStore:
     store = ShareStore(path)
     outbox.attach(store, queue_writes=queue_writes)
     return store
+
+
+async def serve_upstream(app: web.Application) -> TestServer:
+    """Serve a stand-in upstream (``FakeJE().app()``, ``JEStandIn().app()``) on loopback;
+    its sharing API is at :func:`api_url`. Close it with ``await server.close()``."""
+    server = TestServer(app, host="127.0.0.1")
+    await server.start_server()
+    return server
+
+
+def api_url(server: TestServer) -> str:
+    """The ``upstream_url`` setting for a server from :func:`serve_upstream`."""
+    return f"http://127.0.0.1:{server.port}/api/v1"
+
+
+async def start_worker(config: KioskConfig, path: Path, *,
+                       clock: Callable[[], float]) -> tuple[ShareStore, SyncWorker]:
+    """A started sync worker (with ``clock``) on a started :func:`sync_store` at ``path``."""
+    store = sync_store(path)
+    await store.start()
+    worker = SyncWorker(config, store, clock=clock)
+    await worker.start()
+    return store, worker

@@ -26,7 +26,15 @@ from kiosk.bundle.active import current_bundle
 from kiosk.bundle.fetch import Cache
 from kiosk.bundle.manifest import describe_files, read_manifest, write_manifest
 from kiosk.bundle.profiles import default_cache_dir, load_profile
-from kiosk.bundle.site_import import _google_families, find_site_root, unpack_source
+from kiosk.bundle.site_import import (
+    ImportReport,
+    _google_families,
+    drop_sharing_url,
+    find_site_root,
+    startup_installs,
+    unpack_source,
+    warn_two_share_uis,
+)
 from kiosk.errors import BundleError
 from tests.browserlib import run_scenario
 from tests.conftest import REPO, KioskProcess
@@ -355,3 +363,80 @@ def test_import_localizes_bundler_font_imports_and_drops_the_sites_sharing_url(
     assert any(d["what"] == "the site's sharing_service_api_url"
                and "share.example.org" in d["source"] for d in report["dropped"])
     assert kiosk_cli("bundle", "verify", str(bundle)).returncode == 0
+
+
+#: what Jupyter Everywhere's extension sends to every new Python kernel (minified)
+STARTUP_PIP = ('n.requestExecute({allow_stdin:!1,code:["%pip install -y pyodide-http '
+               'requests","import pyodide_http","pyodide_http.patch_all()"].join("\\n"),'
+               'silent:!0})')
+
+
+def test_startup_installs_names_the_packages_a_sites_code_installs(tmp_path: Path) -> None:
+    ext = tmp_path / "extensions" / "je" / "static"
+    ext.mkdir(parents=True)
+    (ext / "647.js").write_text("var a=1;\n" + STARTUP_PIP + "\n", encoding="utf-8")
+    (ext / "9.js").write_text('x="%micropip install Foo_Bar[extra]>=1.0 ./local.whl '
+                              'https://example.org/x.whl --pre";', encoding="utf-8")
+    (tmp_path / "notes.json").write_text('{"help": "%pip install ignored"}', encoding="utf-8")
+    (tmp_path / "plain.js").write_text('print("pip install is not a magic")', encoding="utf-8")
+
+    found = startup_installs(tmp_path)
+
+    assert [(f.path, f.line, f.packages) for f in found] == [
+        ("extensions/je/static/647.js", 2, ("pyodide-http", "requests")),
+        ("extensions/je/static/9.js", 1, ("foo-bar",)),
+    ]
+    assert found[0].command == "%pip install -y pyodide-http requests"
+
+
+@pytest.mark.bundle
+@pytest.mark.slow
+def test_import_ships_what_the_sites_code_installs_in_each_new_kernel(
+        make_site: Callable[..., Path], tmp_path: Path) -> None:
+    """Jupyter Everywhere installs pyodide-http and requests in every new kernel; offline
+    that cell failed, and JupyterLite then dropped the student's queued cell."""
+    site = make_site()
+    chunk = sorted((site / "extensions/@jupyterlite/pyodide-kernel-extension/static")
+                   .glob("[0-9]*.js"))[-1]
+    with chunk.open("a", encoding="utf-8") as fh:
+        fh.write("\n" + STARTUP_PIP + ';var other="%pip install no-such-package-in-pyodide";\n')
+
+    bundle = import_with_review(site, tmp_path / "bundles", "--no-kiosk-extension")
+
+    lock = json.loads((bundle / "static/pyodide/pyodide-lock.json").read_text(encoding="utf-8"))
+    shipped = set(lock["packages"])
+    assert {"pyodide-http", "requests", "urllib3", "idna", "certifi",
+            "charset-normalizer"} <= shipped
+    for name in ("pyodide-http", "requests"):
+        assert (bundle / "static/pyodide" / lock["packages"][name]["file_name"]).is_file()
+    report = json.loads((bundle / "kiosk-import.json").read_text(encoding="utf-8"))
+    where = f"{chunk.relative_to(site).as_posix()}:"
+    installs = [i for i in report["localized"]
+                if i["what"] == "packages the site installs in each new kernel"]
+    assert len(installs) == 1 and installs[0]["source"].startswith(where)
+    assert installs[0]["local"].startswith("pyodide-http, requests ")
+    assert [w["where"].startswith(where) and "no-such-package-in-pyodide" in w["what"]
+            for w in report["warnings"]] == [True]
+    assert "Warnings: 1" in (bundle / "kiosk-import.txt").read_text(encoding="utf-8")
+    assert kiosk_cli("bundle", "verify", str(bundle)).returncode == 0
+
+
+@pytest.mark.parametrize("kiosk_extension", [True, False])
+def test_a_site_that_shares_by_itself_gets_a_warning_with_the_kiosk_extension(
+        tmp_path: Path, kiosk_extension: bool) -> None:
+    (tmp_path / "jupyter-lite.json").write_text(json.dumps({
+        "jupyter-lite-schema-version": 0,
+        "jupyter-config-data": {"sharing_service_api_url": "https://share.example.org/api/v1"},
+    }), encoding="utf-8")
+    report = ImportReport(source="site", kiosk_extension=kiosk_extension)
+
+    drop_sharing_url(tmp_path, report)
+    warn_two_share_uis(report)
+
+    if kiosk_extension:
+        assert [w["where"] for w in report.warnings] == ["jupyter-lite.json"]
+        assert "--no-kiosk-extension" in report.warnings[0]["what"]
+        assert "Warnings: 1" in report.text()
+    else:
+        assert report.warnings == []
+    assert [d["what"] for d in report.dropped] == ["the site's sharing_service_api_url"]

@@ -16,6 +16,7 @@ from aiohttp.test_utils import make_mocked_request
 from zeroconf import IPVersion
 
 from kiosk.app import create_app
+from kiosk.csp import inline_script_hashes, script_hash
 from kiosk.discovery import txt_for
 from kiosk.discovery.announcer import zeroconf_interfaces
 from kiosk.discovery.banner import banner_text, secret_command
@@ -35,7 +36,6 @@ from kiosk.discovery.status import DiscoveryStatus, PeerKiosk
 from kiosk.keys import RUNTIME, SERVING_HOOKS
 from kiosk.qr import wifi_payload
 from kiosk.secrets import admin_secret_path
-from kiosk.serving.pages import inline_script_hashes, script_hash
 from kiosk.templating import Templates
 from kiosk.urls import ip_urls, reachable_addresses, url_for, usable_in_qr, viewer_url
 

@@ -23,6 +23,7 @@ from kiosk.i18n import (
 )
 from kiosk.i18n_catalog import extract, po_path
 from kiosk.templating import TEMPLATE_DIR
+from tests.catalog_checks import check_translated
 from tests.sharing_helpers import make_notebook
 from tests.test_sharing_view import share
 
@@ -45,23 +46,7 @@ def test_catalog_has_every_message_translated_with_the_same_placeholders(code):
     wanted = _ids(extract())
     catalog = _catalog(code)
     assert _ids(catalog) == wanted, "run scripts/i18n.py, then translate the new messages"
-    for message in catalog:
-        if not message.id:
-            continue
-        assert not message.fuzzy, message.id
-        ids = [message.id] if isinstance(message.id, str) else list(message.id)
-        forms = [message.string] if isinstance(message.string, str) else list(message.string)
-        assert len(forms) == (1 if len(ids) == 1 else catalog.num_plurals), message.id
-        for form in forms:
-            assert form and form.strip(), (code, message.id)
-            if len(ids) == 1:
-                assert set(_PLACEHOLDER_RE.findall(form)) == set(
-                    _PLACEHOLDER_RE.findall(ids[0])), (code, message.id)
-            else:  # a plural form may leave the count out ("one file")
-                assert set(_PLACEHOLDER_RE.findall(form)) <= set(
-                    _PLACEHOLDER_RE.findall(ids[1])), (code, message.id)
-            assert sorted(_TAG_RE.findall(form)) == sorted(_TAG_RE.findall(ids[0])), (
-                code, message.id)
+    check_translated(catalog, code, _PLACEHOLDER_RE, _TAG_RE)
 
 
 def test_arabic_has_its_six_plural_forms():

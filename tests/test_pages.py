@@ -8,7 +8,7 @@ import re
 import pytest
 
 from kiosk.app import create_app
-from kiosk.serving.pages import inline_script_hashes
+from kiosk.csp import inline_script_hashes
 from kiosk.sharing.keys import SHARING
 from kiosk.templating import TEMPLATE_DIR, Templates
 from tests.sharing_helpers import make_notebook

@@ -29,7 +29,6 @@ import sqlite3
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -39,7 +38,7 @@ import pytest
 from kiosk.bundle.active import current_bundle
 from kiosk.bundle.manifest import read_manifest
 from tests.conftest import REPO, KioskProcess, start_kiosk
-from tests.lazyfs import LazyMount, require_fuse
+from tests.lazyfs import LazyMount
 from tests.sharing_helpers import make_notebook
 from tests.test_bundle_switch_restart import NAMES, make_variant, wait_serving
 
@@ -50,18 +49,6 @@ WRITERS = 4
 LATER_CUTS = 2
 SECRETS = ("sharing-signing.key", "admin-secret")
 SEED = 16
-
-
-@pytest.fixture
-def lazy(tmp_path: Path) -> Iterator[LazyMount]:
-    """A lazyfs over ``tmp_path/disk`` mounted at ``tmp_path/mnt``; unmounted at the end."""
-    require_fuse()
-    mount = LazyMount(tmp_path / "disk", tmp_path / "mnt", tmp_path / "lazyfs.log")
-    mount.mount()
-    try:
-        yield mount
-    finally:
-        mount.unmount()
 
 
 def kiosk_args(mnt: Path, *extra: str) -> list[str]:

@@ -11,24 +11,9 @@ import contextlib
 import errno
 import os
 import sqlite3
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
-from tests.lazyfs import LazyMount, require_fuse
-
-
-@pytest.fixture
-def lazy(tmp_path: Path) -> Iterator[LazyMount]:
-    """A lazyfs over ``tmp_path/disk`` mounted at ``tmp_path/mnt``; unmounted at the end."""
-    require_fuse()
-    mount = LazyMount(tmp_path / "disk", tmp_path / "mnt", tmp_path / "lazyfs.log")
-    mount.mount()
-    try:
-        yield mount
-    finally:
-        mount.unmount()
 
 
 def write_file(path: Path, data: bytes, *, sync: bool) -> None:

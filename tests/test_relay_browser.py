@@ -123,3 +123,42 @@ def test_files_input_sleep_and_downloads(kiosk_process, csv_server, tmp_path, pr
     assert "out.csv" in result["listed"]
     # Nothing went anywhere but the kiosk: the dataset server was reached by the kiosk only.
     assert result["foreign"] == [], result["foreign"]
+
+
+def _core_kiosk(kiosk_process, tmp_path):
+    """A kiosk (Host kiosk.test) serving the newest core bundle from a private bundles dir."""
+    from kiosk.bundle.active import set_current
+
+    bundle = newest_bundle("core")
+    private = tmp_path / "bundles"
+    private.mkdir()
+    (private / bundle.name).symlink_to(bundle.path)
+    set_current(private, bundle.name)
+    return kiosk_process("--bundles-dir", str(private), "--host-aliases", "kiosk.test")
+
+
+def test_kernel_set_up_survives_a_failing_start_up_cell_queued_before_it(kiosk_process,
+                                                                          tmp_path):
+    """JupyterLite (0.6 and later) drops, with no reply, every request queued behind one
+    that fails. A site's start-up cell that fails offline (Jupyter Everywhere's did) took
+    the kiosk's silent set-up with it: time.sleep spun a core, downloads bypassed the
+    kiosk. The extension's kernel set-up is sent again after such a failure."""
+    kiosk = _core_kiosk(kiosk_process, tmp_path)
+    result = run_scenario("relay_setup_dropped", {"url": f"http://kiosk.test:{kiosk.port}"},
+                          timeout=400)
+    assert result["siteStartup"] == "error", "the site's start-up cell ran first and failed"
+    assert result["sleep"] == "__kiosk_setup.<locals>.sleep", result
+    assert result["foreign"] == [], result["foreign"]
+
+
+def test_a_sites_copy_button_copies_on_plain_http(kiosk_process, tmp_path):
+    """Jupyter Everywhere's "Copy Link!" calls navigator.clipboard.writeText, which plain
+    HTTP does not have ("Failed to copy link: TypeError"); the bridge's fallback copies."""
+    kiosk = _core_kiosk(kiosk_process, tmp_path)
+    result = run_scenario("clipboard_plain_http", {"url": f"http://kiosk.test:{kiosk.port}"},
+                          timeout=180)
+    assert result["secure"] is False
+    assert result["copyResult"] == "copied", result
+    assert result["pasted"] == "http://kiosk.test/lab/index.html?notebook=happy-blue-otter-1"
+    assert result["readText"] == "NotAllowedError", "reading stays refused without HTTPS"
+    assert result["foreign"] == []

@@ -15,7 +15,8 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient
 
 from kiosk.app import create_app
-from kiosk.serving.pages import POLYFILL_TAG, script_hash
+from kiosk.csp import script_hash
+from kiosk.serving.pages import POLYFILL_TAG
 from tests.fakebundle import make_bundle
 
 JS = "/build/main.0123456789abcdef0123.js"

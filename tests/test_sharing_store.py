@@ -55,7 +55,7 @@ async def test_store_start_close_idempotent_and_persistent(tmp_path):
     got = await s2.get(result.share.id)
     assert got is not None and got.content == '{"a": 1}'
     await s2.close()
-    assert not [t for t in threading.enumerate() if t.name.startswith("share-store")]
+    assert not [t for t in threading.enumerate() if t.name.startswith("kiosk-share-store")]
 
 
 async def test_store_refuses_newer_schema(tmp_path):
@@ -211,5 +211,5 @@ async def test_service_retention_sweep_and_clean_shutdown(aiohttp_client, make_c
     assert await service.store.get(fresh.id) is not None
     await client.close()
     leftovers = [t.name for t in threading.enumerate()
-                 if t.name.startswith(("share-store", "share-render"))]
+                 if t.name.startswith("kiosk-share-store")]
     assert leftovers == []

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import json
-import time
 
 import pytest
 
@@ -63,9 +62,7 @@ async def share(client, nb):
 async def test_share_page_renders_safely(client):
     _, saved = await share(client, evil_notebook())
     rid = saved["readable_id"]
-    start = time.monotonic()
     resp = await client.get(f"/s/{rid}")
-    first = time.monotonic() - start
     assert resp.status == 200
     page = await resp.text()
     csp = resp.headers["Content-Security-Policy"]
@@ -79,7 +76,6 @@ async def test_share_page_renders_safely(client):
     assert "data:image/svg+xml;base64," in page          # SVG shown as an inert <img>
     assert f'href="/lab/index.html?notebook={rid}"' in page
     assert "<svg" in page  # the page's own QR code
-    assert first < 5
     # Cached per version: the second view does not render again.
     renders = client.app[SHARING].renderer.renders
     resp = await client.get(f"/s/{rid.upper()}.ipynb")

@@ -11,7 +11,6 @@ from pathlib import Path
 from urllib.parse import quote
 
 import pytest
-from aiohttp.test_utils import TestServer
 
 from kiosk.app import create_app
 from kiosk.db import Database
@@ -21,9 +20,8 @@ from kiosk.sharing.names import STUDENT_NAME_HEADER, clean_student_name, parse_s
 from kiosk.sharing.schema import SHARING_SCHEMA
 from kiosk.sharing.store import ShareStore
 from kiosk.sync.upload import upstream_content
-from kiosk.sync.worker import SyncWorker
 from tests.sharing_helpers import dumps, make_notebook
-from tests.sync_helpers import FakeJE, sync_store
+from tests.sync_helpers import FakeJE, api_url, serve_upstream, start_worker
 from tests.test_dashboard_auth import sign_in
 from tests.test_sharing_api import API, auth, issue, jbody, post
 
@@ -159,14 +157,10 @@ def test_upstream_gets_the_name_only_as_authors() -> None:
 async def test_name_goes_upstream_only_when_the_teacher_allows(make_config, tmp_path, allowed):
     """A real sync worker against the JE stand-in (tests/sync_helpers.FakeJE)."""
     fake = FakeJE()
-    server = TestServer(fake.app(), host="127.0.0.1")
-    await server.start_server()
-    config = make_config(upstream_url=f"http://127.0.0.1:{server.port}/api/v1",
-                         sync_enabled=True, upstream_kind="je", sync_student_names=allowed)
-    store = sync_store(tmp_path / "s.sqlite3")
-    await store.start()
-    worker = SyncWorker(config, store, clock=lambda: fake.now)
-    await worker.start()
+    server = await serve_upstream(fake.app())
+    config = make_config(upstream_url=api_url(server), sync_enabled=True, upstream_kind="je",
+                         sync_student_names=allowed)
+    store, worker = await start_worker(config, tmp_path / "s.sqlite3", clock=lambda: fake.now)
     try:
         await store.create(dumps(make_notebook()), owner_session="s", student_name="Zoé")
         for _ in range(20):

@@ -7,23 +7,17 @@ import json
 from aiohttp.test_utils import TestServer
 
 from kiosk.sharing.store import UpdateGrant
-from kiosk.sync.worker import SyncWorker
 from tests.sharing_helpers import make_notebook
-from tests.sync_helpers import FakeJE, sync_store
+from tests.sync_helpers import FakeJE, api_url, serve_upstream, start_worker
 
 DAY = 86400.0
 
 
 async def _je_worker(make_config, tmp_path, fake):
-    server = TestServer(fake.app(), host="127.0.0.1")
-    await server.start_server()
-    config = make_config(upstream_url=f"http://127.0.0.1:{server.port}/api/v1",
-                         sync_enabled=True, upstream_kind="auto", sync_backoff_base=0.01,
-                         sync_backoff_max=0.05)
-    store = sync_store(tmp_path / "s.sqlite3")
-    await store.start()
-    worker = SyncWorker(config, store, clock=lambda: fake.now)
-    await worker.start()
+    server = await serve_upstream(fake.app())
+    config = make_config(upstream_url=api_url(server), sync_enabled=True, upstream_kind="auto",
+                         sync_backoff_base=0.01, sync_backoff_max=0.05)
+    store, worker = await start_worker(config, tmp_path / "s.sqlite3", clock=lambda: fake.now)
     return server, store, worker
 
 

@@ -12,6 +12,7 @@ import asyncio
 import html
 import json
 import logging
+import random
 import time
 
 import pytest
@@ -19,17 +20,18 @@ from aiohttp.test_utils import TestServer
 
 from kiosk.app import create_app
 from kiosk.cli.sync import run_status
+from kiosk.errors import ConfigError
 from kiosk.sharing.keys import STORE
 from kiosk.sharing.store import UpdateGrant
 from kiosk.sync import outbox
 from kiosk.sync.je import GONE_AFTER, REFUSE_AFTER
 from kiosk.sync.keys import SYNC_WORKER
 from kiosk.sync.tokens import TOKEN_RENEW_SECONDS
-from kiosk.sync.upstream import PERSISTENT_ERROR, REFUSALS
+from kiosk.sync.upstream import PERSISTENT_ERROR, REFUSALS, SERVER_ERROR, UNKNOWN_COPY
 from kiosk.sync.worker import JE_PRIVACY_NOTICE, SyncWorker
 from tests.je_standin import JEStandIn
 from tests.sharing_helpers import make_notebook
-from tests.sync_helpers import sync_store
+from tests.sync_helpers import api_url, serve_upstream, start_worker, sync_store
 from tests.test_dashboard_auth import sign_in
 
 
@@ -55,15 +57,10 @@ class Rig:
 @pytest.fixture
 async def rig(make_config, tmp_path):
     je = JEStandIn(now=time.time(), max_bytes=20_000)
-    server = TestServer(je.app(), host="127.0.0.1")
-    await server.start_server()
-    config = make_config(upstream_url=f"http://127.0.0.1:{server.port}/api/v1",
-                         sync_enabled=True, upstream_kind="je", sync_backoff_base=0.01,
-                         sync_backoff_max=0.02)
-    store = sync_store(tmp_path / "s.sqlite3")
-    await store.start()
-    worker = SyncWorker(config, store, clock=lambda: je.now)
-    await worker.start()
+    server = await serve_upstream(je.app())
+    config = make_config(upstream_url=api_url(server), sync_enabled=True, upstream_kind="je",
+                         sync_backoff_base=0.01, sync_backoff_max=0.02)
+    store, worker = await start_worker(config, tmp_path / "s.sqlite3", clock=lambda: je.now)
     try:
         yield Rig(je, server, store, worker)
     finally:
@@ -173,7 +170,9 @@ async def test_a_copy_je_no_longer_knows_is_shared_anew_after_bounded_tries(
     assert len(logged) == 1
 
 
-async def test_a_post_that_keeps_failing_after_a_new_token_is_refused(rig: Rig) -> None:
+async def test_a_post_that_keeps_failing_after_a_new_token_is_refused(rig: Rig,
+                                                                       caplog) -> None:
+    caplog.set_level(logging.DEBUG, logger="kiosk.sync")
     rig.je.post_500 = True
     sid = await rig.share()
     for _ in range(REFUSE_AFTER + 3):
@@ -182,6 +181,13 @@ async def test_a_post_that_keeps_failing_after_a_new_token_is_refused(rig: Rig) 
     # Each attempt: the POST, a new token, the POST again; then parked for good.
     assert rig.je.count("POST", "notebooks", 500) == 2 * REFUSE_AFTER
     assert await rig.worker.refusals([sid]) == {sid: PERSISTENT_ERROR}
+    # A 500 is an answer (JE rolled its transaction back): no possible duplicate.
+    assert rig.worker.status().possible_duplicates == 0
+    # Logged on the first failure and once refused, not per attempt.
+    failures = [r for r in caplog.records if "not sent (attempt" in r.getMessage()]
+    assert len(failures) == REFUSE_AFTER - 1
+    assert [r.levelno for r in failures if r.levelno >= logging.INFO] == [logging.INFO]
+    assert len([r for r in caplog.records if "refused by the upstream" in r.getMessage()]) == 1
     rig.je.post_500 = False
     await rig.store.update(sid, json.dumps(make_notebook("z = 3")), grant=UpdateGrant("student"))
     await rig.rounds()
@@ -208,27 +214,32 @@ async def test_a_reconnect_does_not_reset_the_backoff_of_a_repeating_error(tmp_p
 
 async def test_the_extra_auth_header(make_config, tmp_path) -> None:
     je = JEStandIn(now=time.time(), extra_header=("X-Extra-Auth", "s3cret"))
-    server = TestServer(je.app(), host="127.0.0.1")
-    await server.start_server()
+    server = await serve_upstream(je.app())
     try:
         for header, arrives in ((None, False), ("s3cret", True)):
-            config = make_config(upstream_url=f"http://127.0.0.1:{server.port}/api/v1",
-                                 sync_enabled=True, upstream_kind="je",
+            config = make_config(upstream_url=api_url(server), sync_enabled=True,
+                                 upstream_kind="je",
                                  upstream_auth_header="X-Extra-Auth" if header else None,
                                  upstream_auth_value=header)
-            store = sync_store(tmp_path / f"{arrives}.sqlite3")
-            await store.start()
-            worker = SyncWorker(config, store, clock=lambda: je.now)
-            await worker.start()
+            store, worker = await start_worker(config, tmp_path / f"{arrives}.sqlite3",
+                                               clock=lambda: je.now)
             try:
                 await store.create(json.dumps(make_notebook()), owner_session="s")
                 worker.sync_now()
                 await worker.run_round()
                 assert (worker.status().queued == 0) is arrives
+                # A secret: never in the status, redacted wherever settings are shown.
+                assert "s3cret" not in json.dumps(worker.status().as_json())
+                assert config.redacted()["upstream_auth_value"] in (None, "***")
             finally:
                 await worker.stop()
                 await store.close()
         assert len(je.notebooks) == 1
+        # Half of the pair is a clear error, not a header sent empty.
+        with pytest.raises(ConfigError, match="upstream_auth_header"):
+            make_config(upstream_auth_header="X-Extra-Auth")
+        with pytest.raises(ConfigError, match="upstream_auth_header"):
+            make_config(upstream_auth_value="s3cret")
     finally:
         await server.close()
 
@@ -236,10 +247,9 @@ async def test_the_extra_auth_header(make_config, tmp_path) -> None:
 async def test_refused_state_site_url_and_privacy_notice_on_the_kiosk(
         aiohttp_client, make_config, capsys) -> None:
     je = JEStandIn(now=time.time(), max_bytes=20_000)
-    server = TestServer(je.app(), host="127.0.0.1")
-    await server.start_server()
-    config = make_config(upstream_url=f"http://127.0.0.1:{server.port}/api/v1",
-                         sync_enabled=True, upstream_kind="auto", sync_interval=3600,
+    server = await serve_upstream(je.app())
+    config = make_config(upstream_url=api_url(server), sync_enabled=True,
+                         upstream_kind="auto", sync_interval=3600,
                          upstream_site_url="https://site.example/")
     client = await aiohttp_client(create_app(config))
     try:
@@ -273,3 +283,94 @@ async def test_refused_state_site_url_and_privacy_notice_on_the_kiosk(
     finally:
         await client.close()
         await server.close()
+
+
+
+class _Ceiling(random.Random):
+    """Backoff at its ceiling: no retry falls due by itself during the test."""
+
+    def uniform(self, a: float, b: float) -> float:
+        return b
+
+
+@pytest.fixture
+async def patient_rig(make_config, tmp_path):
+    """A rig whose failed shares wait an hour: only the test's "sync now" retries them
+    (the worker's own loop would otherwise retry at once, beside the test's rounds)."""
+    je = JEStandIn(now=time.time())
+    server = TestServer(je.app(), host="127.0.0.1")
+    await server.start_server()
+    config = make_config(upstream_url=f"http://127.0.0.1:{server.port}/api/v1",
+                         sync_enabled=True, upstream_kind="je", sync_backoff_base=3600,
+                         sync_backoff_max=3600)
+    store = sync_store(tmp_path / "s.sqlite3")
+    await store.start()
+    worker = SyncWorker(config, store, clock=lambda: je.now, rng=_Ceiling())
+    await worker.start()
+    for _ in range(500):  # the worker's own first round (then it sleeps sync_interval)
+        if worker.status().last_round_at is not None and not worker._round_lock.locked():
+            break
+        await asyncio.sleep(0.01)
+    try:
+        yield Rig(je, server, store, worker)
+    finally:
+        await worker.stop()
+        await store.close()
+        await server.close()
+
+
+async def _line_failures(rig: Rig, share_id: str, n: int) -> None:
+    """``n`` attempts that failed for the line (as a connection error records them)."""
+    for _ in range(n):
+        await rig.store.execute_write(lambda c: outbox.fail_item(
+            c, share_id, outbox.CONNECTION_ERROR + "cannot connect", 3600, time.time()))
+
+
+async def _streak(rig: Rig, share_id: str, kind: str) -> int:
+    unit = await rig.store.execute_read(lambda c: outbox.load_unit(c, share_id))
+    assert unit is not None
+    return unit.item.repeats(kind)
+
+
+async def test_failures_of_the_line_do_not_count_toward_a_refusal(patient_rig: Rig) -> None:
+    """A share that waited out a bad line is not refused at its first 500 (it was, when
+    every failed attempt counted)."""
+    rig = patient_rig
+    rig.je.post_500 = True
+    sid = await rig.share()
+    await _line_failures(rig, sid, REFUSE_AFTER - 1)
+    await rig.rounds(now=True)
+    assert rig.je.count("POST", "notebooks", 500) == 2  # the POST, a new token, again
+    assert await rig.worker.refusals([sid]) == {}
+    assert await rig.worker.is_queued(sid)
+    assert await _streak(rig, sid, SERVER_ERROR) == 1
+    # Failures of the line between two 500s keep the streak.
+    await _line_failures(rig, sid, 2)
+    for _ in range(REFUSE_AFTER - 1):
+        await rig.rounds(now=True)
+    assert rig.je.count("POST", "notebooks", 500) == 2 * REFUSE_AFTER
+    assert await rig.worker.refusals([sid]) == {sid: PERSISTENT_ERROR}
+    assert rig.worker.status().possible_duplicates == 0
+
+
+async def test_failures_of_the_line_do_not_make_a_copy_look_unknown(patient_rig: Rig) -> None:
+    rig = patient_rig
+    sid = await rig.share()
+    await rig.rounds()
+    old = await rig.link(sid)
+    assert old is not None
+    rig.je.notebooks.clear()  # JE lost it: auth/issue for it answers 500
+    await rig.store.update(sid, json.dumps(make_notebook("y = 2")), grant=UpdateGrant("student"))
+    await _line_failures(rig, sid, GONE_AFTER - 1)
+    await rig.rounds(now=True)
+    kept = await rig.link(sid)
+    assert kept is not None and kept.upstream_id == old.upstream_id  # not shared anew yet
+    assert rig.je.count("POST", "auth/issue", 500) == 1
+    assert await _streak(rig, sid, UNKNOWN_COPY) == 1
+    for _ in range(GONE_AFTER - 1):
+        await rig.rounds(now=True)
+    assert await rig.link(sid) is None  # forgotten: the next attempt shares it anew
+    await rig.rounds(now=True)
+    new = await rig.link(sid)
+    assert new is not None and new.upstream_id != old.upstream_id
+    assert rig.je.count("POST", "auth/issue", 500) == GONE_AFTER

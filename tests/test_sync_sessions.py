@@ -28,7 +28,7 @@ from kiosk.sync.client import UpstreamRejected
 from kiosk.sync.tokens import SESSION_KEY, TOKEN_RENEW_SECONDS, Token
 from kiosk.sync.worker import SyncWorker
 from tests.sharing_helpers import make_notebook
-from tests.sync_helpers import FakeJE, sync_store
+from tests.sync_helpers import FakeJE, api_url, serve_upstream, start_worker, sync_store
 
 MINUTE = 60.0
 
@@ -172,15 +172,11 @@ async def test_a_session_the_hub_no_longer_accepts_shares_anew(room: Room, lost:
 async def test_an_upstream_not_saying_kiosk_still_gets_passwords(
         make_config: Callable[..., KioskConfig], tmp_path: Path) -> None:
     fake = FakeJE()
-    server = TestServer(fake.app(), host="127.0.0.1")
-    await server.start_server()
+    server = await serve_upstream(fake.app())
     # The teacher said "kiosk", but the health answer does not: send a password anyway.
-    config = make_config(upstream_url=f"http://127.0.0.1:{server.port}/api/v1",
-                         sync_enabled=True, upstream_kind="kiosk")
-    store = sync_store(tmp_path / "s.sqlite3")
-    await store.start()
-    worker = SyncWorker(config, store, clock=lambda: fake.now)
-    await worker.start()
+    config = make_config(upstream_url=api_url(server), sync_enabled=True,
+                         upstream_kind="kiosk")
+    store, worker = await start_worker(config, tmp_path / "s.sqlite3", clock=lambda: fake.now)
     try:
         await store.create(json.dumps(make_notebook()), owner_session="s")
         worker.sync_now()

@@ -2,6 +2,7 @@
 // at /api/v1 on the same origin). Plain fetch, no cookies; works on plain HTTP.
 import { PageConfig } from '@jupyterlab/coreutils';
 
+import { trans } from './i18n';
 import { MAX_OPEN_BYTES, notebookProblem } from './notebookcheck';
 import { browserStorage } from './store';
 
@@ -268,40 +269,31 @@ export function explain(err: unknown): string {
   const kind: ShareErrorKind = err instanceof ShareError ? err.kind : 'server';
   switch (kind) {
     case 'too-large':
-      return (
-        'This notebook is too large to share. Big pictures or long outputs make it ' +
-        'large: try "Edit → Clear Outputs of All Cells", then share again.'
+      return trans.__(
+        'This notebook is too large to share. Big pictures or long outputs make it large: try "Edit → Clear Outputs of All Cells", then share again.'
       );
     case 'unreachable':
-      return (
-        'The kiosk cannot be reached. Check that you are still on the classroom ' +
-        'Wi-Fi, then try again.'
-      );
+      return trans.__('The kiosk cannot be reached. Check that you are still on the classroom Wi-Fi, then try again.');
     case 'not-found':
-      return 'There is no shared notebook with that code. Check the code and try again.';
+      return trans.__('There is no shared notebook with that code. Check the code and try again.');
     case 'full':
-      return 'The kiosk is full and cannot keep new notebooks. Please tell your teacher.';
+      return trans.__('The kiosk is full and cannot keep new notebooks. Please tell your teacher.');
     case 'busy':
-      return 'The kiosk is very busy right now. Wait a few seconds and try again.';
+      return trans.__('The kiosk is very busy right now. Wait a few seconds and try again.');
     case 'invalid':
-      return (
-        'The kiosk could not read this notebook, so it was not shared. Try again; if ' +
-        'it keeps happening, tell your teacher.'
+      return trans.__(
+        'The kiosk could not read this notebook, so it was not shared. Try again; if it keeps happening, tell your teacher.'
       );
     case 'damaged':
-      return (
-        'This shared notebook is damaged and cannot be opened; ask whoever shared it ' +
-        'to share it again.'
-      );
+      return trans.__('This shared notebook is damaged and cannot be opened; ask whoever shared it to share it again.');
     case 'too-big-to-open':
-      return (
-        'This shared notebook is too big to open on this device; ask whoever shared ' +
-        'it to clear its outputs and share it again.'
+      return trans.__(
+        'This shared notebook is too big to open on this device; ask whoever shared it to clear its outputs and share it again.'
       );
     case 'forbidden':
-      return 'This browser is not allowed to change that shared notebook.';
+      return trans.__('This browser is not allowed to change that shared notebook.');
     default:
-      return 'Something went wrong. Please try again in a moment.';
+      return trans.__('Something went wrong. Please try again in a moment.');
   }
 }
 
@@ -316,6 +308,12 @@ export interface IUpstreamInfo {
   url: string | null;
   /** Whether the upstream holds the latest version (false: a newer one is waiting). */
   upToDate: boolean;
+  /**
+   * Why the upstream refused this share for good (the kiosk's words, e.g. "too large for
+   * the cloud service: clear outputs and share again"), or null. It stays refused until
+   * the share changes.
+   */
+  refused: string | null;
 }
 
 /** The kiosk's own endpoints live beside /api/v1 (same origin as the sharing API). */
@@ -357,6 +355,21 @@ export async function fetchUpstream(id: string): Promise<IUpstreamInfo | null> {
     queued: body.queued === true,
     synced,
     url: synced ? body.url : null,
-    upToDate: body.up_to_date !== false
+    upToDate: body.up_to_date !== false,
+    refused: body.state === 'refused' ? (typeof body.reason === 'string' && body.reason.trim()) || '' : null
   };
+}
+
+/**
+ * Why the cloud service refused a share, in the student's language. The kiosk gives its
+ * reason in English (kiosk/sync/upstream.py, REFUSALS and PERSISTENT_ERROR); the catalogs
+ * carry those sentences too (tests/test_extension_i18n.py checks it), so the lookup finds
+ * them. An unknown or empty reason gets a general sentence.
+ */
+export function refusalWords(reason: string): string {
+  if (!reason) {
+    return trans.__('the cloud service did not accept this notebook');
+  }
+  // A run-time message id: the catalogs hold the kiosk's reasons (see above).
+  return trans.__(reason);
 }

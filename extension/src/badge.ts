@@ -2,6 +2,8 @@
 // HTTP) a plain note of what does not work there.
 import { Widget } from '@lumino/widgets';
 
+import { textDirection, trans } from './i18n';
+
 export interface IKioskStatus {
   name?: string;
   online?: boolean;
@@ -11,10 +13,14 @@ export interface IKioskStatus {
 
 // Shown only when Python really cannot reach the notebook's files or wait for input():
 // a plain-http page with neither a service worker nor the kiosk's relay.
-export const INSECURE_NOTE = 'Python cannot open your files or use input() on this address';
-export const INSECURE_DETAIL =
-  'Your notebooks still run, save and share. To open files from Python or answer input(), ' +
-  'ask your teacher for the kiosk\'s usual address.';
+export function insecureNote(): string {
+  return trans.__('Python cannot open your files or use input() on this address');
+}
+export function insecureDetail(): string {
+  return trans.__(
+    "Your notebooks still run, save and share. To open files from Python or answer input(), ask your teacher for the kiosk's usual address."
+  );
+}
 
 /** Whether Python in this page can reach the notebook's files and input(). */
 export function filesAndInputWork(): boolean {
@@ -29,9 +35,13 @@ export function filesAndInputWork(): boolean {
 export function displayName(name: string | undefined): string {
   const clean = (name || '').trim();
   if (!clean) {
-    return 'Kiosk';
+    return trans.__('Kiosk');
   }
-  return /kiosk/i.test(clean) ? clean : `Kiosk ${clean}`;
+  // Not twice, in English or in the student's language ("Kiosque salle 12").
+  const word = trans.__('Kiosk');
+  return /kiosk/i.test(clean) || clean.toLowerCase().includes(word.toLowerCase())
+    ? clean
+    : trans.__('Kiosk %1', clean);
 }
 
 /** One entry of the badge's menu (a compact menu on phones, buttons on wider screens). */
@@ -54,26 +64,26 @@ export function describe(status: IKioskStatus | null | 'unreachable'): {
   level: 'ok' | 'warn' | 'none';
 } {
   if (status === 'unreachable') {
-    return { name: 'Kiosk', state: 'cannot be reached', level: 'warn' };
+    return { name: trans.__('Kiosk'), state: trans.__('cannot be reached'), level: 'warn' };
   }
   if (status === null) {
-    return { name: 'Kiosk', state: '', level: 'none' };
+    return { name: trans.__('Kiosk'), state: '', level: 'none' };
   }
   const name = displayName(status.name);
   // We reached the kiosk (it answered); "online" is whether the kiosk has internet.
-  const parts: string[] = ['connected'];
+  const parts: string[] = [trans.__('connected')];
   if (typeof status.online === 'boolean') {
-    parts.push(status.online ? 'online' : 'no internet');
+    parts.push(status.online ? trans.__('online') : trans.__('no internet'));
   }
   const sync = status.sync;
   let level: 'ok' | 'warn' = 'ok';
   if (sync && sync.enabled) {
     const queued = sync.queued ?? 0;
     if (queued > 0) {
-      parts.push(`${queued} waiting to sync`);
+      parts.push(trans._n('%1 waiting to sync', '%1 waiting to sync', queued));
       level = 'warn';
     } else {
-      parts.push('synced');
+      parts.push(trans.__('synced'));
     }
   }
   return { name, state: parts.join(' · '), level };
@@ -84,10 +94,11 @@ export class KioskBadge extends Widget {
     super();
     this.addClass('kiosk-Badge');
     this.node.dataset.kiosk = 'badge';
-    this.node.title = 'This notebook site is served by the classroom kiosk.';
+    this.node.dir = textDirection();
+    this.node.title = trans.__('This notebook site is served by the classroom kiosk.');
     this._name = document.createElement('span');
     this._name.className = 'kiosk-Badge-name';
-    this._name.textContent = 'Kiosk';
+    this._name.textContent = trans.__('Kiosk');
     this._state = document.createElement('span');
     this._state.className = 'kiosk-Badge-state';
     this._state.dataset.kiosk = 'badge-state';
@@ -98,7 +109,7 @@ export class KioskBadge extends Widget {
     this._toggle.type = 'button';
     this._toggle.setAttribute('aria-haspopup', 'true');
     this._toggle.setAttribute('aria-expanded', 'false');
-    this._toggle.textContent = 'Menu';
+    this._toggle.textContent = trans.__('Menu');
     this._toggle.addEventListener('click', (event) => {
       event.stopPropagation();
       this.setMenuOpen(!this.node.classList.contains('kiosk-mod-menuOpen'));
@@ -126,8 +137,8 @@ export class KioskBadge extends Widget {
       const note = document.createElement('span');
       note.className = 'kiosk-Badge-insecure';
       note.dataset.kiosk = 'insecure-note';
-      note.textContent = INSECURE_NOTE;
-      note.title = INSECURE_DETAIL;
+      note.textContent = insecureNote();
+      note.title = insecureDetail();
       this._menu.append(note);
     }
     this.node.append(this._name, this._state, this._toggle, this._menu);

@@ -1,15 +1,18 @@
 // The Share dialog (link, code in large type, QR code, Copy) and "My notebooks".
 import { Dialog, showDialog } from '@jupyterlab/apputils';
+import type { Message } from '@lumino/messaging';
 import { Widget } from '@lumino/widgets';
 import qrcode from 'qrcode-generator';
 
 import {
   fetchUpstream,
   IUpstreamInfo,
+  refusalWords,
   rememberStudentName,
   studentName,
   STUDENT_NAME_MAX
 } from './api';
+import { languageCode, textDirection, trans } from './i18n';
 import { IMyNotebook, listMine, shareCode, shareLink } from './store';
 
 const SVG_NS = 'http://www.w3.org/2000/svg';
@@ -27,7 +30,7 @@ export function qrSvg(text: string, moduleSize = 5, quiet = 4): SVGSVGElement {
   svg.setAttribute('height', String(size));
   svg.setAttribute('shape-rendering', 'crispEdges');
   svg.setAttribute('role', 'img');
-  svg.setAttribute('aria-label', `QR code of ${text}`);
+  svg.setAttribute('aria-label', trans.__('QR code of %1', text));
   const bg = document.createElementNS(SVG_NS, 'rect');
   bg.setAttribute('width', '100%');
   bg.setAttribute('height', '100%');
@@ -100,7 +103,7 @@ function el<K extends keyof HTMLElementTagNameMap>(
  * A link with a Copy button and a line that says what happened. `prefix` names its
  * parts for tests (`<prefix>link`, `<prefix>copy`, `<prefix>copy-status`).
  */
-function linkRow(link: string, label = 'Copy link', prefix = '', ariaLabel = 'Link'): HTMLElement {
+function linkRow(link: string, label = trans.__('Copy link'), prefix = '', ariaLabel = trans.__('Link')): HTMLElement {
   const row = el('div', { class: 'kiosk-LinkRow' });
   // A read-only textarea: the whole link is visible (it wraps), and it can be selected
   // for the copy fallback.
@@ -110,6 +113,7 @@ function linkRow(link: string, label = 'Copy link', prefix = '', ariaLabel = 'Li
     readonly: 'readonly',
     rows: '2',
     spellcheck: 'false',
+    dir: 'ltr',
     'aria-label': ariaLabel
   });
   input.value = link;
@@ -124,8 +128,8 @@ function linkRow(link: string, label = 'Copy link', prefix = '', ariaLabel = 'Li
     status.dataset.outcome = outcome;
     status.textContent =
       outcome === 'manual'
-        ? 'The link is selected: press Ctrl+C (or ⌘+C, or long-press and choose Copy).'
-        : 'Copied!';
+        ? trans.__('The link is selected: press Ctrl+C (or ⌘+C, or long-press and choose Copy).')
+        : trans.__('Copied!');
   });
   row.append(input, button, status);
   return row;
@@ -143,10 +147,18 @@ export interface IShareView {
 }
 
 /** What the take-home part of the Share dialog shows. */
-export type TakeHomeState = 'loading' | 'off' | 'none' | 'pending' | 'synced' | 'unknown';
+export type TakeHomeState = 'loading' | 'off' | 'none' | 'pending' | 'synced' | 'refused' | 'unknown';
 
-export const TAKE_HOME_PENDING = 'A take-home link will be sent when the kiosk is online.';
-export const TAKE_HOME_BEHIND = 'Your latest changes will follow when the kiosk is online.';
+export function takeHomePending(): string {
+  return trans.__('A take-home link will be sent when the kiosk is online.');
+}
+export function takeHomeBehind(): string {
+  return trans.__('Your latest changes will follow when the kiosk is online.');
+}
+/** The cloud service refused the share for good: why, and what to do. */
+export function takeHomeRefused(reason: string): string {
+  return trans.__('No take-home link: %1.', refusalWords(reason));
+}
 
 /**
  * The "take home" part of the Share dialog. When the kiosk forwards shares to an
@@ -182,13 +194,18 @@ export class TakeHome {
   }
 
   render(info: IUpstreamInfo | null): TakeHomeState {
-    if (info === null && (this._shown === 'pending' || this._shown.startsWith('synced'))) {
+    if (
+      info === null &&
+      (this._shown === 'pending' || this._shown.startsWith('synced') || this._shown.startsWith('refused'))
+    ) {
       return 'unknown'; // the kiosk did not answer this time: keep what is shown
     }
     const state: TakeHomeState =
       info === null
         ? 'unknown'
-        : info.synced
+        : info.refused !== null
+          ? 'refused'
+          : info.synced
           ? 'synced'
           : !info.syncEnabled
             ? 'off'
@@ -196,33 +213,45 @@ export class TakeHome {
               ? 'pending'
               : 'none';
     const node = this.node;
-    const key = info?.synced ? `${state}|${info.url}|${info.upToDate}` : state;
+    const key = info?.synced || info?.refused != null ? `${state}|${info.url}|${info.upToDate}|${info.refused}` : state;
     node.dataset.state = state;
     if (key === this._shown) {
       return state;
     }
     this._shown = key;
     node.replaceChildren();
-    node.hidden = state !== 'pending' && state !== 'synced';
+    node.hidden = state !== 'pending' && state !== 'synced' && state !== 'refused';
     if (state === 'pending') {
       node.append(
-        el('div', { class: 'kiosk-ShareDialog-label' }, 'To take home'),
-        el('p', { class: 'kiosk-TakeHome-pending', 'data-kiosk': 'upstream-pending' }, TAKE_HOME_PENDING)
+        el('div', { class: 'kiosk-ShareDialog-label' }, trans.__('To take home')),
+        el('p', { class: 'kiosk-TakeHome-pending', 'data-kiosk': 'upstream-pending' }, takeHomePending())
       );
+    } else if (state === 'refused' && info && info.refused !== null) {
+      // Said plainly; an earlier version that did arrive keeps its link below.
+      node.append(
+        el('div', { class: 'kiosk-ShareDialog-label' }, trans.__('To take home')),
+        el('p', { class: 'kiosk-TakeHome-refused', 'data-kiosk': 'upstream-refused', role: 'status' }, takeHomeRefused(info.refused))
+      );
+      if (info.synced && info.url) {
+        node.append(
+          el('p', {}, trans.__('An earlier version is saved outside the classroom. Open this link at home:')),
+          linkRow(info.url, trans.__('Copy take-home link'), 'upstream-', trans.__('Take-home link'))
+        );
+      }
     } else if (state === 'synced' && info && info.url) {
       const qr = el('div', { class: 'kiosk-TakeHome-qr', 'data-kiosk': 'upstream-qr' });
       qr.append(qrSvg(info.url, 4));
       const text = el('div', { class: 'kiosk-TakeHome-text' });
       text.append(
-        el('p', {}, 'This notebook is also saved outside the classroom. Open this link at home:'),
-        linkRow(info.url, 'Copy take-home link', 'upstream-', 'Take-home link')
+        el('p', {}, trans.__('This notebook is also saved outside the classroom. Open this link at home:')),
+        linkRow(info.url, trans.__('Copy take-home link'), 'upstream-', trans.__('Take-home link'))
       );
       if (!info.upToDate) {
-        text.append(el('p', { class: 'kiosk-TakeHome-behind', 'data-kiosk': 'upstream-behind' }, TAKE_HOME_BEHIND));
+        text.append(el('p', { class: 'kiosk-TakeHome-behind', 'data-kiosk': 'upstream-behind' }, takeHomeBehind()));
       }
       const row = el('div', { class: 'kiosk-TakeHome-row' });
       row.append(text, qr);
-      node.append(el('div', { class: 'kiosk-ShareDialog-label' }, 'To take home'), row);
+      node.append(el('div', { class: 'kiosk-ShareDialog-label' }, trans.__('To take home')), row);
     }
     return state;
   }
@@ -243,7 +272,9 @@ export class TakeHome {
       return;
     }
     const state = this.render(info);
-    const done = state === 'off' || state === 'none' || (state === 'synced' && info !== null && info.upToDate);
+    // A refusal stays until the share changes (a new Share opens a new dialog).
+    const done =
+      state === 'off' || state === 'none' || state === 'refused' || (state === 'synced' && info !== null && info.upToDate);
     if (!done) {
       this._timer = window.setTimeout(() => void this._tick(), this.intervalMs);
     }
@@ -255,8 +286,19 @@ export class TakeHome {
   private _timer: number | undefined;
 }
 
+/**
+ * A dialog body that lays its whole dialog (title and buttons too) out in the text
+ * direction of the student's language: right to left in Arabic.
+ */
+class DirectedBody extends Widget {
+  protected onAfterAttach(msg: Message): void {
+    super.onAfterAttach(msg);
+    this.node.closest('.jp-Dialog-content')?.setAttribute('dir', textDirection());
+  }
+}
+
 /** The Share dialog's body: stops asking the kiosk once the dialog is gone. */
-class ShareBody extends Widget {
+class ShareBody extends DirectedBody {
   constructor(node: HTMLElement, readonly takeHome: TakeHome) {
     super({ node });
     takeHome.start();
@@ -284,9 +326,9 @@ function studentNameField(view: IShareView): HTMLElement {
     view.onNameChange?.();
   });
   box.append(
-    el('label', { for: 'kiosk-student-name', class: 'kiosk-ShareDialog-label' }, 'Your name (optional)'),
+    el('label', { for: 'kiosk-student-name', class: 'kiosk-ShareDialog-label' }, trans.__('Your name (optional)')),
     input,
-    el('div', { class: 'kiosk-ShareDialog-hint' }, 'Only your teacher sees it, on this kiosk.')
+    el('div', { class: 'kiosk-ShareDialog-hint' }, trans.__('Only your teacher sees it, on this kiosk.'))
   );
   return box;
 }
@@ -294,7 +336,7 @@ function studentNameField(view: IShareView): HTMLElement {
 /** The body of the Share dialog. */
 export function shareBody(view: IShareView): Widget {
   const link = shareLink(view);
-  const node = el('div', { class: 'kiosk-ShareDialog', 'data-kiosk': 'share-dialog' });
+  const node = el('div', { class: 'kiosk-ShareDialog', 'data-kiosk': 'share-dialog', dir: textDirection() });
   if (view.note) {
     node.append(el('p', { class: 'kiosk-ShareDialog-note', 'data-kiosk': 'note' }, view.note));
   }
@@ -303,25 +345,25 @@ export function shareBody(view: IShareView): Widget {
       'p',
       { class: 'kiosk-ShareDialog-intro' },
       view.viewOnly
-        ? 'This is a shared notebook (view only). Anyone in the class can open it with:'
-        : `"${view.name}" is shared. Anyone in the class can open it with:`
+        ? trans.__('This is a shared notebook (view only). Anyone in the class can open it with:')
+        : trans.__('"%1" is shared. Anyone in the class can open it with:', view.name)
     )
   );
   const top = el('div', { class: 'kiosk-ShareDialog-top' });
   const codeBox = el('div', { class: 'kiosk-ShareDialog-codebox' });
   codeBox.append(
-    el('div', { class: 'kiosk-ShareDialog-label' }, 'Code'),
-    el('div', { class: 'kiosk-ShareDialog-code', 'data-kiosk': 'code' }, shareCode(view)),
+    el('div', { class: 'kiosk-ShareDialog-label' }, trans.__('Code')),
+    el('div', { class: 'kiosk-ShareDialog-code', 'data-kiosk': 'code', dir: 'ltr' }, shareCode(view)),
     el(
       'div',
       { class: 'kiosk-ShareDialog-hint' },
-      'Classmates press "Open a code" (under Menu on a phone) and type it, or scan the QR code.'
+      trans.__('Classmates press "Open a code" (under Menu on a phone) and type it, or scan the QR code.')
     )
   );
   const qrBox = el('div', { class: 'kiosk-ShareDialog-qr', 'data-kiosk': 'qr' });
   qrBox.append(qrSvg(link));
   top.append(codeBox, qrBox);
-  node.append(top, el('div', { class: 'kiosk-ShareDialog-label' }, 'Link'), linkRow(link));
+  node.append(top, el('div', { class: 'kiosk-ShareDialog-label' }, trans.__('Link')), linkRow(link));
   const takeHomeNode = el('div', { class: 'kiosk-TakeHome', 'data-kiosk': 'take-home' });
   node.append(takeHomeNode);
   if (!view.viewOnly) {
@@ -332,39 +374,54 @@ export function shareBody(view: IShareView): Widget {
 
 export async function showShareDialog(view: IShareView): Promise<void> {
   await showDialog({
-    title: view.viewOnly ? 'Link to this notebook' : 'Shared!',
+    title: view.viewOnly ? trans.__('Link to this notebook') : trans.__('Shared!'),
     body: shareBody(view),
-    buttons: [Dialog.okButton({ label: 'Close' })]
+    buttons: [Dialog.okButton({ label: trans.__('Close') })]
   });
 }
 
 export async function showError(title: string, message: string): Promise<void> {
-  const node = el('div', { class: 'kiosk-ErrorDialog', 'data-kiosk': 'error' }, message);
+  const node = el('div', { class: 'kiosk-ErrorDialog', 'data-kiosk': 'error', dir: textDirection() }, message);
   await showDialog({
     title,
-    body: new Widget({ node }),
-    buttons: [Dialog.okButton({ label: 'OK' })]
+    body: new DirectedBody({ node }),
+    buttons: [Dialog.okButton({ label: trans.__('OK') })]
   });
+}
+
+/** A date and time as the student's language writes them (the browser's, if that one is unknown). */
+function localTime(iso: string): string {
+  const date = new Date(iso);
+  try {
+    return date.toLocaleString(languageCode);
+  } catch {
+    return date.toLocaleString();
+  }
 }
 
 /** A table of what this browser has shared. */
 export function myNotebooksBody(entries: IMyNotebook[] = listMine()): Widget {
-  const node = el('div', { class: 'kiosk-MyNotebooks', 'data-kiosk': 'my-notebooks' });
+  const node = el('div', { class: 'kiosk-MyNotebooks', 'data-kiosk': 'my-notebooks', dir: textDirection() });
   if (entries.length === 0) {
-    node.append(el('p', {}, 'You have not shared any notebook from this browser yet. Press Share in a notebook.'));
-    return new Widget({ node });
+    node.append(el('p', {}, trans.__('You have not shared any notebook from this browser yet. Press Share in a notebook.')));
+    return new DirectedBody({ node });
   }
   node.append(
-    el('p', {}, 'Notebooks shared from this browser. They are kept on the kiosk: open a link to get one back.')
+    el('p', {}, trans.__('Notebooks shared from this browser. They are kept on the kiosk: open a link to get one back.'))
   );
   const table = el('table', { class: 'kiosk-MyNotebooks-table' });
   const head = el('tr');
-  head.append(el('th', {}, 'Notebook'), el('th', {}, 'Code'), el('th', {}, 'Last shared'), el('th', {}, 'Link'));
+  head.append(
+    el('th', {}, trans.__('Notebook')),
+    el('th', {}, trans.__('Code')),
+    el('th', {}, trans.__('Last shared')),
+    el('th', {}, trans.__('Link'))
+  );
   table.append(head);
   for (const entry of entries) {
     const link = shareLink(entry);
     const row = el('tr', { 'data-kiosk-id': entry.id });
-    const when = entry.lastShared ? new Date(entry.lastShared).toLocaleString() : '';
+    const when = entry.lastShared ? localTime(entry.lastShared) : '';
     const linkCell = el('td');
     const a = el('a', { href: link, target: '_blank', rel: 'noopener' }, link);
     linkCell.append(a);
@@ -377,13 +434,13 @@ export function myNotebooksBody(entries: IMyNotebook[] = listMine()): Widget {
     table.append(row);
   }
   node.append(table);
-  return new Widget({ node });
+  return new DirectedBody({ node });
 }
 
 export async function showMyNotebooks(): Promise<void> {
   await showDialog({
-    title: 'My notebooks',
+    title: trans.__('My notebooks'),
     body: myNotebooksBody(),
-    buttons: [Dialog.okButton({ label: 'Close' })]
+    buttons: [Dialog.okButton({ label: trans.__('Close') })]
   });
 }

@@ -24,11 +24,13 @@ import {
   NotebookWidgetFactory
 } from '@jupyterlab/notebook';
 import { IRenderMimeRegistry } from '@jupyterlab/rendermime';
+import { ITranslator } from '@jupyterlab/translation';
 import { Widget } from '@lumino/widgets';
 
 import { SharingClient, cleanId } from './api';
 import { KioskBadge } from './badge';
 import { showMyNotebooks } from './dialogs';
+import { textDirection, trans, useTranslator } from './i18n';
 import { kernelSetupPlugin } from './kernelsetup';
 import { closeLaunchers, fitToScreen, openLesson } from './layout';
 import { siteRoot } from './store';
@@ -62,12 +64,13 @@ class ViewOnlyBanner extends Widget {
     super();
     this.addClass('kiosk-ViewOnlyBanner');
     this.node.dataset.kiosk = 'view-only-banner';
+    this.node.dir = textDirection();
     const text = document.createElement('span');
-    text.textContent = 'View only: a classmate\'s shared notebook. Make a copy to change or run it.';
+    text.textContent = trans.__("View only: a classmate's shared notebook. Make a copy to change or run it.");
     const button = document.createElement('button');
     button.className = 'jp-mod-styled jp-mod-accept kiosk-ViewOnlyBanner-copy';
     button.dataset.kiosk = 'make-copy';
-    button.textContent = 'Make a copy';
+    button.textContent = trans.__('Make a copy');
     button.addEventListener('click', onCopy);
     this.node.append(text, button);
   }
@@ -82,6 +85,7 @@ const plugin: JupyterFrontEndPlugin<void> = {
     ICommandPalette,
     INotebookWidgetFactory,
     ILabShell,
+    ITranslator,
     IRenderMimeRegistry,
     NotebookPanel.IContentFactory,
     IEditorServices
@@ -92,10 +96,15 @@ const plugin: JupyterFrontEndPlugin<void> = {
     palette: ICommandPalette | null,
     nbFactory: NotebookWidgetFactory.IFactory | null,
     labShell: ILabShell | null,
+    translator: ITranslator | null,
     rendermime: IRenderMimeRegistry | null,
     contentFactory: NotebookPanel.IContentFactory | null,
     editorServices: IEditorServices | null
   ) => {
+    // The students' language: the one JupyterLab's menus use (jupyter-lite.json's locale).
+    if (translator) {
+      useTranslator(translator);
+    }
     const client = new SharingClient();
     const sharer = new Sharer(client, docManager, app.serviceManager.contents, labShell !== null);
     const viewOnlyTracker = new WidgetTracker<NotebookPanel>({ namespace: 'kiosk-view-only' });
@@ -107,7 +116,7 @@ const plugin: JupyterFrontEndPlugin<void> = {
     if (nbFactory && rendermime && contentFactory && editorServices) {
       const factory = new NotebookWidgetFactory({
         name: VIEW_ONLY_FACTORY,
-        label: 'View-only Notebook',
+        label: trans.__('View-only Notebook'),
         fileTypes: ['notebook'],
         modelName: 'notebook',
         preferKernel: false,
@@ -136,8 +145,8 @@ const plugin: JupyterFrontEndPlugin<void> = {
       panel.addClass('kiosk-Notebook');
       const share = new ToolbarButton({
         className: 'kiosk-ShareButton',
-        label: 'Share',
-        tooltip: 'Share this notebook: get a link, a code and a QR code',
+        label: trans.__('Share'),
+        tooltip: trans.__('Share this notebook: get a link, a code and a QR code'),
         onClick: () => void sharer.share(panel)
       });
       share.node.dataset.kiosk = 'share';
@@ -151,8 +160,8 @@ const plugin: JupyterFrontEndPlugin<void> = {
           panel.context.model.readOnly = true;
           const copy = new ToolbarButton({
             className: 'kiosk-CopyButton',
-            label: 'Make a copy',
-            tooltip: 'Make your own copy that you can change and run',
+            label: trans.__('Make a copy'),
+            tooltip: trans.__('Make your own copy that you can change and run'),
             onClick: () => void sharer.makeCopy(panel)
           });
           copy.node.dataset.kiosk = 'toolbar-make-copy';
@@ -178,8 +187,8 @@ const plugin: JupyterFrontEndPlugin<void> = {
     }
 
     app.commands.addCommand(CMD.share, {
-      label: 'Share Notebook',
-      caption: 'Get a link, a code and a QR code for this notebook',
+      label: trans.__('Share Notebook'),
+      caption: trans.__('Get a link, a code and a QR code for this notebook'),
       isEnabled: () => currentNotebook() !== null,
       execute: async () => {
         const panel = currentNotebook();
@@ -189,7 +198,7 @@ const plugin: JupyterFrontEndPlugin<void> = {
       }
     });
     app.commands.addCommand(CMD.copy, {
-      label: 'Make a Copy of This Notebook',
+      label: trans.__('Make a Copy of This Notebook'),
       isEnabled: () => currentNotebook() !== null,
       execute: async () => {
         const panel = currentNotebook();
@@ -199,16 +208,17 @@ const plugin: JupyterFrontEndPlugin<void> = {
       }
     });
     app.commands.addCommand(CMD.mine, {
-      label: 'My Shared Notebooks',
+      label: trans.__('My Shared Notebooks'),
       execute: () => showMyNotebooks()
     });
     app.commands.addCommand(CMD.open, {
-      label: 'Open a Shared Notebook…',
+      label: trans.__('Open a Shared Notebook…'),
       execute: async () => {
         const answer = await InputDialog.getText({
-          title: 'Open a shared notebook',
-          label: 'Code (for example: happy-blue-otter)',
-          okLabel: 'Open'
+          title: trans.__('Open a shared notebook'),
+          label: trans.__('Code (for example: happy-blue-otter)'),
+          okLabel: trans.__('Open'),
+          cancelLabel: trans.__('Cancel')
         });
         if (answer.button.accept && answer.value && cleanId(answer.value)) {
           await sharer.openShared(cleanId(answer.value), viewFactoryName ?? 'Notebook');
@@ -217,7 +227,7 @@ const plugin: JupyterFrontEndPlugin<void> = {
     });
     if (palette) {
       for (const command of Object.values(CMD)) {
-        palette.addItem({ command, category: 'Kiosk' });
+        palette.addItem({ command, category: trans.__('Kiosk') });
       }
     }
 
@@ -231,10 +241,10 @@ const plugin: JupyterFrontEndPlugin<void> = {
       }
     };
     const badge = new KioskBadge([
-      { label: 'Share', kiosk: 'badge-share', menuOnly: true, handler: () => void app.commands.execute(CMD.share) },
-      { label: 'Open a code', kiosk: 'badge-open-code', handler: () => void app.commands.execute(CMD.open) },
-      { label: 'My notebooks', kiosk: 'badge-my-notebooks', handler: () => void showMyNotebooks() },
-      ...(labShell ? [{ label: 'Files', kiosk: 'badge-files', menuOnly: true, handler: toggleFiles }] : [])
+      { label: trans.__('Share'), kiosk: 'badge-share', menuOnly: true, handler: () => void app.commands.execute(CMD.share) },
+      { label: trans.__('Open a code'), kiosk: 'badge-open-code', handler: () => void app.commands.execute(CMD.open) },
+      { label: trans.__('My notebooks'), kiosk: 'badge-my-notebooks', handler: () => void showMyNotebooks() },
+      ...(labShell ? [{ label: trans.__('Files'), kiosk: 'badge-files', menuOnly: true, handler: toggleFiles }] : [])
     ]);
     badge.id = 'kiosk-badge';
     app.shell.add(badge, 'top', { rank: 1000 });

@@ -5,7 +5,7 @@
 // ships). The plain-HTTP relay (files and input()) is not here: it must run before
 // JupyterLite starts, so it is the kiosk's own script, kiosk/relay/bridge.js.
 import { JupyterFrontEnd, JupyterFrontEndPlugin } from '@jupyterlab/application';
-import { Kernel } from '@jupyterlab/services';
+import { Kernel, KernelMessage } from '@jupyterlab/services';
 
 export const KERNEL_SETUP_PLUGIN_ID = '@kiosk/share-extension:kernel-setup';
 
@@ -13,6 +13,9 @@ export const KERNEL_SETUP_PLUGIN_ID = '@kiosk/share-extension:kernel-setup';
 export const KERNEL_SETUP = `
 def __kiosk_setup():
     import sys, time, js
+    # Sent again when JupyterLite may have dropped it (see runSetUp): run once only.
+    if getattr(time.sleep, "kiosk", False):
+        return
     from urllib.parse import quote, urlsplit
     here = str(js.location.host)
     def sleep(seconds):
@@ -25,6 +28,7 @@ def __kiosk_setup():
             xhr.open("GET", "/api/sleep?seconds=" + repr(part), False)
             xhr.send(None)
             seconds -= part
+    sleep.kiosk = True
     time.sleep = sleep
     try:
         import pyodide_http
@@ -90,10 +94,64 @@ __kiosk_setup()
 del __kiosk_setup
 `.trimStart();
 
+/** How many times the set-up is sent again after JupyterLite dropped it. */
+const RETRIES = 3;
+
+/**
+ * Send the set-up on `connection`, and again when JupyterLite dropped it. JupyterLite
+ * (0.6 and later) drops every request waiting in a kernel's queue, with no reply, when
+ * one before it fails (a site's start-up cell that fails offline, a student's cell run
+ * while the kernel starts). Another request's error, then its idle status, while ours
+ * still waits: ours is gone, so it is sent again (the Python runs once even if it was not
+ * dropped after all). The connection is disposed once the set-up is done.
+ */
+function runSetUp(connection: Kernel.IKernelConnection, retries: number): void {
+  const future = connection.requestExecute({
+    code: KERNEL_SETUP,
+    silent: true,
+    store_history: false
+  });
+  const mine = future.msg.header.msg_id;
+  const failed = new Set<string>();
+  let settled = false;
+  const onIOPub = (_: Kernel.IKernelConnection, msg: KernelMessage.IIOPubMessage): void => {
+    const parent = (msg.parent_header as Partial<KernelMessage.IHeader>).msg_id;
+    if (settled || !parent || parent === mine) {
+      return;
+    }
+    if (msg.header.msg_type === 'error') {
+      failed.add(parent);
+    } else if (
+      msg.header.msg_type === 'status' &&
+      (msg as KernelMessage.IStatusMsg).content.execution_state === 'idle' &&
+      failed.has(parent)
+    ) {
+      settled = true;
+      connection.iopubMessage.disconnect(onIOPub);
+      future.dispose();
+      if (retries > 0) {
+        runSetUp(connection, retries - 1);
+      } else {
+        connection.dispose();
+      }
+    }
+  };
+  const finish = (): void => {
+    if (settled) {
+      return;
+    }
+    settled = true;
+    connection.iopubMessage.disconnect(onIOPub);
+    connection.dispose();
+  };
+  connection.iopubMessage.connect(onIOPub);
+  future.done.then(finish, finish);
+}
+
 /**
  * Run the set-up once in each kernel the page's kernel manager reports running:
- * those already running now, then each new one as `runningChanged` announces it.
- * A connection of its own (no comms) sends the code and is dropped once it ran.
+ * those already running now, then each new one as `runningChanged` announces it, on a
+ * connection of its own (no comms), disposed once the set-up is done.
  */
 export function setUpKernels(kernels: Kernel.IManager): void {
   const done = new Set<string>();
@@ -103,14 +161,7 @@ export function setUpKernels(kernels: Kernel.IManager): void {
         continue;
       }
       done.add(model.id);
-      const connection = kernels.connectTo({ model, handleComms: false });
-      const future = connection.requestExecute({
-        code: KERNEL_SETUP,
-        silent: true,
-        store_history: false
-      });
-      const drop = (): void => connection.dispose();
-      future.done.then(drop, drop);
+      runSetUp(kernels.connectTo({ model, handleComms: false }), RETRIES);
     }
   };
   kernels.runningChanged.connect(setUp);

@@ -8,6 +8,7 @@ import { Contents } from '@jupyterlab/services';
 
 import { explain, ShareError, SharingClient } from './api';
 import { showError, showShareDialog } from './dialogs';
+import { trans } from './i18n';
 import { rememberMine, shareCode, siteRoot } from './store';
 
 /** The notebook metadata fields Jupyter Everywhere uses. */
@@ -69,7 +70,10 @@ export class Sharer {
           viewOnly: true
         });
       } else {
-        await showError('Cannot share', 'This notebook is view only. Press "Make a copy" to get your own copy.');
+        await showError(
+          trans.__('Cannot share'),
+          trans.__('This notebook is view only. Press "Make a copy" to get your own copy.')
+        );
       }
       return;
     }
@@ -90,10 +94,9 @@ export class Sharer {
             throw err;
           }
           await this._shareAnew(panel);
-          note =
-            'This notebook has a new link and code: the kiosk did not recognise this ' +
-            'browser as the one that shared it before (maybe the browser was cleared, ' +
-            'or this is another kiosk). Give your classmates the new link.';
+          note = trans.__(
+            'This notebook has a new link and code: the kiosk did not recognise this browser as the one that shared it before (maybe the browser was cleared, or this is another kiosk). Give your classmates the new link.'
+          );
         }
       } else {
         await this._shareAnew(panel);
@@ -112,7 +115,7 @@ export class Sharer {
       });
     } catch (err) {
       console.warn('kiosk share failed', err);
-      await showError('Not shared', explain(err));
+      await showError(trans.__('Not shared'), explain(err));
     } finally {
       state.running = false;
       if (state.pending) {
@@ -206,8 +209,7 @@ export class Sharer {
             this._remember(panel);
             const code = shareCode({ id: meta(model, META.sharedId), readableId: meta(model, META.readableId) ?? null });
             Notification.info(
-              `"${notebookName(panel)}" was saved to the kiosk with a new code: ${code}. ` +
-                'Press Share to see its new link.',
+              trans.__('"%1" was saved to the kiosk with a new code: %2. Press Share to see its new link.', notebookName(panel), code),
               { autoClose: 15000 }
             );
             panel.node.dataset.kioskSaved = new Date().toISOString();
@@ -216,8 +218,7 @@ export class Sharer {
             if (!state.warned) {
               state.warned = true;
               Notification.warning(
-                `"${notebookName(panel)}" is saved in this browser, but not on the kiosk yet. ` +
-                  explain(err),
+                trans.__('"%1" is saved in this browser, but not on the kiosk yet.', notebookName(panel)) + ' ' + explain(err),
                 { autoClose: 15000 }
               );
             }
@@ -276,7 +277,7 @@ export class Sharer {
     try {
       shared = await this.client.get(code);
     } catch (err) {
-      await showError('Could not open the shared notebook', explain(err));
+      await showError(trans.__('Could not open the shared notebook'), explain(err));
       return undefined;
     }
     const content = JSON.parse(JSON.stringify(shared.content));

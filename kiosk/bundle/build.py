@@ -42,6 +42,7 @@ from kiosk.bundle.pyodide import (
     rewrite_lock,
     wheel_name_version,
 )
+from kiosk.bundle.translations import add_extension_catalogs
 from kiosk.errors import BundleError
 
 PYODIDE_DIR = "static/pyodide"
@@ -306,6 +307,11 @@ def _lite_build(venv: Path, work: Path, out: Path, *, profile: Profile,
         progress.say(f"no kiosk extension at {extension} (building without it)")
     run(cmd, what="jupyter lite build", cwd=work,
         env={"JUPYTERLITE_NO_LIBARCHIVE": "1", "PYTHONWARNINGS": "ignore"})
+    if included:
+        # Its Share dialog in the languages JupyterLab speaks here (translations.py).
+        locales = add_extension_catalogs(out)
+        progress.say("the kiosk extension's words added for: "
+                     + (", ".join(locales) or "no language (no JupyterLab language pack)"))
     return included
 
 

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from kiosk.bundle.translations import catalog_files
 from kiosk.errors import BundleError
 
 PROFILE_FILE = "profile.toml"
@@ -153,4 +154,8 @@ def recipe_fingerprint(profile: Profile, extension_dir: Path | None = None) -> s
     if extension_dir is not None and (extension_dir / "package.json").is_file():
         digest.update(b"extension\0")
         digest.update(hashlib.sha256((extension_dir / "package.json").read_bytes()).digest())
+        # ... and so do its translations, which the build adds (kiosk/bundle/translations.py).
+        for path in catalog_files():
+            digest.update(path.parent.parent.name.encode("utf-8") + b"\0")
+            digest.update(hashlib.sha256(path.read_bytes()).digest())
     return digest.hexdigest()

@@ -53,7 +53,15 @@ from kiosk.bundle.fetch import Cache
 from kiosk.bundle.manifest import Manifest, describe_files, sha256_file, write_manifest
 from kiosk.bundle.profiles import Profile
 from kiosk.bundle.progress import Progress
-from kiosk.bundle.pyodide import LOCK_NAME, REQUIRED_RUNTIME, RUNTIME_FILES, Lock, rewrite_lock
+from kiosk.bundle.pyodide import (
+    LOCK_NAME,
+    REQUIRED_RUNTIME,
+    RUNTIME_FILES,
+    Lock,
+    normalize,
+    rewrite_lock,
+)
+from kiosk.bundle.translations import add_extension_catalogs
 from kiosk.errors import BundleError
 
 STEPS = 8
@@ -77,6 +85,10 @@ _CDN_PYODIDE = re.compile(r"pyodide(?:/v|@)(\d+\.\d+\.\d+(?:[a-z]+\d+)?)/(?:full
 _GOOGLE_CSS = re.compile(r"https?://fonts\.googleapis\.com/css2?\?[^\"'()\s>]+")
 _LINK_TAG = re.compile(r"<link\b[^>]*>", re.IGNORECASE)
 _HREF = re.compile(r"""href\s*=\s*["']([^"']+)["']""", re.IGNORECASE)
+#: a package install the site's own code runs in the kernel (Jupyter Everywhere sends
+#: "%pip install -y pyodide-http requests" to every new Python kernel)
+_PIP_MAGIC = re.compile(r"%(?:pip|micropip)[ \t]+install[ \t]+([^\"'`\\\n;]*)")
+_REQUIREMENT = re.compile(r"([A-Za-z0-9][A-Za-z0-9._-]*)(?:\[[^\]]*\])?(?:[<>=!~].*)?")
 _CSS_IMPORT = re.compile(r"""@import\s*(?:url\()?\s*["']?(https?://fonts\.googleapis\.com/"""
                          r"""[^"')\s]+)["']?\s*\)?\s*;?""", re.IGNORECASE)
 
@@ -131,6 +143,8 @@ class ImportReport:
     dropped: list[dict[str, str]] = field(default_factory=list)
     allowed: list[dict[str, Any]] = field(default_factory=list)
     refused: list[dict[str, Any]] = field(default_factory=list)
+    #: what will not work offline although nothing leaves the kiosk
+    warnings: list[dict[str, str]] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -143,7 +157,8 @@ class ImportReport:
                     ("Dropped", self.dropped, "{what}: {source} ({why})"),
                     ("Allowed (reviewed, never fetched)", self.allowed,
                      "{path}:{line}: {host} ({reason})"),
-                    ("Refused", self.refused, "{path}:{line}: {what}"))
+                    ("Refused", self.refused, "{path}:{line}: {what}"),
+                    ("Warnings", self.warnings, "{where}: {what}"))
         for title, items, form in sections:
             lines.append(f"{title}: {len(items) or 'none'}")
             lines += ["  " + form.format_map(_Blank(item)) for item in items]
@@ -325,6 +340,69 @@ def find_runtime(root: Path) -> RuntimeSource:
                       "@jupyterlite/pyodide-kernel-extension): nothing to run Python with")
 
 
+@dataclass(frozen=True, slots=True)
+class StartupInstall:
+    """A ``%pip install`` the site's own code sends to the kernel (``path``:``line``)."""
+
+    path: str
+    line: int
+    command: str
+    packages: tuple[str, ...]
+
+
+def startup_installs(root: Path) -> list[StartupInstall]:
+    """Every ``%pip``/``%micropip install`` written in the site's JavaScript.
+
+    A site's extension may install packages in each new kernel (Jupyter Everywhere installs
+    pyodide-http and requests). Offline, such a cell fails unless the packages are in the
+    bundle, and JupyterLite (0.6 and later) then silently drops every request queued
+    behind the failed one: a cell the student ran while the kernel started never answers.
+    Options (``-y``), URLs and paths are skipped; names are PEP 503 normalized.
+    """
+    found: list[StartupInstall] = []
+    for path in sorted(root.rglob("*")):
+        if not path.is_file() or not path.name.endswith((".js", ".mjs", ".cjs")):
+            continue
+        text = path.read_text(encoding="utf-8", errors="replace")
+        for match in _PIP_MAGIC.finditer(text):
+            names = []
+            for token in match.group(1).split():
+                requirement = _REQUIREMENT.fullmatch(token)
+                if token.startswith("-") or token.endswith(".whl") or requirement is None:
+                    continue
+                name = normalize(requirement.group(1))
+                if name not in names:
+                    names.append(name)
+            if names:
+                found.append(StartupInstall(path.relative_to(root).as_posix(),
+                                            text.count("\n", 0, match.start()) + 1,
+                                            match.group(0).strip(), tuple(names)))
+    return found
+
+
+def _startup_packages(root: Path, lock: Lock, report: ImportReport) -> tuple[str, ...]:
+    """The packages the site installs at kernel start that the lock has (others: warned)."""
+    known = lock.packages
+    chosen: list[str] = []
+    for item in startup_installs(root):
+        where = f"{item.path}:{item.line}"
+        have = [n for n in item.packages if n in known]
+        missing = [n for n in item.packages if n not in known]
+        if have:
+            chosen += [n for n in have if n not in chosen]
+            report.localized.append({
+                "what": "packages the site installs in each new kernel",
+                "source": f"{where} ({item.command})",
+                "local": f"{', '.join(have)} (and what they need) in ./{PYODIDE_DIR}"})
+        if missing:
+            report.warnings.append({
+                "where": where,
+                "what": f"the site installs {', '.join(missing)} in each new kernel, and the "
+                        f"Pyodide {lock.label} lock has no such package: that cell fails "
+                        "offline, and JupyterLite then drops the cells queued behind it"})
+    return tuple(chosen)
+
+
 def localize_runtime(root: Path, source: RuntimeSource, *, options: ImportOptions,
                      cache: Cache, progress: Progress, report: ImportReport
                      ) -> dict[str, Any]:
@@ -340,7 +418,8 @@ def localize_runtime(root: Path, source: RuntimeSource, *, options: ImportOption
     profile = Profile(name="import", folder=root, description="imported site",
                       jupyterlite_core="", pyodide_kernel="", pyodide=source.version,
                       requirements=(), pyodide_packages=KERNEL_PACKAGES
-                      + options.extra_packages, pypi_wheels=wheels,
+                      + _startup_packages(root, lock, report) + options.extra_packages,
+                      pypi_wheels=wheels,
                       official_from="pypi")
     packages = collect_packages(profile, lock, cache, progress, archive_dir)
     base = archive_dir or npm_dir
@@ -534,6 +613,25 @@ def drop_sharing_url(root: Path, report: ImportReport) -> None:
                                "why": "the kiosk answers it with its own address per Host"})
 
 
+def warn_two_share_uis(report: ImportReport) -> None:
+    """Warn when the kiosk's extension joins a site that shares by itself.
+
+    A site that set ``sharing_service_api_url`` brings its own Share UI (Jupyter
+    Everywhere does). With the kiosk's extension too, both Share buttons are on screen and
+    each makes its own link for the same notebook (seen with Jupyter Everywhere: its
+    Share made one share, the kiosk's extension a second one with another code).
+    """
+    own = [d["source"] for d in report.dropped
+           if d["what"] == "the site's sharing_service_api_url"]
+    if own and report.kiosk_extension:
+        report.warnings.append({
+            "where": own[0].split(":", 1)[0],
+            "what": "the site shares by itself (it set sharing_service_api_url), and the "
+                    "kiosk's extension adds a second Share button: each makes its own link "
+                    "for the same notebook; import with --no-kiosk-extension to keep only "
+                    "the site's (it shares through the kiosk all the same)"})
+
+
 # ---------------------------------------------------------------------------------------
 # 5. the kiosk's extension
 
@@ -559,6 +657,7 @@ def add_extension(root: Path, extension_dir: Path, report: ImportReport) -> None
                               if k in build}}
     config["federated_extensions"] = [*entries, entry]
     _write_json(path, data)
+    add_extension_catalogs(root)  # in the languages whose JupyterLab pack the site carries
     report.kiosk_extension = True
     report.localized.append({"what": "the kiosk extension", "source": str(extension_dir),
                              "local": f"extensions/{name}"})
@@ -640,6 +739,7 @@ def _prepare(root: Path, options: ImportOptions, cache: Cache, progress: Progres
                   else "leaving out the kiosk extension")
     if options.extension_dir is not None:
         add_extension(root, options.extension_dir, report)
+    warn_two_share_uis(report)
     _slim(root)
     _finish_config(root)
     return info, official_lock

@@ -182,6 +182,8 @@ def run_import(args: argparse.Namespace, config: KioskConfig) -> int:
           f"{len(report.allowed)} allowed, {len(report.dropped)} dropped"
           + ("; active" if result.activated else "")
           + f"\nreport: {result.path / 'kiosk-import.txt'}")
+    for warning in report.warnings:
+        print(f"warning: {warning['where']}: {warning['what']}", file=sys.stderr)
     return 0
 
 

@@ -57,21 +57,30 @@ async def _stored_status(config: KioskConfig) -> dict[str, Any]:
     from kiosk.sharing.store import ShareStore
     from kiosk.sync import outbox
 
+    base = (config.upstream_url or "").rstrip("/")
     store = ShareStore.in_data_dir(config.data_path)
     outbox.attach(store, queue_writes=False)
     await store.start()
     try:
         counts = await store.execute_read(outbox.counts)
+        # The kind as configured; with "auto", the kind its copies were made for.
+        kind = None if config.upstream_kind == "auto" else config.upstream_kind
+        if kind is None and base:
+            kind = await store.execute_read(lambda c: outbox.kind_of(c, base))
     finally:
         await store.close()
+    from kiosk.sync.site import site_notice, take_home_site
     from kiosk.sync.worker import JE_PRIVACY_NOTICE
 
     enabled = bool(config.sync_enabled and config.upstream_url)
+    site = take_home_site(base, kind, config.upstream_site_url) if base else None
     return {"source": "share store (no kiosk answered)", "enabled": enabled,
             "queued": counts.queued, "due": counts.due, "failing": counts.failing,
             "oldest_queued_at": counts.oldest_enqueued_at, "synced": counts.synced,
             "possible_duplicates": counts.possible_duplicates, "refused": counts.refused,
             "privacy_notice": JE_PRIVACY_NOTICE if enabled and config.upstream_kind != "kiosk"
+            else None, "take_home_site": site,
+            "site_notice": site_notice(base) if enabled and site is None and kind == "je"
             else None}
 
 
@@ -103,6 +112,10 @@ def run_status(args: argparse.Namespace, config: KioskConfig) -> int:
         print(f"last success:  {_when(status.get('last_success_at'))}")
         print(f"last error:    {status.get('last_error') or 'none'}"
               + (f" ({_when(status.get('last_error_at'))})" if status.get("last_error") else ""))
+    if status.get("take_home_site"):
+        print(f"take-home:     {status['take_home_site']}/lab/index.html?notebook=<code>")
+    if status.get("site_notice"):
+        print(f"take-home:     {status['site_notice']}")
     if status.get("privacy_notice"):
         print(f"privacy:       {status['privacy_notice']}")
     return 0

@@ -185,9 +185,12 @@ def _extra_sections(ov: Overview, _: Gettext) -> list[dict[str, Any]]:
 
 @dataclass(frozen=True, slots=True)
 class TakeHomeLink:
-    """A synced share's link upstream (what students take home), for the shares table."""
+    """A synced share's link upstream (what students take home), for the shares table.
 
-    url: str
+    ``url`` None: sent, but the upstream's public site is unknown (no link to show).
+    """
+
+    url: str | None
     label: str
     qr_svg: str
     up_to_date: bool

@@ -70,11 +70,15 @@ async def take_home_links(app: web.Application,
     def draw() -> dict[str, TakeHomeLink]:
         links = {}
         for share, ref in synced:
-            url = upstream_lab_url(ref.upstream, ref.upstream_id, ref.upstream_readable_id)
+            label = ref.upstream_readable_id or ref.upstream_id
+            up_to_date = ref.synced_version >= share.version
+            if ref.site is None:  # sent, but the upstream's public site is unknown
+                links[share.id] = TakeHomeLink(None, label, "", up_to_date)
+                continue
+            url = upstream_lab_url(ref.site, ref.upstream_id, ref.upstream_readable_id)
             links[share.id] = TakeHomeLink(
-                url=url, label=ref.upstream_readable_id or ref.upstream_id,
-                qr_svg=qr_svg(url, border=2, title=f"QR code of {url}"),
-                up_to_date=ref.synced_version >= share.version)
+                url=url, label=label, qr_svg=qr_svg(url, border=2, title=f"QR code of {url}"),
+                up_to_date=up_to_date)
         return links
 
     return await asyncio.to_thread(draw)

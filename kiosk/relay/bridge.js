@@ -1,16 +1,17 @@
 // The kiosk's bridge: loaded by every bundle page, before JupyterLite's own scripts.
 //
-// On plain HTTP (no service worker possible), it makes JupyterLite believe a service
-// worker is registered (elsewhere the real one is used), so the Pyodide kernel mounts the
-// notebook's files at /drive, and it relays what a service worker would answer: the
-// kernel's file requests and input() reach the kiosk, the kiosk sends them here over a
-// WebSocket, and this script hands them to the page on BroadcastChannel('/sw-api.v1')
-// exactly as the service worker would.
+// 1. On plain HTTP (no service worker possible), it makes JupyterLite believe a service
+//    worker is registered (elsewhere the real one is used), so the Pyodide kernel mounts
+//    the notebook's files at /drive, and it relays what a service worker would answer: the
+//    kernel's file requests and input() reach the kiosk, the kiosk sends them here over a
+//    WebSocket, and this script hands them to the page on BroadcastChannel('/sw-api.v1')
+//    exactly as the service worker would.
+// 2. On plain HTTP, it gives navigator.clipboard.writeText a fallback (see clipboardFallback).
 //
-// Only what must happen before JupyterLite starts lives here: JupyterLite reads the
-// service-worker API while it starts, and the relay's socket belongs with that fake (this
-// script's answer also sets the browser's cookie, and sites imported without the kiosk's
-// extension rely on it). What can wait for the app, the silent set-up each kernel gets
+// Only what must be in place before JupyterLite starts lives here: JupyterLite reads the
+// service-worker API while it starts, the relay's socket belongs with that stand-in (this
+// script's answer also sets the browser's cookie), and both serve sites imported without
+// the kiosk's extension. What can wait for the app, the silent set-up each kernel gets
 // (time.sleep, downloads through the kiosk), is in the kiosk's TypeScript extension
 // (extension/src/kernelsetup.ts).
 (function () {
@@ -107,6 +108,41 @@
     connect();
   }
 
+  // Plain HTTP has no Clipboard API, so a site's own "Copy link" button that calls
+  // navigator.clipboard.writeText (Jupyter Everywhere's) only failed. Copy the way
+  // browsers allow there, during the click: a hidden text field and execCommand('copy').
+  function clipboardFallback() {
+    if (window.isSecureContext || 'clipboard' in navigator) return;
+    var refuse = function (what) {
+      return Promise.reject(new DOMException(what + ' needs HTTPS', 'NotAllowedError'));
+    };
+    var clipboard = {
+      writeText: function (text) {
+        var field = document.createElement('textarea');
+        field.value = String(text);
+        field.setAttribute('readonly', '');
+        field.setAttribute('aria-hidden', 'true');
+        field.style.cssText = 'position:fixed;top:0;left:0;width:1px;height:1px;opacity:0';
+        var before = document.activeElement;
+        document.body.appendChild(field);
+        field.select();
+        var copied = false;
+        try { copied = document.execCommand('copy'); } catch (e) { copied = false; }
+        document.body.removeChild(field);
+        if (before && typeof before.focus === 'function') before.focus();
+        return copied ? Promise.resolve()
+          : Promise.reject(new DOMException('the browser refused to copy', 'NotAllowedError'));
+      },
+      readText: function () { return refuse('reading the clipboard'); },
+      read: function () { return refuse('reading the clipboard'); },
+      write: function () { return refuse('copying anything but text'); },
+    };
+    Object.defineProperty(Navigator.prototype, 'clipboard', {
+      configurable: true, get: function () { return clipboard; },
+    });
+  }
+
+  clipboardFallback();
   if (realServiceWorker) registerOrRelay(); else fakeServiceWorker();
   // Also on secure origins: until JupyterLite's service worker controls the page (first
   // visit), the kernel's requests reach the kiosk, which relays them here all the same.

@@ -24,6 +24,7 @@ from typing import Any
 import brotli
 
 from kiosk.bundle.manifest import ENCODINGS, Manifest, read_manifest, verify_bundle
+from kiosk.csp import inline_script_hashes, script_hash
 from kiosk.errors import BundleError
 from kiosk.serving import pages
 from kiosk.serving.mime import content_type_for
@@ -133,8 +134,8 @@ def build_index(bundle_dir: Path, *, verify: bool = True, head_extra: str = "") 
             html = path.read_text(encoding="utf-8")
             served = pages.inject_polyfill(html, head_extra)
             entry.forms = _memory_forms(served.encode("utf-8"))
-            entry.csp = pages.bundle_csp([pages.script_hash(pages.POLYFILL_JS),
-                                          *pages.inline_script_hashes(html)], scripts)
+            entry.csp = pages.bundle_csp([script_hash(pages.POLYFILL_JS),
+                                          *inline_script_hashes(html)], scripts)
         elif rel.rsplit("/", 1)[-1] == LITE_CONFIG_NAME:
             try:
                 entry.lite_config = json.loads(path.read_text(encoding="utf-8"))

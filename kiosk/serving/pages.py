@@ -9,8 +9,6 @@ inline scripts, by their sha256 hashes: never ``'unsafe-inline'`` for scripts.
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import re
 
 POLYFILL_JS = (
@@ -26,17 +24,6 @@ POLYFILL_TAG = f"<script>{POLYFILL_JS}</script>"
 _HEAD_RE = re.compile(r"<head(\s[^>]*)?>", re.IGNORECASE)
 _HTML_RE = re.compile(r"<html(\s[^>]*)?>", re.IGNORECASE)
 _DOCTYPE_RE = re.compile(r"<!doctype[^>]*>", re.IGNORECASE)
-_INLINE_SCRIPT_RE = re.compile(r"<script(?P<attrs>[^>]*)>(?P<body>.*?)</script\s*>",
-                               re.IGNORECASE | re.DOTALL)
-_TYPE_RE = re.compile(r"""\btype\s*=\s*["']?([^"'\s>]+)""", re.IGNORECASE)
-_SRC_RE = re.compile(r"\bsrc\s*=", re.IGNORECASE)
-_JS_TYPES = {"", "module", "text/javascript", "application/javascript"}
-
-
-def script_hash(source: str) -> str:
-    """The CSP source expression allowing one inline script."""
-    digest = hashlib.sha256(source.encode("utf-8")).digest()
-    return "'sha256-" + base64.b64encode(digest).decode("ascii") + "'"
 
 
 # The relay's page side (kiosk.relay): it must run before JupyterLite's own scripts.
@@ -51,23 +38,6 @@ def inject_polyfill(html: str, extra: str = "") -> str:
         if match:
             return html[: match.end()] + tags + html[match.end():]
     return tags + html
-
-
-def inline_script_hashes(html: str) -> list[str]:
-    """Hashes of every inline script the browser would execute in this page."""
-    hashes: list[str] = []
-    for match in _INLINE_SCRIPT_RE.finditer(html):
-        attrs = match.group("attrs")
-        if _SRC_RE.search(attrs):
-            continue
-        type_match = _TYPE_RE.search(attrs)
-        script_type = type_match.group(1).lower() if type_match else ""
-        if script_type not in _JS_TYPES:
-            continue  # JSON config blocks and templates never execute
-        value = script_hash(match.group("body"))
-        if value not in hashes:
-            hashes.append(value)
-    return hashes
 
 
 #: Stands for the request's origin in a stored CSP (see :func:`csp_for_origin`).

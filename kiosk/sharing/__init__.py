@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
+from kiosk.clock import CLOCK_GUARD
 from kiosk.config import KioskConfig
 from kiosk.keys import DISK_PROBE
 from kiosk.sharing import admin, api, guessing, openapi, view
@@ -22,7 +23,7 @@ __all__ = ["setup"]
 
 def setup(app: web.Application, config: KioskConfig) -> None:
     """Wire sharing into the app (no I/O here; the cleanup context starts it)."""
-    service = SharingService(config, disk=app[DISK_PROBE])
+    service = SharingService(config, disk=app[DISK_PROBE], clock=app[CLOCK_GUARD])
     app[SHARING] = service
     app[STORE] = service.store
 

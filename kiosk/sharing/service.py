@@ -58,7 +58,8 @@ class DiskGuard:
 class SharingService:
     """Everything the sharing handlers need, with one start/close."""
 
-    def __init__(self, config: KioskConfig, *, disk: DiskProbe | None = None) -> None:
+    def __init__(self, config: KioskConfig, *, disk: DiskProbe | None = None,
+                 clock: ClockGuard | None = None) -> None:
         self.config = config
         self.store = ShareStore.in_data_dir(config.data_path)
         # Whether this start created the teacher's admin secret (the kiosk's first start).
@@ -71,7 +72,7 @@ class SharingService:
                               int(config.min_free_disk_mib * 1048576))
         self.renderer = NotebookRenderer(max_cells=config.render_max_cells,
                                          timeout=config.render_timeout)
-        self.clock = ClockGuard(config.data_path)
+        self.clock = clock or ClockGuard(config.data_path)
         self._tokens: TokenService | None = None
         # Password hashing and body parsing of shares run here, not on the default
         # executor that serves static files: a burst of shares waits for these two

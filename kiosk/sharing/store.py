@@ -129,7 +129,7 @@ class ShareStore:
     """The shares' queries on the kiosk's :class:`~kiosk.db.Database`."""
 
     def __init__(self, path: Path, *, read_threads: int = 2) -> None:
-        self.db = Database(path, [SHARING_SCHEMA], name="share-store",
+        self.db = Database(path, [SHARING_SCHEMA], name="kiosk-share-store",
                            read_threads=read_threads)
         # Run inside each create/update's transaction (kiosk.sync queues the share for
         # the upstream there, so a committed share is always queued).

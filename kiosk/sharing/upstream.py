@@ -25,6 +25,10 @@ class UpstreamRef:
     upstream_id: str
     upstream_readable_id: str | None
     synced_version: int
+    kind: str | None = None
+    """The upstream's kind when the copy was made (``"je"``, ``"kiosk"``)."""
+    site: str | None = None
+    """The public site its take-home link opens (None: unknown, so no link)."""
 
 
 class UpstreamCopies(Protocol):

@@ -27,20 +27,21 @@ from kiosk.templating import Markup, html_response
 
 _LOGGER = logging.getLogger(__name__)
 
-def upstream_lab_url(upstream: str, upstream_id: str, readable_id: str | None) -> str:
-    """The take-home link of a synced share: the upstream site's JupyterLite.
+def upstream_lab_url(site: str, upstream_id: str, readable_id: str | None) -> str:
+    """The take-home link of a synced share: the upstream's public site's JupyterLite.
 
-    ``upstream`` is the API base (``https://host/api/v1``); the site is its origin.
+    ``site`` is that site (``UpstreamRef.site``; see :mod:`kiosk.sync.site`), which is
+    not always the API's origin. The form is the one Jupyter Everywhere's own share
+    links have: ``<site>/lab/index.html?notebook=<readable id>``.
     """
-    origin = upstream.split("/api/", 1)[0].rstrip("/")
-    return f"{origin}/lab/index.html?notebook={quote(readable_id or upstream_id)}"
+    return f"{site.rstrip('/')}/lab/index.html?notebook={quote(readable_id or upstream_id)}"
 
 
 async def _upstream_block(request: web.Request, share_id: str) -> dict[str, object] | None:
     ref = await upstream_ref(request.app, share_id)
-    if ref is None:
+    if ref is None or ref.site is None:  # not synced, or its site is unknown: no link
         return None
-    url = upstream_lab_url(ref.upstream, ref.upstream_id, ref.upstream_readable_id)
+    url = upstream_lab_url(ref.site, ref.upstream_id, ref.upstream_readable_id)
     qr = await asyncio.to_thread(qr_svg, url, border=2, title="QR code of the take-home link")
     return {"qr": Markup(qr), "url": url,
             "label": ref.upstream_readable_id or ref.upstream_id}

@@ -75,8 +75,10 @@ async def share_upstream(request: web.Request) -> web.Response:
     in the outbox: a new version is on its way), ``synced``, ``state`` (``refused``,
     ``queued``, ``synced`` or ``not-sent``), and with ``refused`` the ``reason`` in a
     student's words (the upstream will not take this version). Once
-    synced: ``url`` (the take-home link), ``qr_svg``, ``upstream_id``,
-    ``upstream_readable_id``, ``synced_version``, ``synced_at``, ``up_to_date``.
+    synced: ``upstream_id``, ``upstream_readable_id``, ``synced_version``, ``synced_at``,
+    ``up_to_date``, and ``url`` (the take-home link) with ``qr_svg``, or, when the
+    upstream's public site is unknown (a self-hosted JE without ``upstream_site_url``),
+    ``site_unknown: true`` and no link.
     A link made before sync was turned off is still shown (``synced`` stays true).
     """
     service = request.app[SHARING]
@@ -101,14 +103,17 @@ async def share_upstream(request: web.Request) -> web.Response:
         body["reason"] = refused
     if link is not None:
         assert link.upstream_id is not None
-        url = upstream_lab_url(worker.site_of(link.upstream), link.upstream_id,
-                               link.upstream_readable_id)
         body.update({"upstream_id": link.upstream_id,
                      "upstream_readable_id": link.upstream_readable_id,
                      "synced_version": link.synced_version, "synced_at": link.synced_at,
-                     "up_to_date": link.synced_version >= share.version, "url": url,
-                     "qr_svg": await asyncio.to_thread(qr_svg, url, border=2,
-                                                       title="QR code of the take-home link")})
+                     "up_to_date": link.synced_version >= share.version})
+        site = worker.site_of(link.upstream, link.kind)
+        if site is None:
+            body["site_unknown"] = True  # a self-hosted JE without upstream_site_url
+        else:
+            url = upstream_lab_url(site, link.upstream_id, link.upstream_readable_id)
+            body.update({"url": url, "qr_svg": await asyncio.to_thread(
+                qr_svg, url, border=2, title="QR code of the take-home link")})
     return web.json_response(body, headers={"Cache-Control": "no-store"})
 
 

@@ -5,64 +5,57 @@ hours, and only the creating session or a token issued with the notebook's passw
 (``auth/issue {notebookId, password}``) may update it, so updates use such a
 notebook-scoped token. JE has no Idempotency-Key: a POST whose answer was lost may have
 created a copy (the scheduler counts it as a possible duplicate). A 4xx to a POST
-created nothing; 400/413/422, or a 500 on ``REFUSE_AFTER`` attempts that a new token
-did not cure, is a refusal for good. A PUT refused with 401/403 (a dead token) or
-500 (JE's answer to a token that is not the owner's) is retried with a fresh scoped
-token; a copy JE will not give such a token for is shared anew after ``GONE_AFTER``
-attempts.
+created nothing; 400/413/422, or a 500 that a new token did not cure on
+``REFUSE_AFTER`` attempts in a row, is a refusal for good. A PUT refused with 401/403
+(a dead token) or 500 (JE's answer to a token that is not the owner's) is retried with
+a fresh scoped token; a copy JE will not give such a token for, on ``GONE_AFTER``
+attempts in a row, is shared anew. Streaks are kept in the outbox row
+(:class:`~kiosk.sync.upstream.Repeating`): failures of the line between two attempts
+do not count, so a share that waited out a bad line is not refused at its first 500.
 """
 
 from __future__ import annotations
 
-import secrets
-
-from kiosk.sync.client import Saved, UpstreamClient, UpstreamRejected
-from kiosk.sync.outbox import UpstreamLink, WorkUnit
-from kiosk.sync.tokens import TokenCache
+from kiosk.sync.client import Saved, UpstreamRejected
+from kiosk.sync.outbox import OutboxItem, UpstreamLink, WorkUnit
 from kiosk.sync.upstream import (
-    PERSISTENT_ERROR,
+    REFUSE_AFTER,
+    UNKNOWN_COPY,
+    PersistentServerError,
+    Repeating,
+    UpstreamBase,
     UpstreamGone,
-    UpstreamRefused,
+    persistent,
     post_with_session,
-    refused,
+    put_failure,
 )
+
+__all__ = ["GONE_AFTER", "PUT_TRIES", "REFUSE_AFTER", "JupyterEverywhere"]
 
 PUT_TRIES = 3
 GONE_AFTER = 3
-REFUSE_AFTER = 5
 
 
-class JupyterEverywhere:
+class JupyterEverywhere(UpstreamBase):
     """The :class:`~kiosk.sync.upstream.Upstream` for a JE sharing service."""
 
     kind = "je"
     replays_posts = False
 
-    def __init__(self, client: UpstreamClient, tokens: TokenCache) -> None:
-        self.client = client
-        self.tokens = tokens
-
     def post_password(self, link: UpstreamLink | None, *, says_kiosk: bool) -> str:
-        if link is not None and link.password:
-            return link.password
-        return secrets.token_urlsafe(24)
+        return self.password_for(link)
 
     def session_held_through_errors(self) -> bool:
         return False  # notebooks carry passwords: any refusal may start a new session
 
-    async def post(self, body: str, key: str, *, attempts: int) -> Saved:
+    async def post(self, body: str, key: str, *, item: OutboxItem) -> Saved:
         try:
             return await post_with_session(self.client, self.tokens, body,
-                                           idempotency_key=None, hold=False,
-                                           reissue_on_500=True)
-        except UpstreamRejected as exc:
-            # A 500 that a new token did not cure, on REFUSE_AFTER attempts spread by the
-            # backoff: JE will not store this notebook (a 500 also hides what it thinks
-            # is wrong with one). Parked as refused, like a 413.
-            if exc.upstream_status == 500 and attempts + 1 >= REFUSE_AFTER:
-                raise UpstreamRefused(f"{exc} ({attempts + 1} tries)", 500,
-                                      PERSISTENT_ERROR) from None
-            raise
+                                           idempotency_key=None, hold=False)
+        except PersistentServerError as exc:
+            # JE will not store this notebook? (A 500 also hides what it thinks is wrong
+            # with one.) Parked as refused, like a 413, once it repeats.
+            raise persistent(exc, item) from None
 
     async def put(self, unit: WorkUnit, link: UpstreamLink, key: str) -> Saved:
         assert link.upstream_id is not None
@@ -79,15 +72,16 @@ class JupyterEverywhere:
                                                 idempotency_key=None)
             except UpstreamRejected as exc:
                 status = exc.upstream_status
-                if status == 404:
-                    raise UpstreamGone("the upstream lost the notebook; it will be "
-                                       "created again", 404) from None
-                refusal = refused(exc)
-                if refusal is not None:
-                    raise refusal from None
+                failure = put_failure(exc)
+                if failure is not None:
+                    raise failure from None
                 if attempt < PUT_TRIES - 1 and status in (401, 403, 500):
                     self.tokens.drop_notebook(upstream_id)
                     continue
+                if status == 500:
+                    # JE gave a token for its copy, and still fails to store this version.
+                    raise persistent(PersistentServerError(
+                        f"{exc}, also with {PUT_TRIES} new tokens", 500), unit.item) from None
                 raise
         raise UpstreamRejected("PUT notebooks refused every token", 403)  # pragma: no cover
 
@@ -99,10 +93,11 @@ class JupyterEverywhere:
         one answer proves nothing; the same answer on ``GONE_AFTER`` attempts (spread
         by the share's backoff) does.
         """
-        tries = unit.item.attempts + 1
+        tries = unit.item.repeats(UNKNOWN_COPY) + 1
         if exc.upstream_status in (401, 403, 404, 500) and tries >= GONE_AFTER:
             return UpstreamGone(f"the upstream no longer knows its copy ({exc}, {tries} "
-                                "tries); it will be shared again as a new copy",
+                                "attempts in a row); it will be shared again as a new copy",
                                 exc.upstream_status)
-        return UpstreamRejected(f"the upstream would not give a token for its copy: {exc} "
-                                f"(try {tries} of {GONE_AFTER})", exc.upstream_status)
+        return Repeating(f"the upstream would not give a token for its copy: {exc} "
+                         f"(attempt {tries} of {GONE_AFTER} in a row)", exc.upstream_status,
+                         UNKNOWN_COPY)

@@ -29,6 +29,14 @@ class OutboxItem:
     attempts: int
     next_attempt_at: float
     last_error: str | None
+    #: what the last attempt's error answer was (``UpstreamRejected.kind``), if it counts
+    error_kind: str | None = None
+    #: how many attempts in a row ended with ``error_kind`` (None: none)
+    error_repeats: int | None = None
+
+    def repeats(self, kind: str) -> int:
+        """Consecutive attempts so far that ended with an error of ``kind``."""
+        return (self.error_repeats or 0) if self.error_kind == kind else 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,7 +87,8 @@ class OutboxCounts:
 _LINK_COLUMNS = ("share_id, upstream, kind, upstream_id, upstream_readable_id, password, "
                  "synced_version, synced_at, post_attempts, pending_key, pending_version, "
                  "pending_body, possible_duplicates, duplicate_note")
-_ITEM_COLUMNS = "share_id, version, enqueued_at, attempts, next_attempt_at, last_error"
+_ITEM_COLUMNS = ("share_id, version, enqueued_at, attempts, next_attempt_at, last_error, "
+                 "error_kind, error_repeats")
 
 
 def backoff_delay(attempts: int, base: float, cap: float,
@@ -117,6 +126,8 @@ def enqueue(conn: sqlite3.Connection, share_id: str, version: int) -> None:
         # A refused share that changed is tried again now, from a clean retry state.
         "attempts = CASE WHEN refused IS NULL THEN attempts ELSE 0 END, "
         "next_attempt_at = CASE WHEN refused IS NULL THEN next_attempt_at ELSE 0 END, "
+        "error_kind = CASE WHEN refused IS NULL THEN error_kind END, "
+        "error_repeats = CASE WHEN refused IS NULL THEN error_repeats END, "
         "refused = NULL",
         (share_id, version, time.time()))
 
@@ -129,10 +140,10 @@ def _ids_json(share_ids: Sequence[str]) -> str:
 def upstream_refs(conn: sqlite3.Connection, share_ids: Sequence[str]) -> dict[str, UpstreamRef]:
     """Where these shares live upstream (only those a POST created there), in one query."""
     rows = conn.execute(
-        "SELECT share_id, upstream, upstream_id, upstream_readable_id, synced_version "
+        "SELECT share_id, upstream, upstream_id, upstream_readable_id, synced_version, kind "
         "FROM upstream_links WHERE upstream_id IS NOT NULL "
         "AND share_id IN (SELECT value FROM json_each(?))", (_ids_json(share_ids),)).fetchall()
-    return {r[0]: UpstreamRef(r[1], r[2], r[3], int(r[4])) for r in rows}
+    return {r[0]: UpstreamRef(r[1], r[2], r[3], int(r[4]), r[5]) for r in rows}
 
 
 def queued_among(conn: sqlite3.Connection, share_ids: Sequence[str]) -> set[str]:
@@ -299,16 +310,28 @@ def finish_item(conn: sqlite3.Connection, share_id: str, version: int) -> bool:
     gone = conn.execute("DELETE FROM outbox WHERE share_id = ? AND version <= ?",
                         (share_id, version)).rowcount > 0
     if not gone:
-        conn.execute("UPDATE outbox SET attempts = 0, next_attempt_at = 0, last_error = NULL "
-                     "WHERE share_id = ?", (share_id,))
+        conn.execute("UPDATE outbox SET attempts = 0, next_attempt_at = 0, last_error = NULL, "
+                     "error_kind = NULL, error_repeats = NULL WHERE share_id = ?", (share_id,))
     return gone
 
 
 def fail_item(conn: sqlite3.Connection, share_id: str, error: str, delay: float,
-              now: float) -> int:
-    """Count a failed attempt and schedule the next one; returns the attempt count."""
-    conn.execute("UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ?, "
-                 "last_error = ? WHERE share_id = ?", (now + delay, error[:500], share_id))
+              now: float, *, kind: str | None = None) -> int:
+    """Count a failed attempt and schedule the next one; returns the attempt count.
+
+    ``kind``: the error's kind when it counts on consecutive attempts (``error_repeats``
+    goes up while the same kind repeats). A failure without a kind (the line, another
+    answer) leaves the streak as it was when it is a failure of the line, else ends it.
+    """
+    conn.execute(
+        "UPDATE outbox SET attempts = attempts + 1, next_attempt_at = :at, last_error = :error, "
+        "error_repeats = CASE WHEN :kind IS NOT NULL AND error_kind IS :kind "
+        "THEN coalesce(error_repeats, 0) + 1 WHEN :kind IS NOT NULL THEN 1 "
+        "WHEN :line THEN error_repeats END, "
+        "error_kind = CASE WHEN :kind IS NOT NULL THEN :kind WHEN :line THEN error_kind END "
+        "WHERE share_id = :id",
+        {"at": now + delay, "error": error[:500], "kind": kind, "id": share_id,
+         "line": error.startswith(CONNECTION_ERROR)})
     row = conn.execute("SELECT attempts FROM outbox WHERE share_id = ?", (share_id,)).fetchone()
     return 0 if row is None else int(row[0])
 
@@ -320,7 +343,9 @@ CONNECTION_ERROR = "connection: "
 def reset_backoff(conn: sqlite3.Connection) -> int:
     """The teacher said 'sync now': every row due now, refused ones tried again too."""
     return conn.execute("UPDATE outbox SET next_attempt_at = 0, refused = NULL, "
-                        "attempts = CASE WHEN refused IS NULL THEN attempts ELSE 0 END "
+                        "attempts = CASE WHEN refused IS NULL THEN attempts ELSE 0 END, "
+                        "error_kind = CASE WHEN refused IS NULL THEN error_kind END, "
+                        "error_repeats = CASE WHEN refused IS NULL THEN error_repeats END "
                         "WHERE next_attempt_at > 0 OR refused IS NOT NULL").rowcount
 
 
@@ -349,6 +374,13 @@ def counts(conn: sqlite3.Connection, now: float | None = None) -> OutboxCounts:
     return OutboxCounts(int(queued), int(due), int(failing),
                         None if oldest is None else float(oldest), int(synced), int(dups),
                         int(refused))
+
+
+def kind_of(conn: sqlite3.Connection, upstream: str) -> str | None:
+    """The kind of upstream that copies on ``upstream`` were made for (None: none yet)."""
+    row = conn.execute("SELECT kind FROM upstream_links WHERE upstream = ? "
+                       "ORDER BY synced_at DESC LIMIT 1", (upstream,)).fetchone()
+    return None if row is None else str(row[0])
 
 
 def get_state(conn: sqlite3.Connection, key: str) -> str | None:

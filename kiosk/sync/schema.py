@@ -75,4 +75,13 @@ SYNC_SCHEMA = Schema("sync", (
         # teacher asks ("sync now"); see outbox.refuse.
         "ALTER TABLE outbox ADD COLUMN refused TEXT",
     ),
+    (
+        # The kind of error answer the row's last attempt ended with, when it is one that
+        # counts toward a limit only on consecutive attempts (a 500 that a new token did
+        # not cure; a copy the upstream will not give a token for), and how many attempts
+        # in a row ended with it. Failures of the line do not count (see outbox.fail_item).
+        "ALTER TABLE outbox ADD COLUMN error_kind TEXT",
+        # (NULL: none; new columns of old rows stay empty.)
+        "ALTER TABLE outbox ADD COLUMN error_repeats INTEGER",
+    ),
 ))

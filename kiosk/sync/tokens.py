@@ -128,6 +128,29 @@ class TokenCache:
                 self.session = None
         return True
 
+    async def reissue_session(self, value: str, *, keep_session: bool) -> bool:
+        """Replace the session token ``value`` (the upstream failed with it); False if fixed.
+
+        With ``keep_session`` (a hub, whose session owns what this kiosk created there
+        without a password) the new token comes from ``auth/refresh`` now, same session;
+        its error, if any, is raised. Otherwise the token is dropped and the next
+        :meth:`session_bearer` issues a new session.
+        """
+        if self.fixed:
+            return False
+        if not keep_session:
+            return await self.drop_session(value)
+        async with self._lock:
+            if self.session is None or self.session.value != value:
+                return True  # replaced meanwhile
+            now = self.clock()
+            renewed = await self.client.refresh(value)
+            self.session = Token(renewed, now)
+            saved = json.dumps({"token": renewed, "obtained_at": now})
+            key = f"{SESSION_KEY}:{self.base}"
+            await self.db.execute_write_fn(lambda c: outbox.set_state(c, key, saved))
+        return True
+
     async def keep_alive(self, *, hold_through_errors: bool) -> str | None:
         """Renew the session token when due, even with nothing to send.
 

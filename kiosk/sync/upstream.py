@@ -10,15 +10,34 @@ error answer means, and says so with the exceptions below.
 
 from __future__ import annotations
 
+import secrets
 from typing import Protocol
 
 from kiosk.sync.client import Saved, UpstreamClient, UpstreamRejected
-from kiosk.sync.outbox import UpstreamLink, WorkUnit
+from kiosk.sync.outbox import OutboxItem, UpstreamLink, WorkUnit
 from kiosk.sync.tokens import TokenCache
 
 
 class UpstreamGone(UpstreamRejected):
     """The upstream no longer has (or lets us update) the copy: create it again."""
+
+
+class Repeating(UpstreamRejected):
+    """An error answer that means something only when it repeats on consecutive attempts.
+
+    ``kind`` (:data:`SERVER_ERROR`, :data:`UNKNOWN_COPY`) is recorded with the failure
+    (``outbox.error_kind``/``error_repeats``); the implementation reads the streak from
+    the row (``OutboxItem.repeats``) and acts once it is long enough. Failures of the
+    line between two such attempts do not break the streak; any other answer does.
+    """
+
+    def __init__(self, message: str, status: int, kind: str) -> None:
+        super().__init__(message, status)
+        self.kind = kind
+
+
+class PersistentServerError(UpstreamRejected):
+    """A 500 that came back with a freshly issued token too (within one attempt)."""
 
 
 class PostRefused(UpstreamRejected):
@@ -48,12 +67,54 @@ REFUSALS = {
 SESSION_TRIES = 3
 PERSISTENT_ERROR = ("the cloud service keeps failing to store this notebook: change it "
                     "(or clear its outputs) and share again")
+REFUSE_AFTER = 5
+"""Consecutive attempts ending in a 500 that a new token did not cure: then refused."""
+SERVER_ERROR = "server-error"
+UNKNOWN_COPY = "unknown-copy"
 
 
 def refused(exc: UpstreamRejected) -> UpstreamRefused | None:
     """The refusal for good that an error answer stands for (None for others)."""
     reason = REFUSALS.get(exc.upstream_status)
     return None if reason is None else UpstreamRefused(str(exc), exc.upstream_status, reason)
+
+
+def put_failure(exc: UpstreamRejected) -> UpstreamRejected | None:
+    """What a refused PUT means for good, before any retry: the copy is gone (404, it will
+    be created again) or the version is refused (see :func:`refused`); None otherwise."""
+    if exc.upstream_status == 404:
+        return UpstreamGone("the upstream lost the notebook; it will be created again", 404)
+    return refused(exc)
+
+
+class UpstreamBase:
+    """What every implementation holds: the HTTP client and the session's token cache."""
+
+    def __init__(self, client: UpstreamClient, tokens: TokenCache) -> None:
+        self.client = client
+        self.tokens = tokens
+
+    @staticmethod
+    def password_for(link: UpstreamLink | None) -> str:
+        """The copy's password: the one it was first posted with (a retried POST keeps
+        it), else a new random one."""
+        if link is not None and link.password:
+            return link.password
+        return secrets.token_urlsafe(24)
+
+
+def persistent(exc: PersistentServerError, item: OutboxItem) -> UpstreamRejected:
+    """What a 500 that a new token did not cure means, on this share's record.
+
+    On ``REFUSE_AFTER`` consecutive attempts (spread by the share's backoff) the upstream
+    will not store this version: a refusal for good (a 500 hides what it thinks is
+    wrong). Before that, a :class:`Repeating` failure that counts toward it.
+    """
+    tries = item.repeats(SERVER_ERROR) + 1
+    if tries >= REFUSE_AFTER:
+        return UpstreamRefused(f"{exc} ({tries} attempts in a row)", 500, PERSISTENT_ERROR)
+    return Repeating(f"{exc} (attempt {tries} of {REFUSE_AFTER} in a row before the share "
+                     "is refused)", 500, SERVER_ERROR)
 
 
 class Upstream(Protocol):
@@ -72,10 +133,10 @@ class Upstream(Protocol):
         """Whether a 5xx/429 on ``auth/refresh`` keeps the session (see TokenCache)."""
         ...
 
-    async def post(self, body: str, key: str, *, attempts: int) -> Saved:
+    async def post(self, body: str, key: str, *, item: OutboxItem) -> Saved:
         """``POST notebooks``; :class:`PostRefused` when it clearly created nothing.
 
-        ``attempts``: the share's failed attempts so far.
+        ``item``: the share's outbox row (its failures so far).
         """
         ...
 
@@ -85,15 +146,15 @@ class Upstream(Protocol):
 
 
 async def post_with_session(client: UpstreamClient, tokens: TokenCache, body: str, *,
-                            idempotency_key: str | None, hold: bool,
-                            reissue_on_500: bool = False) -> Saved:
+                            idempotency_key: str | None, hold: bool) -> Saved:
     """POST with the session token.
 
     A 401 or 403 (JE answers 403 to a bad, expired or forgotten token) drops the token
     and tries again with a new one, ``SESSION_TRIES`` times in all. A 400/413/422 is a
     refusal for good (:class:`UpstreamRefused`); any other 4xx a :class:`PostRefused`.
-    With ``reissue_on_500`` a 500 also gets one new token (JE answers 500 to a token
-    it fails to process).
+    A 500 gets one new token (JE answers 500 to a token it fails to process; with
+    ``hold``, a hub's, the token is refreshed: the session owns our notebooks there);
+    a 500 again is a :class:`PersistentServerError`.
     """
     reissued_for_500 = False
     for attempt in range(SESSION_TRIES):
@@ -105,10 +166,11 @@ async def post_with_session(client: UpstreamClient, tokens: TokenCache, body: st
             if status in (401, 403) and attempt < SESSION_TRIES - 1:
                 await tokens.drop_session(token)
                 continue
-            if status == 500 and reissue_on_500 and not reissued_for_500 \
-                    and attempt < SESSION_TRIES - 1:
+            if status == 500 and reissued_for_500:
+                raise PersistentServerError(f"{exc}, also with a new token", 500) from None
+            if status == 500 and attempt < SESSION_TRIES - 1 \
+                    and await tokens.reissue_session(token, keep_session=hold):
                 reissued_for_500 = True
-                await tokens.drop_session(token)
                 continue
             refusal = refused(exc)
             if refusal is not None:

@@ -54,9 +54,16 @@ from kiosk.sync.client import (
 from kiosk.sync.hub import KioskHub
 from kiosk.sync.je import JupyterEverywhere
 from kiosk.sync.outbox import OutboxCounts, UpstreamLink, WorkUnit
+from kiosk.sync.site import site_notice, take_home_site
 from kiosk.sync.tokens import TokenCache
 from kiosk.sync.upload import upstream_content
-from kiosk.sync.upstream import PostRefused, Upstream, UpstreamGone, UpstreamRefused
+from kiosk.sync.upstream import (
+    PostRefused,
+    Repeating,
+    Upstream,
+    UpstreamGone,
+    UpstreamRefused,
+)
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -91,6 +98,8 @@ class SyncStatus:
     possible_duplicates: int = 0
     refused: int = 0
     privacy_notice: str | None = None
+    take_home_site: str | None = None
+    site_notice: str | None = None
     last_success_at: float | None = None
     last_error: str | None = None
     last_error_at: float | None = None
@@ -189,6 +198,10 @@ class SyncWorker:
         # Before the first upload too: an upstream not known to be a kiosk may be JE.
         self._status.privacy_notice = (JE_PRIVACY_NOTICE if self.enabled and self.kind != "kiosk"
                                        else None)
+        site = self.site_of(self.base, self.kind) if self.base else None
+        self._status.take_home_site = site
+        self._status.site_notice = (site_notice(self.base) if self.enabled and site is None
+                                    and self.kind == "je" else None)
         return self._status
 
     async def refusals(self, share_ids: Sequence[str]) -> dict[str, str]:
@@ -225,18 +238,18 @@ class SyncWorker:
         if not ids:
             return {}
         refs = await self.db.execute_fn(lambda c: outbox.upstream_refs(c, ids))
-        return {k: dataclasses.replace(r, upstream=self.site_of(r.upstream))
+        return {k: dataclasses.replace(r, site=self.site_of(r.upstream, r.kind))
                 for k, r in refs.items()}
 
-    def site_of(self, upstream: str) -> str:
-        """Where take-home links of copies on ``upstream`` (an API base URL) point.
+    def site_of(self, upstream: str, kind: str | None) -> str | None:
+        """The public site take-home links of copies on ``upstream`` (an API base) open.
 
-        The configured public site (``upstream_site_url``) for the configured upstream;
-        otherwise the API base itself, whose origin the link is built on.
+        ``upstream_site_url`` applies to the configured upstream; otherwise the rules of
+        :func:`kiosk.sync.site.take_home_site` (JE's own site for the public service, a
+        hub's own origin, None for a self-hosted JE: no link rather than a wrong one).
         """
-        if self.config.upstream_site_url and upstream == self.base:
-            return self.config.upstream_site_url.rstrip("/")
-        return upstream
+        configured = self.config.upstream_site_url if upstream == self.base else None
+        return take_home_site(upstream, kind, configured)
 
     async def queued_among(self, share_ids: Sequence[str]) -> set[str]:
         """Which of these shares wait to go upstream, in one read (none when sync is off)."""
@@ -384,7 +397,7 @@ class SyncWorker:
                 self._stop_round = True
                 self._status.reachable = False
                 message = outbox.CONNECTION_ERROR + message
-            await self._failed(share_id, message)
+            await self._failed(share_id, message, kind=getattr(exc, "kind", None))
         except asyncio.CancelledError:
             raise
         except Exception as exc:
@@ -401,7 +414,7 @@ class SyncWorker:
         finally:
             self._in_flight.discard(share_id)
 
-    async def _failed(self, share_id: str, message: str) -> None:
+    async def _failed(self, share_id: str, message: str, *, kind: str | None = None) -> None:
         self._status.retries += 1
         self._error(message)
         # The attempt count is read inside the write, so the delay is computed there too.
@@ -413,11 +426,11 @@ class SyncWorker:
                 return 0
             delay = outbox.backoff_delay(attempts + 1, cfg.sync_backoff_base,
                                          cfg.sync_backoff_max, rng)
-            return outbox.fail_item(conn, share_id, message, delay, now)
+            return outbox.fail_item(conn, share_id, message, delay, now, kind=kind)
 
         attempts = await self.db.execute_write_fn(work)
-        log = _LOGGER.warning if attempts >= STUCK_ATTEMPTS else _LOGGER.info
-        log("sync: share %s not sent (attempt %d): %s", share_id, attempts, message)
+        _LOGGER.log(_failure_log_level(attempts), "sync: share %s not sent (attempt %d): %s",
+                    share_id, attempts, message)
 
     async def _refused(self, share_id: str, exc: UpstreamRefused) -> None:
         """Park a share the upstream refused for good (until it changes or "sync now")."""
@@ -488,8 +501,10 @@ class SyncWorker:
             c, share_id, upstream=self.base, kind=kind, password=password, key=key,
             version=version, body=body))
         try:
-            saved = await upstream.post(body, key, attempts=unit.item.attempts)
-        except PostRefused:
+            saved = await upstream.post(body, key, item=unit.item)
+        except (PostRefused, Repeating):
+            # Clearly refused, or a 500 twice: JE creates a notebook in one transaction
+            # (a 500 rolled it back), a hub replays the key. Not a possible duplicate.
             await self.db.execute_write_fn(lambda c: outbox.clear_pending(c, share_id))
             raise
         now = time.time()
@@ -542,6 +557,21 @@ class SyncWorker:
             hold_through_errors=self._upstream(self.kind).session_held_through_errors())
         if error is not None:
             _LOGGER.info("sync: could not refresh the upstream session yet: %s", error)
+
+
+def _failure_log_level(attempts: int) -> int:
+    """How loudly the ``attempts``-th failure of one share is logged.
+
+    Not once per attempt (a share failing for a day would fill the journal): the first
+    failure at INFO, a warning when the share is stuck (``STUCK_ATTEMPTS``) and then at
+    every power of two, DEBUG otherwise.
+    """
+    if attempts == 1:
+        return logging.INFO
+    if attempts == STUCK_ATTEMPTS or (attempts > STUCK_ATTEMPTS
+                                      and attempts & (attempts - 1) == 0):
+        return logging.WARNING
+    return logging.DEBUG
 
 
 def _password_of(body: str) -> str:

@@ -310,7 +310,7 @@ def fetch_all(platforms: Sequence[Platform], pythons: Sequence[str], kiosk: Whee
               cache_dir: Path, *, refresh: bool = False, jobs: int = 4) -> list[WheelSet]:
     """Every (platform, Python) wheel set, downloaded ``jobs`` at a time."""
     pairs = [(p, v) for p in platforms for v in pythons]
-    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+    with ThreadPoolExecutor(max_workers=max(1, jobs), thread_name_prefix="kiosk-wheels") as pool:
         futures = [pool.submit(fetch_wheel_set, p, v, kiosk, cache_dir, refresh=refresh)
                    for p, v in pairs]
         return [f.result() for f in futures]
