@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import email.utils
 import errno
+import gettext
 import ipaddress
 import json
 import socket
@@ -24,7 +25,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
@@ -33,6 +34,7 @@ from kiosk.config import KioskConfig
 from kiosk.discovery.interfaces import InterfaceAddresses
 from kiosk.diskspace import measure
 from kiosk.errors import BundleError
+from kiosk.i18n import N_, Message, Nn_, message
 
 Level = Literal["ok", "warn", "fail"]
 MDNS_PORT = 5353
@@ -44,12 +46,24 @@ _MIB = 1024 * 1024
 
 @dataclass(frozen=True, slots=True)
 class Finding:
-    """One check's verdict: ``advice`` says what to do when it is not ok."""
+    """One check's verdict: ``advice`` says what to do when it is not ok.
+
+    ``message`` and ``advice`` are English; ``said`` and ``advised`` keep them as
+    catalog messages, for the report in the teacher's language.
+    """
 
     check: str
     level: Level
     message: str
     advice: str = ""
+    said: Message | None = field(default=None, compare=False, repr=False)
+    advised: Message | None = field(default=None, compare=False, repr=False)
+
+
+def found(check: str, level: Level, said: Message, advised: Message | None = None) -> Finding:
+    """A finding from catalog messages (its English text rendered now)."""
+    return Finding(check, level, said.render(), advised.render() if advised else "",
+                   said, advised)
 
 
 # ------------------------------------------------------------------ network
@@ -58,9 +72,11 @@ class Finding:
 def check_interfaces(interfaces: Sequence[InterfaceAddresses], listen_host: str) -> Finding:
     """Some interface is up with an address students can reach."""
     if not interfaces:
-        return Finding("interfaces", "fail", "no network interface is up with an address",
-                       "Plug in Ethernet, join a Wi-Fi network, or start the kiosk's own "
-                       "hotspot ('kiosk hotspot'); check the 'interfaces' setting.")
+        return found("interfaces", "fail",
+                     message(N_("no network interface is up with an address")),
+                     message(N_("Plug in Ethernet, join a Wi-Fi network, or start the "
+                                "kiosk's own hotspot ('kiosk hotspot'); check the "
+                                "'interfaces' setting.")))
     described = "; ".join(f"{i.name} {', '.join(i.addresses) or '(no address)'}"
                           for i in interfaces)
     routable = [a for i in interfaces for a in i.ipv4 + i.ipv6
@@ -69,16 +85,18 @@ def check_interfaces(interfaces: Sequence[InterfaceAddresses], listen_host: str)
         host = ipaddress.ip_address(listen_host)
         if not host.is_unspecified and not host.is_loopback and listen_host not in {
                 a for i in interfaces for a in i.addresses}:
-            return Finding("interfaces", "fail",
-                           f"the kiosk listens on {listen_host}, which no interface has "
-                           f"({described})",
-                           "Set 'host' to 0.0.0.0 (every interface) or to one of these "
-                           "addresses.")
+            return found("interfaces", "fail",
+                         message(N_("the kiosk listens on %(host)s, which no interface has "
+                                    "(%(found)s)"), host=listen_host, found=described),
+                         message(N_("Set 'host' to 0.0.0.0 (every interface) or to one of "
+                                    "these addresses.")))
     if not routable:
-        return Finding("interfaces", "warn", f"only link-local addresses: {described}",
-                       "Devices must be on the same cable or hotspot; a DHCP server "
-                       "(the school router, or 'kiosk hotspot') gives a normal address.")
-    return Finding("interfaces", "ok", described)
+        return found("interfaces", "warn",
+                     message(N_("only link-local addresses: %(found)s"), found=described),
+                     message(N_("Devices must be on the same cable or hotspot; a DHCP "
+                                "server (the school router, or 'kiosk hotspot') gives a "
+                                "normal address.")))
+    return found("interfaces", "ok", message("%(found)s", found=described))
 
 
 def probe_mdns_port() -> str | None:
@@ -104,19 +122,23 @@ def check_mdns(enabled: bool, *, probe: Callable[[], str | None] = probe_mdns_po
                avahi: Callable[[], bool] = avahi_running) -> Finding:
     """mDNS can be answered on UDP 5353 (when it is enabled)."""
     if not enabled:
-        return Finding("mdns", "ok", "mDNS is off (mdns_enabled = false): students use the "
-                       "IP address or the QR code")
+        return found("mdns", "ok", message(N_("mDNS is off (mdns_enabled = false): students "
+                                              "use the IP address or the QR code")))
     problem = probe()
     if problem is not None:
-        return Finding("mdns", "fail", f"cannot use UDP port {MDNS_PORT} for mDNS: {problem}",
-                       "Another program holds port 5353 without sharing it; stop it, or "
-                       "set mdns_enabled = false (students then use the IP URL or QR code).")
+        return found("mdns", "fail",
+                     message(N_("cannot use UDP port %(port)d for mDNS: %(error)s"),
+                             port=MDNS_PORT, error=problem),
+                     message(N_("Another program holds port 5353 without sharing it; stop "
+                                "it, or set mdns_enabled = false (students then use the IP "
+                                "URL or QR code).")))
     if avahi():
-        return Finding("mdns", "ok", "UDP 5353 is usable; avahi-daemon also runs and "
-                       "shares the port",
-                       "If '<name>.local' answers with the wrong machine, give the kiosk a "
-                       "'name' different from the host name.")
-    return Finding("mdns", "ok", f"UDP {MDNS_PORT} is usable for mDNS")
+        return found("mdns", "ok",
+                     message(N_("UDP 5353 is usable; avahi-daemon also runs and shares the "
+                                "port")),
+                     message(N_("If '<name>.local' answers with the wrong machine, give the "
+                                "kiosk a 'name' different from the host name.")))
+    return found("mdns", "ok", message(N_("UDP %(port)d is usable for mDNS"), port=MDNS_PORT))
 
 
 def kiosk_answering(url: str, timeout: float = HTTP_TIMEOUT) -> dict[str, Any] | None:
@@ -148,26 +170,35 @@ def check_port(host: str, port: int, *,
                answering: Callable[[str], dict[str, Any] | None] = kiosk_answering) -> Finding:
     """The port is free, or it is a kiosk that answers there."""
     if port == 0:
-        return Finding("port", "ok", "port 0: the kiosk picks a free port at start")
+        return found("port", "ok", message(N_("port 0: the kiosk picks a free port at start")))
     error = bind(host, port)
     if error is None:
-        return Finding("port", "ok", f"port {port} is free on {host}")
+        return found("port", "ok", message(N_("port %(port)d is free on %(host)s"),
+                                           port=port, host=host))
     if error.errno == errno.EADDRINUSE:
         probe_host = "127.0.0.1" if host in {"0.0.0.0", "::"} else host
         literal = f"[{probe_host}]" if ":" in probe_host else probe_host
         status = answering(f"http://{literal}:{port}/")
         if status is not None:
-            return Finding("port", "ok", f"a kiosk ({status.get('name')}, version "
-                           f"{status.get('version')}) already answers on port {port}")
-        return Finding("port", "fail", f"port {port} is used by another program",
-                       f"Find it with 'ss -ltnp sport = :{port}' and stop it, or set "
-                       "another 'port'.")
+            return found("port", "ok",
+                         message(N_("a kiosk (%(name)s, version %(version)s) already answers "
+                                    "on port %(port)d"), name=status.get("name"),
+                                 version=status.get("version"), port=port))
+        return found("port", "fail",
+                     message(N_("port %(port)d is used by another program"), port=port),
+                     message(N_("Find it with 'ss -ltnp sport = :%(port)d' and stop it, or "
+                                "set another 'port'."), port=port))
     if error.errno in {errno.EACCES, errno.EPERM}:
-        return Finding("port", "fail", f"not allowed to listen on port {port}: {error}",
-                       "Ports below 1024 need CAP_NET_BIND_SERVICE (the systemd unit has "
-                       "it); otherwise use a port such as 8000.")
-    return Finding("port", "fail", f"cannot listen on {host}:{port}: {error}",
-                   "Check the 'host' setting: it must be an address of this machine.")
+        return found("port", "fail",
+                     message(N_("not allowed to listen on port %(port)d: %(error)s"),
+                             port=port, error=error),
+                     message(N_("Ports below 1024 need CAP_NET_BIND_SERVICE (the systemd "
+                                "unit has it); otherwise use a port such as 8000.")))
+    return found("port", "fail",
+                 message(N_("cannot listen on %(host)s:%(port)d: %(error)s"), host=host,
+                         port=port, error=error),
+                 message(N_("Check the 'host' setting: it must be an address of this "
+                            "machine.")))
 
 
 # ------------------------------------------------------------------- bundle
@@ -181,28 +212,38 @@ def check_bundle(bundles_dir: Path) -> Finding:
     try:
         active = current_bundle(bundles_dir)
     except BundleError as exc:
-        return Finding("bundle", "fail", exc.message,
-                       "Switch to a built bundle with 'kiosk bundle use NAME'.")
+        return found("bundle", "fail", message("%(error)s", error=exc.message),
+                     message(N_("Switch to a built bundle with 'kiosk bundle use NAME'.")))
     if active is None:
-        return Finding("bundle", "fail", f"no bundle is active in {bundles_dir}",
-                       "Build one with 'make bundle' or 'kiosk bundle build', or copy a "
-                       "built bundle there and run 'kiosk bundle use NAME'.")
+        return found("bundle", "fail",
+                     message(N_("no bundle is active in %(path)s"), path=bundles_dir),
+                     message(N_("Build one with 'make bundle' or 'kiosk bundle build', or "
+                                "copy a built bundle there and run 'kiosk bundle use NAME'.")))
     try:
         problems = verify_bundle(active)
     except BundleError as exc:
-        return Finding("bundle", "fail", f"bundle {active.name}: {exc.message}",
-                       "Rebuild it ('kiosk bundle build') or switch to another one.")
+        return found("bundle", "fail", message(N_("bundle %(name)s: %(error)s"),
+                                               name=active.name, error=exc.message),
+                     message(N_("Rebuild it ('kiosk bundle build') or switch to another "
+                                "one.")))
     except OSError as exc:
-        return Finding("bundle", "fail", f"cannot read bundle {active}: {exc}",
-                       "Check the files' permissions and the storage.")
+        return found("bundle", "fail", message(N_("cannot read bundle %(path)s: %(error)s"),
+                                               path=active, error=exc),
+                     message(N_("Check the files' permissions and the storage.")))
     if problems:
         shown = "; ".join(str(p) for p in problems[:5])
-        more = f" (and {len(problems) - 5} more)" if len(problems) > 5 else ""
-        return Finding("bundle", "fail",
-                       f"bundle {active.name} differs from its manifest: {shown}{more}",
-                       "The files were changed or damaged: rebuild it ('kiosk bundle "
-                       "build') or copy it again; the kiosk refuses to serve it meanwhile.")
-    return Finding("bundle", "ok", f"bundle {active.name} matches its manifest")
+        said = message(N_("bundle %(name)s differs from its manifest: %(shown)s"),
+                       name=active.name, shown=shown)
+        if len(problems) > 5:
+            said = Message.counted(Nn_("%(said)s (and %(n)d more)",
+                                       "%(said)s (and %(n)d more)"),
+                                   len(problems) - 5, said=said)
+        return found("bundle", "fail", said,
+                     message(N_("The files were changed or damaged: rebuild it ('kiosk "
+                                "bundle build') or copy it again; the kiosk refuses to "
+                                "serve it meanwhile.")))
+    return found("bundle", "ok", message(N_("bundle %(name)s matches its manifest"),
+                                         name=active.name))
 
 
 # --------------------------------------------------------------------- disk
@@ -214,19 +255,25 @@ def check_disk(data_dir: Path, min_free_mib: float, *,
     try:
         free, total = (usage or measure)(data_dir)
     except OSError as exc:
-        return Finding("disk", "fail", f"cannot measure free space in {data_dir}: {exc}",
-                       "Check that the data directory's storage is mounted.")
+        return found("disk", "fail",
+                     message(N_("cannot measure free space in %(path)s: %(error)s"),
+                             path=data_dir, error=exc),
+                     message(N_("Check that the data directory's storage is mounted.")))
     floor = int(min_free_mib * _MIB)
-    text = f"{free / _MIB:.0f} MiB free of {total / _MIB:.0f} MiB in {data_dir}"
+    space = message(N_("%(free).0f MiB free of %(total).0f MiB in %(path)s"),
+                    free=free / _MIB, total=total / _MIB, path=data_dir)
     if free < floor:
-        return Finding("disk", "fail", f"{text}, below the floor of {min_free_mib:g} MiB: "
-                       "new shares get 507",
-                       "Clear old shares (dashboard, or 'kiosk shares'), delete old "
-                       "bundles, or use a larger card.")
+        return found("disk", "fail",
+                     message(N_("%(space)s, below the floor of %(floor)g MiB: new shares get "
+                                "507"), space=space, floor=min_free_mib),
+                     message(N_("Clear old shares (dashboard, or 'kiosk shares'), delete old "
+                                "bundles, or use a larger card.")))
     if free < 2 * floor:
-        return Finding("disk", "warn", f"{text}, close to the floor of {min_free_mib:g} MiB",
-                       "Clear old shares or old bundles soon.")
-    return Finding("disk", "ok", text)
+        return found("disk", "warn",
+                     message(N_("%(space)s, close to the floor of %(floor)g MiB"),
+                             space=space, floor=min_free_mib),
+                     message(N_("Clear old shares or old bundles soon.")))
+    return found("disk", "ok", space)
 
 
 # -------------------------------------------------------------------- clock
@@ -237,17 +284,22 @@ def check_clock(now: float, *, upstream_date: float | None = None) -> Finding:
     year = time.gmtime(now).tm_year
     if year < MIN_YEAR:
         day = time.strftime("%Y-%m-%d", time.gmtime(now))
-        return Finding("clock", "fail", f"the clock says {day}",
-                       "This board has no battery clock and has not got the time from the "
-                       "network: connect it to a network with NTP once (timedatectl "
-                       "status), set it with 'sudo date -s \"YYYY-MM-DD HH:MM\"', or fit an "
-                       "RTC. Share dates and sign-in tokens are wrong until then.")
+        return found("clock", "fail", message(N_("the clock says %(day)s"), day=day),
+                     message(N_("This board has no battery clock and has not got the time "
+                                "from the network: connect it to a network with NTP once "
+                                "(timedatectl status), set it with 'sudo date -s "
+                                "\"YYYY-MM-DD HH:MM\"', or fit an RTC. Share dates and "
+                                "sign-in tokens are wrong until then.")))
     if upstream_date is not None and abs(now - upstream_date) > MAX_SKEW_SECONDS:
-        return Finding("clock", "warn", f"the clock is {now - upstream_date:+.0f} s off the "
-                       "upstream's", "Enable time sync: 'sudo timedatectl set-ntp true'.")
-    suffix = " (agrees with the upstream)" if upstream_date is not None else ""
-    return Finding("clock", "ok", time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(now))
-                   + suffix)
+        return found("clock", "warn",
+                     message(N_("the clock is %(seconds)+.0f s off the upstream's"),
+                             seconds=now - upstream_date),
+                     message(N_("Enable time sync: 'sudo timedatectl set-ntp true'.")))
+    when = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(now))
+    if upstream_date is not None:
+        return found("clock", "ok", message(N_("%(when)s (agrees with the upstream)"),
+                                            when=when))
+    return found("clock", "ok", message("%(when)s", when=when))
 
 
 # ----------------------------------------------------------------- upstream
@@ -272,20 +324,27 @@ def check_upstream(config: KioskConfig, *,
                    ) -> tuple[Finding, float | None]:
     """The upstream answers its health check (only when sync is on); also its clock."""
     if not config.sync_enabled or not config.upstream_url:
-        return Finding("upstream", "ok", "sync is off: nothing leaves the kiosk"), None
+        return found("upstream", "ok",
+                     message(N_("sync is off: nothing leaves the kiosk"))), None
     url = config.upstream_url.rstrip("/") + "/health"
     try:
         status, date = fetch(url)
     except (OSError, ValueError) as exc:
         reason = getattr(exc, "reason", exc)
-        return Finding("upstream", "warn", f"cannot reach the upstream ({url}): {reason}",
-                       "Shares wait in the outbox and go when it answers. Check the "
-                       "kiosk's internet link, the upstream_url setting and the school's "
-                       "proxy/firewall."), None
+        return found("upstream", "warn",
+                     message(N_("cannot reach the upstream (%(url)s): %(error)s"), url=url,
+                             error=reason),
+                     message(N_("Shares wait in the outbox and go when it answers. Check "
+                                "the kiosk's internet link, the upstream_url setting and the "
+                                "school's proxy/firewall."))), None
     if status >= 400:
-        return Finding("upstream", "warn", f"the upstream answered {status} at {url}",
-                       "Check upstream_url (it ends with /api/v1) and upstream_token."), date
-    return Finding("upstream", "ok", f"the upstream answers at {url}"), date
+        return found("upstream", "warn",
+                     message(N_("the upstream answered %(status)d at %(url)s"),
+                             status=status, url=url),
+                     message(N_("Check upstream_url (it ends with /api/v1) and "
+                                "upstream_token."))), date
+    return found("upstream", "ok", message(N_("the upstream answers at %(url)s"),
+                                           url=url)), date
 
 
 # ---------------------------------------------------------- secure context
@@ -296,29 +355,36 @@ def check_secure_context(config: KioskConfig) -> Finding:
     if config.tls_cert is not None and config.tls_key is not None:
         missing = [str(p) for p in (config.tls_cert, config.tls_key) if not p.is_file()]
         if missing:
-            return Finding("secure-context", "fail",
-                           f"HTTPS is configured but {', '.join(missing)} is missing",
-                           "Put the certificate and key there, or unset tls_cert/tls_key.")
-        return Finding("secure-context", "ok", "HTTPS: students' pages are a secure context",
-                       "Devices must trust the certificate (install its CA on them).")
+            return found("secure-context", "fail",
+                         message(N_("HTTPS is configured but %(files)s is missing"),
+                                 files=", ".join(missing)),
+                         message(N_("Put the certificate and key there, or unset "
+                                    "tls_cert/tls_key.")))
+        return found("secure-context", "ok",
+                     message(N_("HTTPS: students' pages are a secure context")),
+                     message(N_("Devices must trust the certificate (install its CA on "
+                                "them).")))
     with contextlib.suppress(ValueError):
         if ipaddress.ip_address(config.host).is_loopback:
-            return Finding("secure-context", "ok", "served on loopback only: "
-                           "http://localhost is a secure context")
+            return found("secure-context", "ok",
+                         message(N_("served on loopback only: http://localhost is a secure "
+                                    "context")))
     if config.relay_enabled:
-        effect = ("browsers give it no service worker, crypto.subtle or clipboard API; the "
-                  "kiosk's relay (relay_enabled) still lets notebooks open files and use "
-                  "input(), and the Copy button falls back")
+        effect = message(N_("browsers give it no service worker, crypto.subtle or clipboard "
+                            "API; the kiosk's relay (relay_enabled) still lets notebooks "
+                            "open files and use input(), and the Copy button falls back"))
     else:
-        effect = ("browsers give it no service worker, crypto.subtle or clipboard API, and "
-                  "relay_enabled is off: notebooks cannot open files or use input()")
-    return Finding(
+        effect = message(N_("browsers give it no service worker, crypto.subtle or clipboard "
+                            "API, and relay_enabled is off: notebooks cannot open files or "
+                            "use input()"))
+    return found(
         "secure-context", "warn",
-        f"plain HTTP on a LAN address is not a secure context: {effect}",
-        "Options: serve HTTPS with tls_cert and tls_key (a certificate the devices "
-        "trust); on the kiosk itself use http://localhost; on managed Chromebooks add "
-        "the kiosk's http://<address>:<port> to the OverrideSecurityRestrictionsOnInsecure"
-        "Origin policy.")
+        message(N_("plain HTTP on a LAN address is not a secure context: %(effect)s"),
+                effect=effect),
+        message(N_("Options: serve HTTPS with tls_cert and tls_key (a certificate the "
+                   "devices trust); on the kiosk itself use http://localhost; on managed "
+                   "Chromebooks add the kiosk's http://ADDRESS:PORT to the "
+                   "OverrideSecurityRestrictionsOnInsecureOrigin policy.")))
 
 
 # -------------------------------------------------------------------- all
@@ -355,15 +421,24 @@ def exit_code(findings: Sequence[Finding]) -> int:
 _MARK = {"ok": "ok  ", "warn": "WARN", "fail": "FAIL"}
 
 
-def format_findings(findings: Sequence[Finding]) -> str:
-    """The report: one line per check, with what to do under each problem."""
+def format_findings(findings: Sequence[Finding],
+                    translations: gettext.NullTranslations | None = None) -> str:
+    """The report: one line per check, with what to do under each problem (in the
+    language of ``translations``; English without)."""
+    t = translations if translations is not None else gettext.NullTranslations()
     lines = []
     for f in findings:
-        lines.append(f"[{_MARK[f.level]}] {f.check}: {f.message}")
+        said = f.said.render(t) if f.said is not None else f.message
+        lines.append(f"[{_MARK[f.level]}] {f.check}: {said}")
         if f.advice and f.level != "ok":
-            lines.append(f"       → {f.advice}")
+            advised = f.advised.render(t) if f.advised is not None else f.advice
+            lines.append(f"       → {advised}")
     fails = sum(f.level == "fail" for f in findings)
     warns = sum(f.level == "warn" for f in findings)
-    lines.append(f"{fails} problem(s), {warns} warning(s)" if fails or warns
-                 else "everything looks fine")
+    if not fails and not warns:
+        lines.append(t.gettext("everything looks fine"))
+    else:
+        lines.append(t.gettext("%(problems)s, %(warnings)s") % {
+            "problems": t.ngettext("%(n)d problem", "%(n)d problems", fails) % {"n": fails},
+            "warnings": t.ngettext("%(n)d warning", "%(n)d warnings", warns) % {"n": warns}})
     return "\n".join(lines)

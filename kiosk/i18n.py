@@ -17,6 +17,7 @@ A page's language, first match wins:
 
 from __future__ import annotations
 
+import contextlib
 import gettext
 import io
 import os
@@ -190,6 +191,15 @@ def translator(catalogs: Mapping[str, gettext.NullTranslations],
     return catalogs.get(code) or catalogs.get(SOURCE_LANGUAGE) or gettext.NullTranslations()
 
 
+def class_language(setting: str | None, data_dir: Path) -> str | None:
+    """The language pinned for the class (blocking): the dashboard's choice saved in the
+    data directory, else the ``language`` setting; None when each one's own is used."""
+    pin = LanguagePin(setting=setting, path=data_dir / PIN_FILE)
+    with contextlib.suppress(OSError, UnicodeDecodeError):
+        pin.load()  # an unreadable pin file: the setting
+    return pin.language
+
+
 def cli_language(setting: str | None, environ: Mapping[str, str] | None = None) -> str:
     """The language of the command line's messages: the setting, else the locale."""
     env = os.environ if environ is None else environ
@@ -219,3 +229,36 @@ def language_choices(codes: Iterable[str] = LANGUAGES) -> list[tuple[str, str]]:
 # languages, in kiosk/locale/<lang>/LC_MESSAGES/kiosk_share.po; the bundle builder turns it
 # into JupyterLab translation data (kiosk/bundle/translations.py).
 EXTENSION_DOMAIN = "kiosk_share"
+
+def Nn_(singular: str, plural: str) -> tuple[str, str]:
+    """Mark a message with plural forms for the catalogs; see :class:`Message`."""
+    return singular, plural
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """A text made now and shown later in whichever language: its catalog template
+    (marked with ``N_``, or ``Nn_`` with a ``count``) and the values to fill in, which
+    may be Messages themselves. ``render()`` without translations gives the English."""
+
+    template: str
+    values: Mapping[str, object] = field(default_factory=dict)
+    plural: str | None = None
+    count: int = 1
+
+    @classmethod
+    def counted(cls, forms: tuple[str, str], count: int, **values: object) -> Message:
+        return cls(forms[0], {"n": count, **values}, plural=forms[1], count=count)
+
+    def render(self, translations: gettext.NullTranslations | None = None) -> str:
+        t = translations if translations is not None else gettext.NullTranslations()
+        values = {k: v.render(t) if isinstance(v, Message) else v
+                  for k, v in self.values.items()}
+        text = (t.ngettext(self.template, self.plural, self.count) if self.plural is not None
+                else t.gettext(self.template))
+        return text % values if values else text
+
+
+def message(template: str, **values: object) -> Message:
+    """A :class:`Message` (``template`` marked with ``N_`` where it is written)."""
+    return Message(template, values)

@@ -1,7 +1,7 @@
 """The message catalog of the kiosk's pages: what to translate, and each language's state.
 
 :func:`extract` collects every message of ``kiosk/templates`` (``_()``, ``{% trans %}``)
-and of the Python modules (``_()``, ``N_()``, ``gettext()``, ``ngettext()``). Used by
+and of the Python modules (``_()``, ``N_()``, ``Nn_()``, ``gettext()``, ``ngettext()``). Used by
 ``scripts/i18n.py`` (writes ``kiosk/locale/kiosk.pot`` and updates the ``.po`` files)
 and by the test that fails when a catalog misses a message.
 
@@ -30,6 +30,8 @@ METHOD_MAP = [
     ("templates/**.svg", "jinja2"),
     ("**.py", "python"),
 ]
+#: ``Nn_(singular, plural)`` marks a message with plural forms made now, shown later.
+KEYWORDS = {**DEFAULT_KEYWORDS, "Nn_": (1, 2)}
 OPTIONS = {"templates/**.html": {"trim_blocks": "True", "lstrip_blocks": "True"},
            "templates/**.svg": {"trim_blocks": "True", "lstrip_blocks": "True"}}
 
@@ -39,7 +41,7 @@ def extract(package_dir: Path = PACKAGE_DIR) -> Catalog:
     catalog = Catalog(project="jupyterlite-kiosk", domain=DOMAIN, charset="utf-8",
                       fuzzy=False)
     for filename, lineno, message, comments, context in extract_from_dir(
-            package_dir, METHOD_MAP, OPTIONS, keywords=DEFAULT_KEYWORDS):
+            package_dir, METHOD_MAP, OPTIONS, keywords=KEYWORDS):
         catalog.add(message, None, [(filename, lineno)], auto_comments=comments,
                     context=context)
     return catalog

@@ -21,6 +21,12 @@ Every command takes the settings flags of `kiosk serve` (see `configuration.md`)
 `--config FILE`; `kiosk <command> --help` shows them all. Exit codes: 0 success, 1 a check
 found problems, 2 bad input or configuration.
 
+The messages a command prints for the teacher (results, errors, `kiosk status`, `kiosk doctor`'s
+findings, the start banner) are in the class's language: the `language` setting or the one
+pinned on the dashboard, else the terminal's locale (`LANGUAGE`, `LC_ALL`, `LC_MESSAGES`,
+`LANG`, as gettext reads them), else English. `--json` output, QR codes, shell commands and
+`--help` texts stay in English (the help texts make this page).
+
 """
 
 

@@ -440,3 +440,32 @@ def test_a_site_that_shares_by_itself_gets_a_warning_with_the_kiosk_extension(
     else:
         assert report.warnings == []
     assert [d["what"] for d in report.dropped] == ["the site's sharing_service_api_url"]
+
+
+@pytest.mark.bundle
+@pytest.mark.browser
+@pytest.mark.slow
+def test_a_cell_run_while_the_kernel_starts_answers_after_the_sites_start_up_install(
+        make_site: Callable[..., Path], kiosk_process: Callable[..., KioskProcess],
+        tmp_path: Path) -> None:
+    """What a student saw in Jupyter Everywhere served by the kiosk: a cell run while the
+    kernel started stayed [ ] for good, because the site's start-up install failed offline
+    and JupyterLite dropped the queued cell. The scenario plays the site's extension."""
+    site = make_site(pyodide_url=CDN_PYODIDE)
+    chunk = sorted((site / "extensions/@jupyterlite/pyodide-kernel-extension/static")
+                   .glob("[0-9]*.js"))[-1]
+    with chunk.open("a", encoding="utf-8") as fh:
+        fh.write("\n" + STARTUP_PIP + "\n")
+    bundles = tmp_path / "bundles"
+    import_with_review(site, bundles, "--no-kiosk-extension")
+    kp = kiosk_process("--bundles-dir", str(bundles), "--host-aliases", "kiosk.test")
+
+    result = run_scenario("startup_cell_queue", {
+        "url": f"http://kiosk.test:{kp.port}", "path": "Hello.ipynb", "timeoutMs": 240000,
+    }, timeout=420)
+
+    assert result["kernelAtRun"] != "idle" or result["siteAtRun"] != "ok", \
+        "the cell must be run while the kernel starts"
+    assert result["siteStartup"] == "ok", result
+    assert result["outputs"] == ["imported python (3, 14) 45\n"], result
+    assert result["foreign"] == [], result["foreign"]

@@ -27,16 +27,16 @@ HOSTS = {
         "@jupyterlab/coreutils": "6.4.5", "@jupyterlab/docmanager": "4.4.5",
         "@jupyterlab/notebook": "4.4.5", "@jupyterlab/services": "7.4.5",
         "@jupyterlab/ui-components": "4.4.5", "@lumino/widgets": "2.7.1",
-        "@lumino/coreutils": "2.2.1", "@jupyterlab/rendermime": "4.4.5",
-        "@jupyterlab/codeeditor": "4.4.5",
+        "@lumino/coreutils": "2.2.1", "@jupyterlab/translation": "4.4.5",
+        "@jupyterlab/rendermime": "4.4.5", "@jupyterlab/codeeditor": "4.4.5",
     },
     "core (jupyterlite-core 0.8.6)": {
         "@jupyterlab/application": "4.6.4", "@jupyterlab/apputils": "4.7.4",
         "@jupyterlab/coreutils": "6.6.4", "@jupyterlab/docmanager": "4.6.4",
         "@jupyterlab/notebook": "4.6.4", "@jupyterlab/services": "7.6.4",
         "@jupyterlab/ui-components": "4.6.4", "@lumino/widgets": "2.8.0",
-        "@lumino/coreutils": "2.2.2", "@jupyterlab/rendermime": "4.6.4",
-        "@jupyterlab/codeeditor": "4.6.4",
+        "@lumino/coreutils": "2.2.2", "@jupyterlab/translation": "4.6.4",
+        "@jupyterlab/rendermime": "4.6.4", "@jupyterlab/codeeditor": "4.6.4",
     },
 }
 

@@ -155,3 +155,50 @@ def test_the_catalog_reads_syncs_refusal_reasons_as_they_are() -> None:
     """The extension's catalog takes sync's refusal reasons from its source (no import of
     a capability from a core tool): the same list sync answers with."""
     assert refusal_reasons() == [*REFUSALS.values(), PERSISTENT_ERROR]
+
+
+def test_a_changed_catalog_makes_bundles_stale(tmp_path: Path, monkeypatch) -> None:
+    """The bundle carries the catalogs, so `kiosk bundle build --if-missing` must rebuild
+    after a translation changes: they count in the recipe's fingerprint (with the extension)."""
+    from kiosk.bundle import profiles
+    from tests.test_bundle_recipe import PROFILE
+
+    folder = tmp_path / "recipes" / "fake"
+    folder.mkdir(parents=True)
+    (folder / "profile.toml").write_text(PROFILE, encoding="utf-8")
+    extension = tmp_path / "labextension"
+    extension.mkdir()
+    (extension / "package.json").write_text("{}", encoding="utf-8")
+    po = tmp_path / "fr" / "LC_MESSAGES" / "kiosk_share.po"
+    po.parent.mkdir(parents=True)
+    po.write_text('msgid "Share"\nmsgstr "Partager"\n', encoding="utf-8")
+    monkeypatch.setattr(profiles, "catalog_files", lambda: [po])
+    recipe = profiles.load_profile(tmp_path / "recipes", "fake")
+    before = profiles.recipe_fingerprint(recipe, extension)
+    without = profiles.recipe_fingerprint(recipe)
+    assert profiles.recipe_fingerprint(recipe, extension) == before
+    po.write_text('msgid "Share"\nmsgstr "Partage"\n', encoding="utf-8")
+    assert profiles.recipe_fingerprint(recipe, extension) != before
+    # Without the extension, the bundle has none of its words: the catalogs do not count.
+    assert profiles.recipe_fingerprint(recipe) == without
+
+
+def test_an_imported_site_gets_the_catalogs_with_the_extension(tmp_path: Path) -> None:
+    """`kiosk bundle import` adds the kiosk extension to someone else's JupyterLite site:
+    its words come along, in the languages whose JupyterLab pack that site carries."""
+    from kiosk.bundle.site_import import ImportReport, add_extension
+
+    site = _site(tmp_path)
+    (site / "jupyter-lite.json").write_text(
+        json.dumps({"jupyter-config-data": {"federated_extensions": []}}), encoding="utf-8")
+    extension = tmp_path / "labextension"
+    (extension / "static").mkdir(parents=True)
+    (extension / "package.json").write_text(json.dumps({
+        "name": "@kiosk/share-extension",
+        "jupyterlab": {"_build": {"load": "static/remoteEntry.abc.js", "extension": "./extension"}},
+    }), encoding="utf-8")
+    report = ImportReport(source="site.zip")
+    add_extension(site, extension, report)
+    assert report.kiosk_extension
+    french = json.loads((site / "api/translations/fr_FR.json").read_text(encoding="utf-8"))
+    assert french["data"][EXTENSION_DOMAIN]["Copy link"] == ["Copier le lien"]

@@ -7,6 +7,8 @@ with a French (then Arabic) locale shares a small notebook: the dialog, the badg
 Share button are in that language (Arabic right to left). It then shares a notebook over
 the stand-in's limit: the stand-in answers 413, the kiosk parks the share as refused, and
 the dialog says why in the student's language instead of promising a take-home link.
+A language the teacher pinned (``--language de``) wins over the browser's, for JupyterLab
+and the dialog alike.
 KIOSK_DOC_IMAGES=1 saves docs/images/share-dialog-fr.png and share-dialog-ar.png.
 """
 
@@ -37,14 +39,19 @@ def _words(code: str, message: str) -> str:
     return str(catalog_data(code)[message][0])
 
 
-@pytest.mark.parametrize(("locale", "code"), [("fr-FR", "fr"), ("ar", "ar")])
+@pytest.mark.parametrize(("profile", "locale", "code", "pinned"), [
+    ("core", "fr-FR", "fr", False), ("core", "ar", "ar", False),
+    ("science", "fr-FR", "fr", False),  # JupyterLab 4.4 (jupyterlite-core 0.6)
+    ("core", "fr-FR", "de", True),  # the teacher pinned German: it wins over the browser
+])
 async def test_share_dialog_and_refusal_in_the_browsers_language(
-        kiosk_process: Any, tmp_path: Path, locale: str, code: str) -> None:
-    bundle = _latest_bundle("core")
+        kiosk_process: Any, tmp_path: Path, profile: str, locale: str, code: str,
+        pinned: bool) -> None:
+    bundle = _latest_bundle(profile)
     je = JEStandIn(now=time.time(), max_bytes=LIMIT)
     server = TestServer(je.app(), host="127.0.0.1")
     await server.start_server()
-    out = IMAGES if DOC_IMAGES else tmp_path / "shots"
+    out = IMAGES if DOC_IMAGES and profile == "core" and not pinned else tmp_path / "shots"
     try:
         kp = await asyncio.to_thread(
             kiosk_process, "--bundles-dir", str(_single_bundle_dir(tmp_path, bundle)),
@@ -52,7 +59,7 @@ async def test_share_dialog_and_refusal_in_the_browsers_language(
             "--upstream-url", f"http://127.0.0.1:{server.port}/api/v1", "--upstream-kind", "je",
             "--upstream-site-url", "https://site.example/",
             "--sync-enabled", "--sync-interval", "0.5", "--sync-backoff-base", "0.2",
-            "--sync-backoff-max", "1")
+            "--sync-backoff-max", "1", *(["--language", code] if pinned else []))
         result = await asyncio.to_thread(run_scenario, "share_language", {
             "origin": f"http://kiosk.test:{kp.port}", "locale": locale, "outDir": str(out),
             "shotName": f"share-dialog-{code}", "bigSource": "#" * (LIMIT + 10_000)},
@@ -70,8 +77,8 @@ async def test_share_dialog_and_refusal_in_the_browsers_language(
     assert result["shareButton"] == _words(code, "Share")
     assert _words(code, "connected") in result["badge"] and "connected" not in result["badge"]
     assert _words(code, "Open a code") in result["badge"]  # the badge's menu
-    if code == "fr":  # JupyterLab's menus too (the Arabic pack leaves them in English)
-        assert result["menus"][0] == "Fichier", result["menus"]
+    # JupyterLab's menus too (the Arabic pack leaves them in English).
+    assert result["menus"][0] == {"fr": "Fichier", "de": "Datei", "ar": "File"}[code]
     assert first["dir"] == ("rtl" if code == "ar" else "ltr")
     # The small notebook reached the stand-in; its take-home link is in the dialog.
     assert first["state"] == "synced", first

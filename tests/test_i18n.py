@@ -1,9 +1,15 @@
 """The kiosk in the students' language: complete catalogs, no untranslated text in the
-templates, and the language each page picks (student's choice, teacher's pin, browser)."""
+templates or in what the command line tells teachers, the language each page picks
+(student's choice, teacher's pin, browser), and the command line's (pin, then locale)."""
 
 from __future__ import annotations
 
+import ast
+import json
+import os
 import re
+import subprocess
+import sys
 import time
 from html.parser import HTMLParser
 from pathlib import Path
@@ -209,8 +215,8 @@ async def test_the_teacher_pins_a_language_on_the_dashboard(aiohttp_client, make
     assert "Abrir um notebook" in await (await again.get("/", headers=FRENCH)).text()
 
 
-def test_the_start_banner_speaks_the_teachers_language(kiosk_process):
-    """The terminal's locale picks the banner's language; the language setting wins."""
+def test_the_start_banner_speaks_the_teachers_language(kiosk_process, tmp_path):
+    """The terminal's locale picks the banner's language; the class's pin wins."""
     french = kiosk_process(env={"LANG": "fr_FR.UTF-8", "LANGUAGE": ""})
     for _ in range(100):
         if any("Scannez pour ouvrir" in line or "Pour le professeur" in line
@@ -227,3 +233,155 @@ def test_the_start_banner_speaks_the_teachers_language(kiosk_process):
             break
         time.sleep(0.1)
     assert any("Kiosk „testkiosk“ läuft" in line for line in pinned.log), pinned.log
+    pinned.stop()
+    # The language pinned on the dashboard wins over the setting, as for the other commands.
+    (tmp_path / "data" / "language").write_text("es")
+    dashboard = kiosk_process("--language", "de", env={"LANG": "fr_FR.UTF-8", "LANGUAGE": ""})
+    for _ in range(100):
+        if any("Para el profesor" in line for line in dashboard.log):
+            break
+        time.sleep(0.1)
+    assert any("El quiosco «testkiosk» está en marcha" in line for line in dashboard.log), (
+        dashboard.log)
+
+
+# ----------------------------------------------------------- the command line's messages
+
+_CLI_DIR = Path(__file__).resolve().parent.parent / "kiosk" / "cli"
+_SHOWN_BY = {"print", "say", "KioskError", "BundleError", "ConfigError", "Finding"}
+_MARKERS = {"gettext", "ngettext", "N_", "Nn_", "_"}
+# Printed as they are, on purpose: shell commands to copy (hotspot config), and the
+# interface patterns the 'interfaces' setting defaults to.
+_CLI_AS_IS = {("hotspot.py", "_print_plan"), ("qr.py", "eth*, en*, wlan*, wl*, usb*")}
+
+
+def _called(node: ast.Call) -> str:
+    func = node.func
+    return func.id if isinstance(func, ast.Name) else (
+        func.attr if isinstance(func, ast.Attribute) else "")
+
+
+def _sentences(node: ast.AST) -> list[str]:
+    """Text of two words or more in ``node`` that no gettext marker wraps."""
+    if isinstance(node, ast.Call) and _called(node) in _MARKERS:
+        return []
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        words = [w for w in node.value.split() if re.search(r"[A-Za-z]{3,}", w)]
+        return [node.value] if len(words) >= 2 else []
+    return [text for child in ast.iter_child_nodes(node) for text in _sentences(child)]
+
+
+def _untranslated(path: Path) -> list[str]:
+    """What a command shows the teacher (printed, raised, said) that skips the catalogs."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    found: list[str] = []
+    for func in [n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef)]:
+        if (path.name, func.name) in _CLI_AS_IS:
+            continue
+        for node in ast.walk(func):
+            if isinstance(node, ast.Call) and _called(node) in _SHOWN_BY:
+                found += [f"{path.name}:{node.lineno}: {text!r}" for arg in node.args
+                          for text in _sentences(arg) if (path.name, text) not in _CLI_AS_IS]
+    return sorted(set(found))
+
+
+@pytest.mark.parametrize("path", sorted([*_CLI_DIR.glob("*.py"), _CLI_DIR.parent / "doctor.py"]),
+                         ids=lambda p: p.name)
+def test_the_command_line_says_nothing_outside_the_catalogs(path):
+    """Every sentence a command prints or raises for the teacher goes through gettext."""
+    assert _untranslated(path) == []
+
+
+def test_the_scan_finds_an_untranslated_message(tmp_path):
+    """The check above can fail: an English print is caught, a translated one is not."""
+    sample = tmp_path / "sample.py"
+    sample.write_text('def run(t):\n    print(f"deleted {n} shares")\n'
+                      '    print(t.gettext("deleted %(n)d shares") % {"n": n})\n'
+                      '    raise KioskError("no such share here")\n')
+    assert _untranslated(sample) == ["sample.py:4: 'no such share here'"]
+    sample.write_text('def run(n):\n    print(f"deleted {n} shares, kept none")\n')
+    assert _untranslated(sample) == ["sample.py:2: ' shares, kept none'"]
+
+
+def _cli(*args: str, env: dict[str, str], data: Path) -> subprocess.CompletedProcess[str]:
+    """``kiosk ARGS`` in a process of its own, with only ``env`` for the locale."""
+    base = {k: v for k, v in os.environ.items()
+            if not k.startswith("KIOSK_") and k not in {"LANGUAGE", "LC_ALL", "LC_MESSAGES",
+                                                          "LANG"}}
+    return subprocess.run([sys.executable, "-m", "kiosk", *args, "--data-dir", str(data)],
+                          capture_output=True, text=True, timeout=120, check=False,
+                          env={**base, **env})
+
+
+def test_a_french_terminal_gets_french_messages(tmp_path):
+    data = tmp_path / "data"
+    status = _cli("status", "--bundles-dir", str(tmp_path / "none"), "--port", "9",
+                  env={"LANG": "fr_FR.UTF-8"}, data=data)
+    assert status.returncode == 0, status.stderr
+    assert "écoute sur" in status.stdout and "(arrêté)" in status.stdout
+    assert "aucun : aucun paquet n'est actif : lancez 'make bundle'" in status.stdout
+    assert "listens on" not in status.stdout
+    refused = _cli("shares", "clear", env={"LANG": "fr_FR.UTF-8"}, data=data)
+    assert refused.returncode == 2
+    assert refused.stderr == ("kiosk: ceci supprime tous les partages ; relancez avec --yes "
+                              "pour le faire\n")
+    cleared = _cli("shares", "clear", "--yes", env={"LC_ALL": "fr_FR.UTF-8"}, data=data)
+    assert cleared.stdout == "0 partage supprimé\n", cleared.stderr
+    # Machine output stays as it is.
+    json_status = _cli("status", "--json", env={"LANG": "fr_FR.UTF-8"}, data=data)
+    assert json.loads(json_status.stdout)["bundle_problem"] == (
+        "no bundle is active: run 'make bundle'")
+
+
+def test_the_cli_language_follows_gettexts_order_and_the_pin(tmp_path):
+    data = tmp_path / "data"
+
+    def said(env: dict[str, str]) -> str:
+        done = _cli("shares", "clear", env=env, data=data)
+        assert done.returncode == 2
+        return done.stderr
+
+    assert said({}) == "kiosk: this deletes every share; run again with --yes to do it\n"
+    assert said({"LANG": "C.UTF-8"}).startswith("kiosk: this deletes")
+    assert said({"LANG": "de_DE.UTF-8"}).startswith("kiosk: das löscht alle Freigaben")
+    # LANGUAGE, then LC_ALL, then LC_MESSAGES, then LANG (as gettext reads them).
+    assert said({"LANGUAGE": "es:fr", "LC_ALL": "de_DE.UTF-8"}).startswith("kiosk: esto borra")
+    assert said({"LC_ALL": "pt_BR.UTF-8", "LANG": "de_DE.UTF-8"}).startswith(
+        "kiosk: isto apaga")
+    assert said({"LC_MESSAGES": "ar_EG.UTF-8", "LANG": "de_DE.UTF-8"}).startswith(
+        "kiosk: هذا يحذف")
+    # The class's language, set by the teacher, wins over the terminal's.
+    assert said({"LANG": "de_DE.UTF-8", "KIOSK_LANGUAGE": "fr"}).startswith(
+        "kiosk: ceci supprime")
+    data.mkdir(parents=True, exist_ok=True)
+    (data / "language").write_text("es")  # pinned on the dashboard
+    assert said({"LANG": "de_DE.UTF-8", "KIOSK_LANGUAGE": "fr"}).startswith(
+        "kiosk: esto borra")
+
+
+@pytest.mark.parametrize("code", TRANSLATED)
+def test_counts_use_the_languages_plural_forms(code):
+    from kiosk.cli.messages import translations
+
+    t = translations(None, {"LANG": code})
+    forms = {re.sub(r"\d+", "N", t.ngettext("deleted %(n)d share", "deleted %(n)d shares", n)
+                    % {"n": n}) for n in (1, 2, 5, 12, 300)}
+    assert len(forms) == (5 if code == "ar" else 2), forms
+    assert all("share" not in form for form in forms)
+
+
+def test_the_doctor_reports_in_the_teachers_language():
+    from kiosk import doctor
+    from kiosk.cli.messages import translations
+
+    findings = [doctor.check_port("127.0.0.1", 0),
+                doctor.check_clock(0.0),
+                doctor.check_disk(Path("/data"), 100, usage=lambda _: (50 * 2**20, 2**30))]
+    english = doctor.format_findings(findings)
+    assert "the clock says 1970-01-01" in english and english.endswith("2 problems, 0 warnings")
+    french = doctor.format_findings(findings, translations(None, {"LANG": "fr_FR"}))
+    assert "port 0 : le kiosque choisit un port libre au démarrage" in french
+    assert "l'horloge indique 1970-01-01" in french
+    assert "50 Mio libres sur 1024 Mio dans /data, sous le plancher de 100 Mio" in french
+    assert french.endswith("2 problèmes, 0 avertissement")
+    assert findings[1].message == "the clock says 1970-01-01"  # --json stays English

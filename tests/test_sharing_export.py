@@ -196,7 +196,7 @@ def test_cli_export_then_clear(tmp_path: Path) -> None:
     target = tmp_path / "end of term.zip"
     done = _kiosk("shares", "export", str(target), data=data)
     assert done.returncode == 0, done.stderr
-    assert "wrote 3 notebook(s)" in done.stdout
+    assert "wrote 3 notebooks" in done.stdout
     assert sorted(zipfile.ZipFile(target).namelist()) == [
         "Lesson 1.ipynb", "Lesson 2 (2).ipynb", "Lesson 2.ipynb"]
     assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".part")] == []
@@ -208,7 +208,7 @@ def test_cli_export_then_clear(tmp_path: Path) -> None:
     second = tmp_path / "second.zip"
     cleared = _kiosk("shares", "export", str(second), "--clear", data=data)
     assert cleared.returncode == 0, cleared.stderr
-    assert "deleted 3 share(s)" in cleared.stdout
+    assert "deleted 3 shares" in cleared.stdout
     assert len(zipfile.ZipFile(second).namelist()) == 3
     assert _kiosk("shares", "list", "--json", data=data).stdout == ""
 

@@ -1,6 +1,5 @@
 // The Share dialog (link, code in large type, QR code, Copy) and "My notebooks".
 import { Dialog, showDialog } from '@jupyterlab/apputils';
-import type { Message } from '@lumino/messaging';
 import { Widget } from '@lumino/widgets';
 import qrcode from 'qrcode-generator';
 
@@ -291,7 +290,7 @@ export class TakeHome {
  * direction of the student's language: right to left in Arabic.
  */
 class DirectedBody extends Widget {
-  protected onAfterAttach(msg: Message): void {
+  protected onAfterAttach(msg: Parameters<Widget['processMessage']>[0]): void {
     super.onAfterAttach(msg);
     this.node.closest('.jp-Dialog-content')?.setAttribute('dir', textDirection());
   }

@@ -22,6 +22,7 @@ from kiosk.cli import (
     cache,
     doctor,
     hotspot,
+    messages,
     qr,
     serve,
     shares,
@@ -57,12 +58,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
+    config = None
     try:
         config = base.config_from_args(args)
         result: int = args.func(args, config)
         return result
     except ConfigError as exc:
-        print(f"kiosk: configuration error: {exc.message}", file=sys.stderr)
+        # In the teacher's language (the settings could not be read: the locale's).
+        message = messages.translations(config).gettext(
+            "kiosk: configuration error: %(message)s") % {"message": exc.message}
+        print(message, file=sys.stderr)
         return 2
     except KioskError as exc:
         print(f"kiosk: {exc.message}", file=sys.stderr)

@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from kiosk.cli.messages import translations
 from kiosk.config import KioskConfig
 
 
@@ -30,8 +31,12 @@ def run_backup(args: argparse.Namespace, config: KioskConfig) -> int:
     from kiosk.backup import backup
 
     report = backup(config.data_path, args.dest)
-    print(f"backed up {report.shares} shares and {len(report.files) - 1} state files from "
-          f"{config.data_path} to {report.path}")
+    t = translations(config)
+    shares = t.ngettext("%(n)d share", "%(n)d shares", report.shares) % {"n": report.shares}
+    files = len(report.files) - 1
+    state = t.ngettext("%(n)d state file", "%(n)d state files", files) % {"n": files}
+    print(t.gettext("backed up %(shares)s and %(files)s from %(data)s to %(dest)s")
+          % {"shares": shares, "files": state, "data": config.data_path, "dest": report.path})
     return 0
 
 
@@ -39,8 +44,12 @@ def run_restore(args: argparse.Namespace, config: KioskConfig) -> int:
     from kiosk.backup import restore
 
     report, kept = restore(args.src, config.data_path)
-    print(f"restored {report.shares} shares and {len(report.files) - 1} state files into "
-          f"{config.data_path}")
+    t = translations(config)
+    shares = t.ngettext("%(n)d share", "%(n)d shares", report.shares) % {"n": report.shares}
+    files = len(report.files) - 1
+    state = t.ngettext("%(n)d state file", "%(n)d state files", files) % {"n": files}
+    print(t.gettext("restored %(shares)s and %(files)s into %(data)s")
+          % {"shares": shares, "files": state, "data": config.data_path})
     if kept is not None:
-        print(f"what was there before is kept in {kept}")
+        print(t.gettext("what was there before is kept in %(path)s") % {"path": kept})
     return 0

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from kiosk.bundle.served import bundles_dir_for
+from kiosk.cli.messages import translations
 from kiosk.config import KioskConfig
 from kiosk.errors import BundleError
 
@@ -144,19 +145,27 @@ def run_build(args: argparse.Namespace, config: KioskConfig) -> int:
     try:
         result = build_bundle(options, progress)
     except Exception:
-        print(f"kiosk: bundle build failed at step {progress.done}/{progress.total} "
-              f"({progress.current})", file=sys.stderr)
+        print(translations(config).gettext(
+            "kiosk: bundle build failed at step %(done)d/%(total)d (%(step)s)")
+            % {"done": progress.done, "total": progress.total, "step": progress.current},
+            file=sys.stderr)
         raise
+    t = translations(config)
     if args.keep > 0:
         from kiosk.bundle.catalog import prune
 
         for old in prune(options.out_dir, result.manifest.profile, args.keep):
-            progress.say(f"deleted the old build {old.name}")
+            progress.say(t.gettext("deleted the old build %(name)s") % {"name": old.name})
     stats = result.stats
-    print(f"built {result.path} in {result.seconds:.0f} s: {stats.files} files, "
-          f"{stats.raw / 2**20:.1f} MiB (br {stats.encoded['br'] / 2**20:.1f} MiB, "
-          f"gzip {stats.encoded['gzip'] / 2**20:.1f} MiB)"
-          + ("; active" if result.activated else ""))
+    built = t.ngettext(
+        "built %(path)s in %(seconds).0f s: %(n)d file, %(mib).1f MiB (br %(br).1f MiB, "
+        "gzip %(gzip).1f MiB)",
+        "built %(path)s in %(seconds).0f s: %(n)d files, %(mib).1f MiB (br %(br).1f MiB, "
+        "gzip %(gzip).1f MiB)", stats.files) % {
+            "path": result.path, "seconds": result.seconds, "n": stats.files,
+            "mib": stats.raw / 2**20, "br": stats.encoded["br"] / 2**20,
+            "gzip": stats.encoded["gzip"] / 2**20}
+    print(built + (t.gettext("; active") if result.activated else ""))
     return 0
 
 
@@ -167,8 +176,9 @@ def run_import(args: argparse.Namespace, config: KioskConfig) -> int:
 
     extension = _extension_dir(args) if args.kiosk_extension else None
     if extension is not None and not (extension / "package.json").is_file():
-        raise BundleError(f"no built kiosk extension at {extension}: run 'make extension', "
-                          "or import with --no-kiosk-extension")
+        raise BundleError(translations(config).gettext(
+            "no built kiosk extension at %(path)s: run 'make extension', or import with "
+            "--no-kiosk-extension") % {"path": extension})
     options = ImportOptions(
         source=args.source, out_dir=bundles_dir_for(config),
         cache_dir=args.cache_dir or default_cache_dir(), name=args.bundle_name,
@@ -178,12 +188,16 @@ def run_import(args: argparse.Namespace, config: KioskConfig) -> int:
     progress = Progress(STEPS, quiet=args.quiet)
     result = import_site(options, progress)
     report = result.report
-    print(f"imported {result.path}: {len(report.localized)} made local, "
-          f"{len(report.allowed)} allowed, {len(report.dropped)} dropped"
-          + ("; active" if result.activated else "")
-          + f"\nreport: {result.path / 'kiosk-import.txt'}")
+    t = translations(config)
+    print(t.gettext("imported %(path)s: %(local)d made local, %(allowed)d allowed, "
+                    "%(dropped)d dropped")
+          % {"path": result.path, "local": len(report.localized),
+             "allowed": len(report.allowed), "dropped": len(report.dropped)}
+          + (t.gettext("; active") if result.activated else ""))
+    print(t.gettext("report: %(path)s") % {"path": result.path / "kiosk-import.txt"})
     for warning in report.warnings:
-        print(f"warning: {warning['where']}: {warning['what']}", file=sys.stderr)
+        print(t.gettext("warning: %(warning)s")
+              % {"warning": f"{warning['where']}: {warning['what']}"}, file=sys.stderr)
     return 0
 
 
@@ -211,17 +225,19 @@ def _existing_build(args: argparse.Namespace, config: KioskConfig) -> bool:
                                 _extension_dir(args))
     builds = [b for b in built_bundles(out) if b.manifest and b.manifest.profile == profile]
     same = [b for b in builds if b.manifest and _recipe_sha256(b.manifest.extra) == wanted]
+    t = translations(config)
     if not same:
         if builds:
-            print(f"{builds[-1].name} was built from an older recipe of {profile!r}; "
-                  "rebuilding")
+            print(t.gettext("%(name)s was built from an older recipe of '%(profile)s'; "
+                            "rebuilding") % {"name": builds[-1].name, "profile": profile})
         return False
     newest = same[-1]
     if args.activate and current_bundle(out) is None:
         set_current(out, newest.name)
-        print(f"{newest.name} is already built; now active")
+        print(t.gettext("%(name)s is already built; now active") % {"name": newest.name})
     else:
-        print(f"{newest.name} is already built (make bundle rebuilds)")
+        print(t.gettext("%(name)s is already built (make bundle rebuilds)")
+              % {"name": newest.name})
     return True
 
 
@@ -256,22 +272,32 @@ def run_verify(args: argparse.Namespace, config: KioskConfig) -> int:
     from kiosk.bundle.profiles import default_cache_dir
     from kiosk.bundle.verify import verify_full
 
+    t = translations(config)
     target: Path = args.dir
     if not target.is_dir():
         if "/" in str(args.dir):
-            raise BundleError(f"{args.dir}: no such bundle directory")
+            raise BundleError(t.gettext("%(path)s: no such bundle directory")
+                              % {"path": args.dir})
         target = catalog.resolve(config.bundles_path, str(args.dir)).path
     lock = args.official_lock or _official_lock_for(target, [default_cache_dir()])
     problems = verify_full(target, official_lock=lock)
     if problems:
         for problem in problems:
             print(f"{target}: {problem}", file=sys.stderr)
-        print(f"kiosk: {len(problems)} problem(s) in {target}: rebuild it ('kiosk bundle "
-              "build' or 'make bundle') or switch to another ('kiosk bundle use NAME')",
+        print(t.ngettext("kiosk: %(n)d problem in %(path)s: rebuild it ('kiosk bundle "
+                         "build' or 'make bundle') or switch to another ('kiosk bundle use "
+                         "NAME')",
+                         "kiosk: %(n)d problems in %(path)s: rebuild it ('kiosk bundle "
+                         "build' or 'make bundle') or switch to another ('kiosk bundle use "
+                         "NAME')", len(problems)) % {"n": len(problems), "path": target},
               file=sys.stderr)
         return 1
-    against = f" (and against {lock})" if lock else ""
-    print(f"{target}: OK, every file matches kiosk-bundle.json{against}")
+    if lock:
+        print(t.gettext("%(path)s: OK, every file matches kiosk-bundle.json (and against "
+                        "%(lock)s)") % {"path": target, "lock": lock})
+    else:
+        print(t.gettext("%(path)s: OK, every file matches kiosk-bundle.json")
+              % {"path": target})
     return 0
 
 
@@ -281,21 +307,24 @@ def run_list(args: argparse.Namespace, config: KioskConfig) -> int:
 
     bundles_dir = bundles_dir_for(config)
     recipes = args.recipes or default_recipes_dir()
-    print(f"recipes in {recipes}:")
+    t = translations(config)
+    print(t.gettext("recipes in %(path)s:") % {"path": recipes})
     for name in list_profiles(recipes):
         print(f"  {name:<10} {load_profile(recipes, name).description}")
-    print(f"built bundles in {bundles_dir}:")
+    print(t.gettext("built bundles in %(path)s:") % {"path": bundles_dir})
     bundles = catalog.built_bundles(bundles_dir)
     if not bundles:
-        print("  (none: run 'kiosk bundle build' or 'make bundle')")
+        print("  " + t.gettext("(none: run 'kiosk bundle build' or 'make bundle')"))
     for b in bundles:
         mark = "*" if b.active else " "
         if b.manifest is None:
-            print(f"{mark} {b.name}  BROKEN: {b.error}")
+            print(f"{mark} {b.name}  " + t.gettext("BROKEN: %(error)s") % {"error": b.error})
             continue
         m = b.manifest
+        files = t.ngettext("%(n)4d file", "%(n)4d files", len(m.files)) % {"n": len(m.files)}
+        built = t.gettext("built %(when)s") % {"when": m.built_at}
         print(f"{mark} {b.name:<28} {m.profile:<8} Pyodide {m.versions.get('pyodide', '?'):<8}"
-              f" {len(m.files):>4} files {m.total_bytes / 2**20:7.1f} MiB  built {m.built_at}")
+              f" {files} {m.total_bytes / 2**20:7.1f} MiB  {built}")
     return 0
 
 
@@ -309,10 +338,12 @@ def run_use(args: argparse.Namespace, config: KioskConfig) -> int:
     if problems:
         for problem in problems[:20]:
             print(f"{bundle.path}: {problem}", file=sys.stderr)
-        print(f"kiosk: not switching to {bundle.name}: it fails verification", file=sys.stderr)
+        print(translations(config).gettext(
+            "kiosk: not switching to %(name)s: it fails verification") % {"name": bundle.name},
+            file=sys.stderr)
         return 1
     active.set_current(bundles_dir, bundle.name)
-    print(f"active bundle: {bundle.name}")
+    print(translations(config).gettext("active bundle: %(name)s") % {"name": bundle.name})
     return 0
 
 
@@ -325,11 +356,14 @@ def run_pack(args: argparse.Namespace, config: KioskConfig) -> int:
     else:
         current = active.current_bundle(bundles_dir_for(config))
         if current is None or not current.is_dir():
-            raise BundleError(f"no active bundle in {bundles_dir_for(config)}: build one first "
-                              "('make bundle' or 'make run')")
+            raise BundleError(translations(config).gettext(
+                "no active bundle in %(path)s: build one first ('make bundle' or 'make run')")
+                % {"path": bundles_dir_for(config)})
         bundle = current
     files = pack_bundle(bundle, args.file)
-    print(f"packed {bundle.name} ({files} files) into {args.file}")
+    print(translations(config).ngettext("packed %(name)s (%(n)d file) into %(path)s",
+                                        "packed %(name)s (%(n)d files) into %(path)s", files)
+          % {"name": bundle.name, "n": files, "path": args.file})
     return 0
 
 
@@ -337,6 +371,12 @@ def run_unpack(args: argparse.Namespace, config: KioskConfig) -> int:
     from kiosk.bundle.archive import unpack_bundle
 
     done = unpack_bundle(args.file, bundles_dir_for(config), activate=args.activate)
-    state = "was already there" if done.already_there else f"installed ({done.files} files)"
-    print(f"{done.path}: {state}, verified" + ("; active" if done.activated else ""))
+    t = translations(config)
+    if done.already_there:
+        said = t.gettext("%(path)s: was already there, verified") % {"path": done.path}
+    else:
+        said = t.ngettext("%(path)s: installed (%(n)d file), verified",
+                          "%(path)s: installed (%(n)d files), verified", done.files) % {
+            "path": done.path, "n": done.files}
+    print(said + (t.gettext("; active") if done.activated else ""))
     return 0

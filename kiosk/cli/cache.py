@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gettext
 import time
 from typing import Any
 
+from kiosk.cli.messages import translations
 from kiosk.config import KioskConfig
 from kiosk.downloads import make_downloader
 
@@ -32,7 +34,7 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     remove.set_defaults(func=run_remove)
 
 
-async def _add(config: KioskConfig, urls: list[str]) -> int:
+async def _add(config: KioskConfig, urls: list[str], t: gettext.NullTranslations) -> int:
     downloader = make_downloader(config)
     failures = 0
     try:
@@ -41,22 +43,25 @@ async def _add(config: KioskConfig, urls: list[str]) -> int:
                 entry, _ = await downloader.fetch(url, refresh=True)
             except Exception as exc:  # reported per URL, then the next one
                 failures += 1
-                print(f"FAILED {url}: {getattr(exc, 'message', exc)}")
+                print(t.gettext("FAILED %(url)s: %(error)s")
+                      % {"url": url, "error": getattr(exc, "message", exc)})
             else:
-                print(f"cached {url} ({entry.size} bytes, {entry.content_type})")
+                print(t.ngettext("cached %(url)s (%(n)d byte, %(type)s)",
+                                 "cached %(url)s (%(n)d bytes, %(type)s)", entry.size)
+                      % {"url": url, "n": entry.size, "type": entry.content_type})
     finally:
         await downloader.close()
     return 1 if failures else 0
 
 
 def run_add(args: argparse.Namespace, config: KioskConfig) -> int:
-    return asyncio.run(_add(config, args.urls))
+    return asyncio.run(_add(config, args.urls, translations(config)))
 
 
 def run_list(args: argparse.Namespace, config: KioskConfig) -> int:
     entries = make_downloader(config).cache.entries()
     if not entries:
-        print("the download cache is empty")
+        print(translations(config).gettext("the download cache is empty"))
     for entry in entries:
         when = time.strftime("%Y-%m-%d %H:%M", time.localtime(entry.fetched_at))
         print(f"{when}  {entry.size:>10}  {entry.url}")
@@ -65,11 +70,12 @@ def run_list(args: argparse.Namespace, config: KioskConfig) -> int:
 
 def run_remove(args: argparse.Namespace, config: KioskConfig) -> int:
     cache = make_downloader(config).cache
+    t = translations(config)
     missing = 0
     for url in args.urls:
         if cache.remove(url):
-            print(f"removed {url}")
+            print(t.gettext("removed %(url)s") % {"url": url})
         else:
             missing += 1
-            print(f"NOT CACHED {url} (see 'kiosk cache list')")
+            print(t.gettext("NOT CACHED %(url)s (see 'kiosk cache list')") % {"url": url})
     return 1 if missing else 0

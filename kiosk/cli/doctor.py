@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import argparse
 import json
-from dataclasses import asdict
 from typing import Any
 
+from kiosk.cli.messages import translations
 from kiosk.config import KioskConfig
 
 
@@ -26,7 +26,8 @@ def run(args: argparse.Namespace, config: KioskConfig) -> int:
 
     findings = run_checks(config)
     if args.json:
-        print(json.dumps([asdict(f) for f in findings], indent=1))
+        print(json.dumps([{"check": f.check, "level": f.level, "message": f.message,
+                           "advice": f.advice} for f in findings], indent=1))
     else:
-        print(format_findings(findings))
+        print(format_findings(findings, translations(config)))
     return exit_code(findings)

@@ -14,6 +14,7 @@ import json
 import shlex
 from typing import Any
 
+from kiosk.cli.messages import aligned, translations
 from kiosk.config import KioskConfig
 from kiosk.hotspot import control, dnsmasq, nmcli
 from kiosk.qr import qr_ansi, wifi_payload
@@ -79,36 +80,53 @@ def run(args: argparse.Namespace, config: KioskConfig) -> int:
             print(_shell(cmd))
         print(f"rm -f {dnsmasq.SHARED_CONF_DIR / dnsmasq.SNIPPET_NAME}")
         return 0
+    t = translations(config)
     if action == "on":
         report = asyncio.run(control.hotspot_on(config, open_network=args.open,
                                                 ifname=args.ifname))
         spec = report.spec
-        print(f"hotspot '{spec.ssid}' is up on {spec.ifname}, channel {spec.channel}, "
-              f"country {spec.country}")
-        print(f"  password: {spec.passphrase}" if spec.passphrase else "  open network")
-        print(f"  kiosk:    http://{spec.address}/  ·  "
-              + "  ·  ".join(f"http://{n}/" for n in dnsmasq.local_names(
-                  config.name, config.hotspot_alias)))
-        print("  it comes back at every boot; 'kiosk hotspot off' stops it for good")
+        print(t.gettext("hotspot '%(ssid)s' is up on %(ifname)s, channel %(channel)s, "
+                        "country %(country)s")
+              % {"ssid": spec.ssid, "ifname": spec.ifname, "channel": spec.channel,
+                 "country": spec.country})
+        labels = [t.gettext("password:"), t.gettext("kiosk:")]
+        urls = "  ·  ".join([f"http://{spec.address}/", *(
+            f"http://{n}/" for n in dnsmasq.local_names(config.name, config.hotspot_alias))])
+        rows = [(labels[0], spec.passphrase)] if spec.passphrase else []
+        lines = aligned([*rows, (labels[1], urls)], labels)
+        if not spec.passphrase:
+            lines.insert(0, t.gettext("open network"))
+        for line in lines:
+            print(f"  {line}")
+        print("  " + t.gettext("it comes back at every boot; 'kiosk hotspot off' stops it "
+                               "for good"))
         for warning in report.warnings:
-            print(f"  warning: {warning}")
+            print("  " + t.gettext("warning: %(warning)s") % {"warning": warning})
         print(qr_ansi(wifi_payload(spec.ssid, spec.passphrase)))
         return 0
     if action == "off":
         notes = asyncio.run(control.hotspot_off(config))
-        print("hotspot off" + (f" ({'; '.join(notes)})" if notes else ""))
+        print(t.gettext("hotspot off (%(notes)s)") % {"notes": "; ".join(notes)} if notes
+              else t.gettext("hotspot off"))
         return 0
     info = asyncio.run(control.hotspot_status(config))
     if args.json:
         print(json.dumps(info, indent=2))
         return 0
     if not info["configured"]:
-        print("no hotspot profile: 'sudo kiosk hotspot on' makes one")
+        print(t.gettext("no hotspot profile: 'sudo kiosk hotspot on' makes one"))
         return 0
-    state = "up" if info["active"] else "down"
-    boot = "starts at boot" if info.get("autoconnect") else "does not start at boot"
-    print(f"hotspot '{info.get('ssid')}' is {state} ({boot}), channel {info.get('channel')}")
-    print(f"  devices with a lease: {info['clients']}")
+    boot = info.get("autoconnect")
+    if info["active"]:
+        said = (t.gettext("hotspot '%(ssid)s' is up (starts at boot), channel %(channel)s")
+                if boot else t.gettext("hotspot '%(ssid)s' is up (does not start at boot), "
+                                       "channel %(channel)s"))
+    else:
+        said = (t.gettext("hotspot '%(ssid)s' is down (starts at boot), channel %(channel)s")
+                if boot else t.gettext("hotspot '%(ssid)s' is down (does not start at "
+                                       "boot), channel %(channel)s"))
+    print(said % {"ssid": info.get("ssid"), "channel": info.get("channel")})
+    print("  " + t.gettext("devices with a lease: %(n)s") % {"n": info["clients"]})
     if info["warning"]:
-        print(f"  warning: {info['warning']}")
+        print("  " + t.gettext("warning: %(warning)s") % {"warning": info["warning"]})
     return 0

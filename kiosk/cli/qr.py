@@ -12,6 +12,7 @@ import argparse
 import sys
 from typing import Any
 
+from kiosk.cli.messages import translations
 from kiosk.config import KioskConfig
 from kiosk.errors import KioskError
 
@@ -32,14 +33,16 @@ def default_url(config: KioskConfig) -> str:
     from kiosk.discovery.interfaces import all_addresses, scan
     from kiosk.urls import ip_urls, reachable_addresses
 
+    t = translations(config)
     if config.port == 0:
-        raise KioskError("the port is 0 (chosen at start); give the URL: kiosk qr URL")
+        raise KioskError(t.gettext("the port is 0 (chosen at start); give the URL: kiosk qr URL"))
     scheme = "https" if config.tls_cert else "http"
     reachable = reachable_addresses(config.host, all_addresses(scan(config.interfaces)))
     urls = ip_urls(reachable, config.port, scheme)
     if not urls:
-        raise KioskError("no network address found on the kiosk's interfaces "
-                         f"({', '.join(config.interfaces) or 'eth*, en*, wlan*, wl*, usb*'})")
+        raise KioskError(t.gettext("no network address found on the kiosk's interfaces "
+                                   "(%(names)s)")
+                         % {"names": ", ".join(config.interfaces) or "eth*, en*, wlan*, wl*, usb*"})
     return urls[0]
 
 
@@ -48,7 +51,7 @@ def run(args: argparse.Namespace, config: KioskConfig) -> int:
 
     if args.wifi:
         if not config.wifi_ssid:
-            raise KioskError("wifi_ssid is not set")
+            raise KioskError(translations(config).gettext("wifi_ssid is not set"))
         data = wifi_payload(config.wifi_ssid, config.wifi_password)
     else:
         data = args.url or default_url(config)

@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from kiosk.cli.messages import translations
 from kiosk.config import KioskConfig
 from kiosk.errors import KioskError
 
@@ -76,8 +77,13 @@ def run_list(args: argparse.Namespace, config: KioskConfig) -> int:
     for s in shares:
         print(f"{s.readable_id:<36} {_when(s.updated_at)}  v{s.version:<3} "
               f"{s.size / 1024:8.1f} KiB  {s.name or ''}")
-    shown = f"{len(shares)} of {total}" if total > len(shares) else str(total)
-    print(f"{shown} share(s)", file=sys.stderr)
+    t = translations(config)
+    if total > len(shares):
+        print(t.ngettext("%(shown)d of %(n)d share", "%(shown)d of %(n)d shares", total)
+              % {"shown": len(shares), "n": total}, file=sys.stderr)
+    else:
+        print(t.ngettext("%(n)d share", "%(n)d shares", total) % {"n": total},
+              file=sys.stderr)
     return 0
 
 
@@ -91,20 +97,23 @@ def run_delete(args: argparse.Namespace, config: KioskConfig) -> int:
             share_id = found.id if found else None
         return share_id is not None and bool(await store.delete(share_id))
 
+    t = translations(config)
     if not asyncio.run(_with_store(config, action)):
-        raise KioskError(f"there is no share '{args.id}'")
-    print(f"deleted {args.id}")
+        raise KioskError(t.gettext("there is no share '%(code)s'") % {"code": args.id})
+    print(t.gettext("deleted %(code)s") % {"code": args.id})
     return 0
 
 
 def run_clear(args: argparse.Namespace, config: KioskConfig) -> int:
+    t = translations(config)
     if not args.yes:
-        raise KioskError("this deletes every share; run again with --yes to do it")
+        raise KioskError(t.gettext("this deletes every share; run again with --yes to do it"))
 
     async def action(store: Any) -> int:
         return int(await store.clear())
 
-    print(f"deleted {asyncio.run(_with_store(config, action))} share(s)")
+    deleted = asyncio.run(_with_store(config, action))
+    print(t.ngettext("deleted %(n)d share", "deleted %(n)d shares", deleted) % {"n": deleted})
     return 0
 
 
@@ -134,11 +143,13 @@ async def _write_zip(store: Any, target: Path) -> Any:
 def run_export(args: argparse.Namespace, config: KioskConfig) -> int:
     from kiosk.sharing.export import delete_exported
 
+    t = translations(config)
     target: Path = args.file.expanduser().absolute()
     if target.exists():
-        raise KioskError(f"{target} exists already; give another file name")
+        raise KioskError(t.gettext("%(path)s exists already; give another file name")
+                         % {"path": target})
     if not target.parent.is_dir():
-        raise KioskError(f"{target.parent} is not a folder")
+        raise KioskError(t.gettext("%(path)s is not a folder") % {"path": target.parent})
 
     async def action(store: Any) -> tuple[int, tuple[int, int] | None]:
         exported = await _write_zip(store, target)
@@ -146,9 +157,15 @@ def run_export(args: argparse.Namespace, config: KioskConfig) -> int:
         return len(exported), cleared
 
     count, cleared = asyncio.run(_with_store(config, action))
-    print(f"wrote {count} notebook(s) to {target}")
+    print(t.ngettext("wrote %(n)d notebook to %(path)s", "wrote %(n)d notebooks to %(path)s",
+                     count) % {"n": count, "path": target})
     if cleared is not None:
         deleted, kept = cleared
-        print(f"deleted {deleted} share(s)"
-              + (f"; kept {kept} changed after their export" if kept else ""))
+        done = t.ngettext("deleted %(n)d share", "deleted %(n)d shares", deleted) % {
+            "n": deleted}
+        if kept:
+            done = t.ngettext("%(done)s; kept %(n)d changed after its export",
+                              "%(done)s; kept %(n)d changed after their export", kept) % {
+                "done": done, "n": kept}
+        print(done)
     return 0

@@ -13,8 +13,12 @@ from kiosk import __version__
 from kiosk.bundle.active import current_bundle
 from kiosk.bundle.manifest import read_manifest
 from kiosk.bundle.served import bundles_dir_for
+from kiosk.cli.messages import aligned, known, translations
 from kiosk.config import KioskConfig
 from kiosk.errors import BundleError
+from kiosk.i18n import N_
+
+NO_BUNDLE = N_("no bundle is active: run 'make bundle'")
 
 
 def register(sub: Any, common: argparse.ArgumentParser) -> None:
@@ -50,7 +54,7 @@ def gather(config: KioskConfig) -> dict[str, Any]:
             bundle = {"name": active.name, "path": str(active), "profile": manifest.profile,
                       "built_at": manifest.built_at, "versions": manifest.versions}
         else:
-            problem = "no bundle is active: run 'make bundle'"
+            problem = NO_BUNDLE
     except BundleError as exc:
         problem = exc.message
     scheme = "https" if config.tls_cert else "http"
@@ -67,17 +71,27 @@ def run(args: argparse.Namespace, config: KioskConfig) -> int:
     if args.json:
         print(json.dumps(info, indent=2))
         return 0
-    print(f"kiosk {info['kiosk']} · name {info['name']}")
-    print(f"listens on   {info['listen']} ({'running' if info['running'] else 'not running'})")
-    print(f"data dir     {info['data_dir']}")
-    print(f"bundles dir  {info['bundles_dir']}")
+    t = translations(config)
+    print(t.gettext("kiosk %(version)s · name %(name)s")
+          % {"version": info["kiosk"], "name": info["name"]})
+    labels = {"listen": t.gettext("listens on"), "data": t.gettext("data dir"),
+              "bundles": t.gettext("bundles dir"), "bundle": t.gettext("bundle"),
+              "versions": t.gettext("versions")}
+    running = t.gettext("running") if info["running"] else t.gettext("not running")
+    rows = [(labels["listen"], f"{info['listen']} ({running})"),
+            (labels["data"], info["data_dir"]), (labels["bundles"], info["bundles_dir"])]
     if info["bundle"]:
         b = info["bundle"]
         versions = ", ".join(f"{k} {v}" for k, v in b["versions"].items()
                              if isinstance(v, str))
-        print(f"bundle       {b['name']} (profile {b['profile']}, built {b['built_at']})")
+        rows.append((labels["bundle"], t.gettext("%(name)s (profile %(profile)s, built "
+                                                 "%(built)s)")
+                     % {"name": b["name"], "profile": b["profile"], "built": b["built_at"]}))
         if versions:
-            print(f"versions     {versions}")
+            rows.append((labels["versions"], versions))
     else:
-        print(f"bundle       none: {info['bundle_problem']}")
+        # --json keeps the English problem; a known one is translated here.
+        rows.append((labels["bundle"], t.gettext("none: %(problem)s")
+                     % {"problem": known(t, info["bundle_problem"])}))
+    print("\n".join(aligned(rows, list(labels.values()), gap=2)))
     return 0

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gettext
 import json
 import sys
 import time
@@ -17,9 +18,15 @@ from typing import Any
 
 import aiohttp
 
+from kiosk.cli.messages import aligned, known, translations
 from kiosk.config import KioskConfig
 from kiosk.errors import KioskError
+from kiosk.i18n import N_
 from kiosk.secrets import admin_secret_path, load_or_create_secret
+
+# Where the status comes from (the JSON keeps these English words; the text translates).
+FROM_KIOSK = N_("running kiosk")
+FROM_STORE = N_("share store (no kiosk answered)")
 
 
 def register(sub: Any, common: argparse.ArgumentParser) -> None:
@@ -47,7 +54,7 @@ async def _live_status(config: KioskConfig) -> dict[str, Any] | None:
                 http.get(f"{_base(config)}/api/kiosk/status", ssl=False) as resp:
             if resp.status == 200:
                 sync: dict[str, Any] = (await resp.json()).get("sync", {})
-                return {"source": "running kiosk", **sync}
+                return {"source": FROM_KIOSK, **sync}
     except (aiohttp.ClientError, TimeoutError, ValueError):
         return None
     return None
@@ -74,7 +81,7 @@ async def _stored_status(config: KioskConfig) -> dict[str, Any]:
 
     enabled = bool(config.sync_enabled and config.upstream_url)
     site = take_home_site(base, kind, config.upstream_site_url) if base else None
-    return {"source": "share store (no kiosk answered)", "enabled": enabled,
+    return {"source": FROM_STORE, "enabled": enabled,
             "queued": counts.queued, "due": counts.due, "failing": counts.failing,
             "oldest_queued_at": counts.oldest_enqueued_at, "synced": counts.synced,
             "possible_duplicates": counts.possible_duplicates, "refused": counts.refused,
@@ -84,9 +91,9 @@ async def _stored_status(config: KioskConfig) -> dict[str, Any]:
             else None}
 
 
-def _when(ts: Any) -> str:
+def _when(ts: Any, t: gettext.NullTranslations) -> str:
     if not isinstance(ts, int | float):
-        return "never"
+        return t.gettext("never")
     return f"{time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(ts))}"
 
 
@@ -95,52 +102,78 @@ def run_status(args: argparse.Namespace, config: KioskConfig) -> int:
     if args.json:
         print(json.dumps(status))
         return 0
-    print(f"sync:          {'on' if status.get('enabled') else 'off'} ({status['source']})")
+    t = translations(config)
+    label = {"sync": t.gettext("sync:"), "upstream": t.gettext("upstream:"),
+             "reachable": t.gettext("reachable:"), "queued": t.gettext("queued:"),
+             "synced": t.gettext("synced shares:"), "refused": t.gettext("refused:"),
+             "success": t.gettext("last success:"), "error": t.gettext("last error:"),
+             "home": t.gettext("take-home:"), "privacy": t.gettext("privacy:")}
+    on = t.gettext("on") if status.get("enabled") else t.gettext("off")
+    rows = [(label["sync"], f"{on} ({known(t, status['source'])})")]
     if status.get("upstream"):
-        print(f"upstream:      {status['upstream']} ({status.get('kind') or 'kind unknown'})")
+        kind = status.get("kind") or t.gettext("kind unknown")
+        rows.append((label["upstream"], f"{status['upstream']} ({kind})"))
     if "reachable" in status:
         reach = status["reachable"]
-        print(f"reachable:     {'unknown' if reach is None else 'yes' if reach else 'no'}")
-    print(f"queued:        {status.get('queued', 0)} (in flight {status.get('in_flight', 0)},"
-          f" failing {status.get('failing', 0)})")
-    print(f"synced shares: {status.get('synced', 0)}; possible duplicates upstream: "
-          f"{status.get('possible_duplicates', 0)}")
+        rows.append((label["reachable"], t.gettext("unknown") if reach is None
+                     else t.gettext("yes") if reach else t.gettext("no")))
+    rows.append((label["queued"], t.gettext("%(queued)d (in flight %(flight)d, failing "
+                                            "%(failing)d)")
+                 % {"queued": status.get("queued", 0), "flight": status.get("in_flight", 0),
+                    "failing": status.get("failing", 0)}))
+    rows.append((label["synced"], t.gettext("%(synced)d; possible duplicates upstream: "
+                                            "%(duplicates)d")
+                 % {"synced": status.get("synced", 0),
+                    "duplicates": status.get("possible_duplicates", 0)}))
     if status.get("refused"):
-        print(f"refused:       {status['refused']} share(s) the upstream will not take "
-              "(retried when they change, or with 'kiosk sync now')")
+        refused = int(status["refused"])
+        rows.append((label["refused"], t.ngettext(
+            "%(n)d share the upstream will not take (retried when it changes, or with "
+            "'kiosk sync now')",
+            "%(n)d shares the upstream will not take (retried when they change, or with "
+            "'kiosk sync now')", refused) % {"n": refused}))
     if "last_success_at" in status:
-        print(f"last success:  {_when(status.get('last_success_at'))}")
-        print(f"last error:    {status.get('last_error') or 'none'}"
-              + (f" ({_when(status.get('last_error_at'))})" if status.get("last_error") else ""))
+        rows.append((label["success"], _when(status.get("last_success_at"), t)))
+        error = status.get("last_error")
+        rows.append((label["error"], f"{error} ({_when(status.get('last_error_at'), t)})"
+                     if error else t.gettext("none")))
     if status.get("take_home_site"):
-        print(f"take-home:     {status['take_home_site']}/lab/index.html?notebook=<code>")
+        rows.append((label["home"], f"{status['take_home_site']}/lab/index.html?notebook=<code>"))
     if status.get("site_notice"):
-        print(f"take-home:     {status['site_notice']}")
+        rows.append((label["home"], status["site_notice"]))
     if status.get("privacy_notice"):
-        print(f"privacy:       {status['privacy_notice']}")
+        rows.append((label["privacy"], status["privacy_notice"]))
+    print("\n".join(aligned(rows, list(label.values()))))
     return 0
 
 
-async def _post_now(config: KioskConfig, secret: str) -> dict[str, Any]:
+async def _post_now(config: KioskConfig, secret: str,
+                    t: gettext.NullTranslations) -> dict[str, Any]:
     url = f"{_base(config)}/api/admin/sync/now"
     try:
         async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=5)) as http, \
                 http.post(url, headers={"Authorization": f"Bearer {secret}"},
                           ssl=False) as resp:
             if resp.status != 202:
-                raise KioskError(f"the kiosk answered {resp.status} to 'sync now'")
+                raise KioskError(t.gettext("the kiosk answered %(status)d to 'sync now'")
+                                 % {"status": resp.status})
             answer: dict[str, Any] = await resp.json()
             return answer
     except (aiohttp.ClientError, TimeoutError) as exc:
-        raise KioskError(f"no kiosk answers on {_base(config)} ({type(exc).__name__}); "
-                         "is it running, with this --port?") from None
+        raise KioskError(t.gettext("no kiosk answers on %(url)s (%(error)s); is it running, "
+                                   "with this --port?")
+                         % {"url": _base(config), "error": type(exc).__name__}) from None
 
 
 def run_now(args: argparse.Namespace, config: KioskConfig) -> int:
     secret = load_or_create_secret(admin_secret_path(config.data_path))
-    answer = asyncio.run(_post_now(config, secret))
+    t = translations(config)
+    answer = asyncio.run(_post_now(config, secret, t))
     if not answer.get("started"):
-        print("sync is off on this kiosk (set upstream_url and sync_enabled)", file=sys.stderr)
+        print(t.gettext("sync is off on this kiosk (set upstream_url and sync_enabled)"),
+              file=sys.stderr)
         return 1
-    print(f"sync round started; {answer['sync'].get('queued', 0)} share(s) queued")
+    queued = int(answer["sync"].get("queued", 0))
+    print(t.ngettext("sync round started; %(n)d share queued",
+                     "sync round started; %(n)d shares queued", queued) % {"n": queued})
     return 0

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from kiosk.cli.messages import translations
 from kiosk.config import KioskConfig
 from kiosk.usb.platforms import PLATFORMS, PYTHON_VERSIONS, platform_by_key
 
@@ -68,14 +69,19 @@ def run_make(args: argparse.Namespace, config: KioskConfig) -> int:
         refresh=args.refresh, jobs=args.jobs,
         with_python=_with_python(args.with_python))
     report = make_stick(options)
-    print(f"Stick written to {report.dest} in {report.seconds:.0f} s: "
-          f"{len(report.entries)} files, {_mib(report.total_bytes)}")
+    t = translations(config)
+    print(t.ngettext("Stick written to %(path)s in %(seconds).0f s: %(n)d file, %(size)s",
+                     "Stick written to %(path)s in %(seconds).0f s: %(n)d files, %(size)s",
+                     len(report.entries))
+          % {"path": report.dest, "seconds": report.seconds, "n": len(report.entries),
+             "size": _mib(report.total_bytes)})
     for part, size in report.sizes().items():
         print(f"  {part:<30} {_mib(size):>12}")
     skipped = [s for s in report.sets if s.skipped]
     for ws in skipped:
-        print(f"  skipped {ws.platform.title}, Python {ws.python}: {ws.skipped}")
-    print(f"Check it with: kiosk usb verify {report.dest}")
+        print("  " + t.gettext("skipped %(platform)s, Python %(python)s: %(why)s")
+              % {"platform": ws.platform.title, "python": ws.python, "why": ws.skipped})
+    print(t.gettext("Check it with: kiosk usb verify %(path)s") % {"path": report.dest})
     return 0
 
 
@@ -90,15 +96,24 @@ def run_verify(args: argparse.Namespace, config: KioskConfig) -> int:
 
     problems = verify_stick(args.dest)
     manifest = read_stick_manifest(args.dest)
+    t = translations(config)
     if problems:
         for problem in problems[:50]:
             print(f"  {problem}")
         if len(problems) > 50:
-            print(f"  ... and {len(problems) - 50} more")
-        print(f"{args.dest}: {len(problems)} problem(s): copy the stick again "
-              "(or run 'kiosk usb make' on it)")
+            more = len(problems) - 50
+            print("  " + t.ngettext("... and %(n)d more", "... and %(n)d more", more)
+                  % {"n": more})
+        print(t.ngettext("%(path)s: %(n)d problem: copy the stick again (or run 'kiosk usb "
+                         "make' on it)",
+                         "%(path)s: %(n)d problems: copy the stick again (or run 'kiosk usb "
+                         "make' on it)", len(problems)) % {"path": args.dest, "n": len(problems)})
         return 1
-    print(f"{args.dest}: all {len(manifest['files'])} files match kiosk-usb.json "
-          f"(kiosk {manifest.get('kiosk_version')}, bundle "
-          f"{manifest.get('bundle', {}).get('name')})")
+    files = len(manifest["files"])
+    print(t.ngettext("%(path)s: the %(n)d file matches kiosk-usb.json (kiosk %(version)s, "
+                     "bundle %(bundle)s)",
+                     "%(path)s: all %(n)d files match kiosk-usb.json (kiosk %(version)s, "
+                     "bundle %(bundle)s)", files)
+          % {"path": args.dest, "n": files, "version": manifest.get("kiosk_version"),
+             "bundle": manifest.get("bundle", {}).get("name")})
     return 0

@@ -13,7 +13,9 @@ for shares made before this feature and for older extension builds, and is what 
 teacher sees too ("Rainfall.ipynb"). A student who renames the notebook or shares
 "Untitled.ipynb" is not grouped under the lesson, but still listed with every share
 below. Copies are grouped like Capytale's activity view: one card per student's copy,
-side by side, each opening read-only at ``/s/<code>``.
+side by side, each opening read-only at ``/s/<code>``. When the bundle's own lesson is
+the lesson of the day, its translations (``Bienvenue.ipynb``...: what students whose
+pages are in another language get) count as copies of it too.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from kiosk.serving.lesson import (
     bundle_lesson,
     lesson_choices,
     lesson_of_the_day,
+    lesson_translations,
     pinned_lesson,
 )
 from kiosk.serving.state import BUNDLE_STATE
@@ -50,6 +53,8 @@ class LessonView:
     bundle_lesson: str
     choices: list[str]
     copies: list[ShareSummary]
+    #: language code → the lesson in that language (when the bundle's own lesson is on)
+    translations: dict[str, str]
 
 
 def file_name(path: str) -> str:
@@ -61,10 +66,16 @@ async def lesson_view(app: web.Application) -> LessonView:
     """The lesson of the day, the choices, and the class's shared copies of it."""
     index = app[BUNDLE_STATE].index if BUNDLE_STATE in app else None
     lesson = lesson_of_the_day(app)
-    copies = await app[STORE].list_named(file_name(lesson), limit=COPIES_SHOWN)
-    return LessonView(lesson=lesson, pinned=pinned_lesson(app) is not None,
-                      bundle_lesson=bundle_lesson(index), choices=lesson_choices(index),
-                      copies=copies)
+    pinned = pinned_lesson(app) is not None
+    translations = {} if pinned else lesson_translations(index)
+    names = dict.fromkeys(file_name(p) for p in [lesson, *translations.values()])
+    copies: list[ShareSummary] = []
+    for name in names:
+        copies += await app[STORE].list_named(name, limit=COPIES_SHOWN)
+    copies.sort(key=lambda c: (-c.updated_at, c.id))
+    return LessonView(lesson=lesson, pinned=pinned, bundle_lesson=bundle_lesson(index),
+                      choices=lesson_choices(index), copies=copies[:COPIES_SHOWN],
+                      translations=translations)
 
 
 async def pick_lesson(request: web.Request) -> web.StreamResponse:

@@ -141,8 +141,10 @@ async def _print_banner(config: KioskConfig, runtime: RuntimeInfo, status: Disco
     any_host = config.host in {"0.0.0.0", "::"}
     loopback = url_for("127.0.0.1" if any_host else config.host, port, runtime.scheme)
     command = await asyncio.to_thread(secret_command, config.data_path)  # resolves paths
-    # For the teacher at the terminal: the language setting, else the system's locale.
-    translations = await asyncio.to_thread(i18n.cli_translations, config.language)
+    # For the teacher at the terminal: the class's language (dashboard pin, setting), else
+    # the system's locale, like the other commands (kiosk.cli.messages).
+    pinned = await asyncio.to_thread(i18n.class_language, config.language, config.data_path)
+    translations = await asyncio.to_thread(i18n.cli_translations, pinned)
     text = banner_text(name=config.name, ip_urls=status.urls, local_url=local,
                        loopback_url=loopback, ansi=stdout_is_terminal(),
                        secret_command=command, gettext=translations.gettext)

@@ -8,6 +8,13 @@ bundle's content notebooks for the day: the choice is saved in ``<data_dir>/less
 (:func:`kiosk.serving.static.rewrite_lite_config`). A choice the active bundle does
 not hold (after a bundle switch) is ignored, not lost: the bundle's own lesson is
 served until the teacher picks again or switches back.
+
+**The lesson in the student's language.** A bundle may name translations of its lesson
+(``jupyter-config-data.kioskLessonTranslations``: language code → content path, e.g.
+``{"fr": "Bienvenue.ipynb"}``). When the teacher has picked no lesson, "Start coding"
+opens the translation for the language of the student's pages
+(:func:`kiosk.i18n.request_language`: the same choice the kiosk's pages make), and the
+bundle's own lesson when there is none for that language or the bundle lacks the file.
 """
 
 from __future__ import annotations
@@ -27,6 +34,8 @@ DEFAULT_LESSON = "Welcome.ipynb"
 CONTENT_PREFIX = "files/"
 #: the longest lesson path accepted (a content path, never user text of any length)
 PATH_MAX = 255
+#: the key of ``jupyter-config-data`` naming the lesson's translations
+TRANSLATIONS_KEY = "kioskLessonTranslations"
 
 
 @dataclass(slots=True)
@@ -72,12 +81,17 @@ def lesson_choices(index: BundleIndex | None) -> list[str]:
     return sorted((p for p in found if is_content_path(p)), key=str.casefold)
 
 
-def bundle_lesson(index: BundleIndex | None) -> str:
-    """The lesson the bundle itself names in its root ``jupyter-lite.json``."""
+def _config_data(index: BundleIndex | None) -> dict[str, Any]:
+    """``jupyter-config-data`` of the bundle's root ``jupyter-lite.json`` ({} if none)."""
     entry = index.lookup("jupyter-lite.json") if index is not None else None
     config: Any = entry.lite_config if entry is not None else None
     data = config.get("jupyter-config-data") if isinstance(config, dict) else None
-    named = data.get("kioskLesson") if isinstance(data, dict) else None
+    return data if isinstance(data, dict) else {}
+
+
+def bundle_lesson(index: BundleIndex | None) -> str:
+    """The lesson the bundle itself names in its root ``jupyter-lite.json``."""
+    named = _config_data(index).get("kioskLesson")
     if isinstance(named, str) and named.strip().lstrip("/"):
         return named.strip().lstrip("/")
     return DEFAULT_LESSON
@@ -98,3 +112,26 @@ def lesson_of_the_day(app: web.Application) -> str:
     """What "Start coding" opens now: the teacher's pick, else the bundle's lesson."""
     index = app[BUNDLE_STATE].index if BUNDLE_STATE in app else None
     return pinned_lesson(app) or bundle_lesson(index)
+
+
+def lesson_translations(index: BundleIndex | None) -> dict[str, str]:
+    """Language code → the bundle's lesson in that language, for the files it holds."""
+    named = _config_data(index).get(TRANSLATIONS_KEY)
+    if index is None or not isinstance(named, dict):
+        return {}
+    return {code: path for code, path in named.items()
+            if isinstance(code, str) and isinstance(path, str) and is_content_path(path)
+            and index.lookup(CONTENT_PREFIX + path) is not None}
+
+
+def lesson_for_language(app: web.Application, language: str) -> str | None:
+    """What "Start coding" opens for a student whose pages are in ``language``.
+
+    The teacher's pick wins; else the bundle's lesson in that language; None means the
+    bundle's own lesson (what ``jupyter-lite.json`` names already).
+    """
+    pinned = pinned_lesson(app)
+    if pinned is not None:
+        return pinned
+    index = app[BUNDLE_STATE].index if BUNDLE_STATE in app else None
+    return lesson_translations(index).get(language)

@@ -20,7 +20,7 @@ from aiohttp import hdrs, web
 from kiosk import i18n
 from kiosk.errors import BadRequest, NotFound
 from kiosk.serving.index import BundleIndex, Entry, StoredForm
-from kiosk.serving.lesson import pinned_lesson
+from kiosk.serving.lesson import lesson_for_language
 from kiosk.serving.negotiate import choose_encoding
 from kiosk.serving.pages import csp_for_origin
 from kiosk.serving.schedule import PACER, Pacer, pace_body, send_paced
@@ -177,13 +177,14 @@ def rewrite_lite_config(entry: Entry, request: web.Request) -> bytes:
     data["sharing_service_api_url"] = api_base_url(request)
     # JupyterLab's own menus in the page's language (the student's choice, the teacher's
     # pin, else the browser's), from the language packs each bundle carries.
+    language = i18n.request_language(request)
     overrides = data.setdefault("settingsOverrides", {})
     if isinstance(overrides, dict):
         plugin = overrides.setdefault(TRANSLATION_PLUGIN, {})
         if isinstance(plugin, dict):
-            plugin["locale"] = i18n.JUPYTERLAB_LOCALES.get(i18n.request_language(request),
-                                                           "en")
-    lesson = pinned_lesson(request.app)  # the lesson of the day (kiosk.serving.lesson)
+            plugin["locale"] = i18n.JUPYTERLAB_LOCALES.get(language, "en")
+    # The lesson of the day, else the bundle's lesson in that language (kiosk.serving.lesson).
+    lesson = lesson_for_language(request.app, language)
     if lesson is not None:
         data["kioskLesson"] = lesson
     return (json.dumps(config, indent=2) + "\n").encode("utf-8")
