@@ -111,7 +111,12 @@ function sameOrigin(url: string): boolean {
 
 /** Remember (or, when empty, forget) the student's name in this browser. */
 export function rememberStudentName(name: string): void {
-  const clean = Array.from(name.replace(/[\p{C}]/gu, '').replace(/\s+/g, ' ').trim())
+  const clean = Array.from(
+    name
+      .replace(/[\p{C}]/gu, '')
+      .replace(/\s+/g, ' ')
+      .trim()
+  )
     .slice(0, STUDENT_NAME_MAX)
     .join('');
   if (clean) {
@@ -179,7 +184,12 @@ export class SharingClient {
     return this._token;
   }
 
-  private async _call(method: string, path: string, body?: unknown, maxBytes?: number): Promise<any> {
+  private async _call(
+    method: string,
+    path: string,
+    body?: unknown,
+    maxBytes?: number
+  ): Promise<any> {
     if (this._token === null) {
       await this._issue();
     }
@@ -273,7 +283,9 @@ export function explain(err: unknown): string {
         'This notebook is too large to share. Big pictures or long outputs make it large: try "Edit → Clear Outputs of All Cells", then share again.'
       );
     case 'unreachable':
-      return trans.__('The kiosk cannot be reached. Check that you are still on the classroom Wi-Fi, then try again.');
+      return trans.__(
+        'The kiosk cannot be reached. Check that you are still on the classroom Wi-Fi, then try again.'
+      );
     case 'not-found':
       return trans.__('There is no shared notebook with that code. Check the code and try again.');
     case 'full':
@@ -285,7 +297,9 @@ export function explain(err: unknown): string {
         'The kiosk could not read this notebook, so it was not shared. Try again; if it keeps happening, tell your teacher.'
       );
     case 'damaged':
-      return trans.__('This shared notebook is damaged and cannot be opened; ask whoever shared it to share it again.');
+      return trans.__(
+        'This shared notebook is damaged and cannot be opened; ask whoever shared it to share it again.'
+      );
     case 'too-big-to-open':
       return trans.__(
         'This shared notebook is too big to open on this device; ask whoever shared it to clear its outputs and share it again.'
@@ -319,7 +333,9 @@ export interface IUpstreamInfo {
 /** The kiosk's own endpoints live beside /api/v1 (same origin as the sharing API). */
 export function kioskApiUrl(path: string): string {
   const base = apiBaseUrl();
-  const origin = base.endsWith('/api/v1') ? base.slice(0, -'/api/v1'.length) : window.location.origin;
+  const origin = base.endsWith('/api/v1')
+    ? base.slice(0, -'/api/v1'.length)
+    : window.location.origin;
   return `${origin}/api/kiosk/${path}`;
 }
 
@@ -349,14 +365,18 @@ export async function fetchUpstream(id: string): Promise<IUpstreamInfo | null> {
   if (!body || typeof body !== 'object') {
     return null;
   }
-  const synced = body.synced === true && typeof body.url === 'string' && /^https?:\/\//.test(body.url);
+  const synced =
+    body.synced === true && typeof body.url === 'string' && /^https?:\/\//.test(body.url);
   return {
     syncEnabled: body.sync_enabled === true,
     queued: body.queued === true,
     synced,
     url: synced ? body.url : null,
     upToDate: body.up_to_date !== false,
-    refused: body.state === 'refused' ? (typeof body.reason === 'string' && body.reason.trim()) || '' : null
+    refused:
+      body.state === 'refused'
+        ? (typeof body.reason === 'string' && body.reason.trim()) || ''
+        : null
   };
 }
 

@@ -3,17 +3,8 @@
 // A second plugin (kernelsetup.ts) routes every kernel's time.sleep() and downloads
 // through the kiosk. It uses only stable JupyterLab 4 APIs and the host's shared copies
 // of them, so one prebuilt build loads in JupyterLab 4.4 (jupyterlite-core 0.6) and 4.6 (0.8).
-import {
-  ILabShell,
-  JupyterFrontEnd,
-  JupyterFrontEndPlugin
-} from '@jupyterlab/application';
-import {
-  ICommandPalette,
-  InputDialog,
-  ToolbarButton,
-  WidgetTracker
-} from '@jupyterlab/apputils';
+import { ILabShell, JupyterFrontEnd, JupyterFrontEndPlugin } from '@jupyterlab/application';
+import { ICommandPalette, InputDialog, ToolbarButton, WidgetTracker } from '@jupyterlab/apputils';
 import { IEditorServices } from '@jupyterlab/codeeditor';
 import { IDocumentManager } from '@jupyterlab/docmanager';
 import type { DocumentRegistry } from '@jupyterlab/docregistry';
@@ -55,7 +46,8 @@ function requestedNotebook(): string | null {
 /** Which JupyterLite app this page is: 'lab', 'notebooks', or another. */
 function appName(): string {
   const parts = window.location.pathname.split('/').filter(Boolean);
-  const last = parts[parts.length - 1] === 'index.html' ? parts[parts.length - 2] : parts[parts.length - 1];
+  const last =
+    parts[parts.length - 1] === 'index.html' ? parts[parts.length - 2] : parts[parts.length - 1];
   return last || '';
 }
 
@@ -66,7 +58,9 @@ class ViewOnlyBanner extends Widget {
     this.node.dataset.kiosk = 'view-only-banner';
     this.node.dir = textDirection();
     const text = document.createElement('span');
-    text.textContent = trans.__("View only: a classmate's shared notebook. Make a copy to change or run it.");
+    text.textContent = trans.__(
+      "View only: a classmate's shared notebook. Make a copy to change or run it."
+    );
     const button = document.createElement('button');
     button.className = 'jp-mod-styled jp-mod-accept kiosk-ViewOnlyBanner-copy';
     button.dataset.kiosk = 'make-copy';
@@ -166,7 +160,10 @@ const plugin: JupyterFrontEndPlugin<void> = {
           });
           copy.node.dataset.kiosk = 'toolbar-make-copy';
           panel.toolbar.insertItem(1, 'kiosk-make-copy', copy);
-          panel.contentHeader.insertWidget(0, new ViewOnlyBanner(() => void sharer.makeCopy(panel)));
+          panel.contentHeader.insertWidget(
+            0,
+            new ViewOnlyBanner(() => void sharer.makeCopy(panel))
+          );
         }
       });
       panel.context.saveState.connect((_, state) => {
@@ -241,10 +238,25 @@ const plugin: JupyterFrontEndPlugin<void> = {
       }
     };
     const badge = new KioskBadge([
-      { label: trans.__('Share'), kiosk: 'badge-share', menuOnly: true, handler: () => void app.commands.execute(CMD.share) },
-      { label: trans.__('Open a code'), kiosk: 'badge-open-code', handler: () => void app.commands.execute(CMD.open) },
-      { label: trans.__('My notebooks'), kiosk: 'badge-my-notebooks', handler: () => void showMyNotebooks() },
-      ...(labShell ? [{ label: trans.__('Files'), kiosk: 'badge-files', menuOnly: true, handler: toggleFiles }] : [])
+      {
+        label: trans.__('Share'),
+        kiosk: 'badge-share',
+        menuOnly: true,
+        handler: () => void app.commands.execute(CMD.share)
+      },
+      {
+        label: trans.__('Open a code'),
+        kiosk: 'badge-open-code',
+        handler: () => void app.commands.execute(CMD.open)
+      },
+      {
+        label: trans.__('My notebooks'),
+        kiosk: 'badge-my-notebooks',
+        handler: () => void showMyNotebooks()
+      },
+      ...(labShell
+        ? [{ label: trans.__('Files'), kiosk: 'badge-files', menuOnly: true, handler: toggleFiles }]
+        : [])
     ]);
     badge.id = 'kiosk-badge';
     app.shell.add(badge, 'top', { rank: 1000 });

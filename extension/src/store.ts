@@ -57,7 +57,7 @@ export function listMine(): IMyNotebook[] {
   }
   try {
     const value = JSON.parse(raw);
-    return Array.isArray(value) ? value.filter(v => v && typeof v.id === 'string') : [];
+    return Array.isArray(value) ? value.filter((v) => v && typeof v.id === 'string') : [];
   } catch {
     return [];
   }
@@ -65,7 +65,7 @@ export function listMine(): IMyNotebook[] {
 
 /** Add or update an entry (by id); newest first. */
 export function rememberMine(entry: IMyNotebook): void {
-  const list = listMine().filter(e => e.id !== entry.id);
+  const list = listMine().filter((e) => e.id !== entry.id);
   list.unshift(entry);
   try {
     browserStorage()?.setItem(LIST_KEY, JSON.stringify(list.slice(0, 200)));
@@ -75,6 +75,6 @@ export function rememberMine(entry: IMyNotebook): void {
 }
 
 export function forgetMine(id: string): void {
-  const list = listMine().filter(e => e.id !== id);
+  const list = listMine().filter((e) => e.id !== id);
   browserStorage()?.setItem(LIST_KEY, JSON.stringify(list));
 }
