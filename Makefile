@@ -40,8 +40,9 @@ $(TEST_STAMP): $(RUN_STAMP)
 
 setup: $(RUN_STAMP)
 
-# The notebook extension (Share button, view-only links, the phone layout; the plain-HTTP
-# relay's page side is the kiosk's kiosk/relay/bridge.js), built into
+# The notebook extension (Share button, view-only links, the phone layout, each kernel's
+# set-up: time.sleep and downloads through the kiosk; the plain-HTTP relay's page side is
+# the kiosk's kiosk/relay/bridge.js), built into
 # extension/dist/labextension; the bundle builder includes it in every profile. A build of
 # the same committed sources is reused from ~/.cache/kiosk/extension (a fresh clone).
 extension: system-deps-run
@@ -87,6 +88,10 @@ test: test-deps bundles-for-tests
 lint: $(TEST_STAMP)
 	$(BIN)/ruff check kiosk tests bench
 	$(BIN)/mypy
+	@[ -f extension/node_modules/.package-lock.json ] && [ ! extension/package-lock.json -nt extension/node_modules/.package-lock.json ] \
+	  || $(STEP) "installing the extension's tools (npm ci in extension)" "about 1 minute" \
+	  bash -c 'cd extension && npm ci --no-audit --no-fund --loglevel=error'
+	cd extension && npm run --silent lint
 
 bench: test-deps bundles-for-tests
 	$(BIN)/python bench/run_all.py

@@ -28,6 +28,7 @@ HOSTS = {
         "@jupyterlab/notebook": "4.4.5", "@jupyterlab/services": "7.4.5",
         "@jupyterlab/ui-components": "4.4.5", "@lumino/widgets": "2.7.1",
         "@lumino/coreutils": "2.2.1", "@jupyterlab/translation": "4.4.5",
+        "@jupyterlab/rendermime": "4.4.5", "@jupyterlab/codeeditor": "4.4.5",
     },
     "core (jupyterlite-core 0.8.6)": {
         "@jupyterlab/application": "4.6.4", "@jupyterlab/apputils": "4.7.4",
@@ -35,6 +36,7 @@ HOSTS = {
         "@jupyterlab/notebook": "4.6.4", "@jupyterlab/services": "7.6.4",
         "@jupyterlab/ui-components": "4.6.4", "@lumino/widgets": "2.8.0",
         "@lumino/coreutils": "2.2.2", "@jupyterlab/translation": "4.6.4",
+        "@jupyterlab/rendermime": "4.6.4", "@jupyterlab/codeeditor": "4.6.4",
     },
 }
 
@@ -57,9 +59,11 @@ def _package() -> dict:
 
 
 def _imports() -> set[str]:
+    """The host packages the source imports at run time (`import type` is erased)."""
     names = set()
     for ts in (EXT / "src").glob("*.ts"):
-        names |= set(re.findall(r"from '(@(?:jupyterlab|lumino)/[a-z-]+)'", ts.read_text()))
+        names |= set(re.findall(r"^import (?!type )[^;]*?from '(@(?:jupyterlab|lumino)/[a-z-]+)'",
+                                ts.read_text(), re.MULTILINE))
     return names
 
 
@@ -121,6 +125,13 @@ def test_build_consumes_host_packages_with_wide_ranges(built: Path) -> None:
         range_ = "^" + ".".join(nums.split(","))
         for host, versions in HOSTS.items():
             assert caret_satisfied(range_, versions[name]), (name, range_, host)
+
+
+def test_build_holds_the_kernel_set_up(built: Path) -> None:
+    """time.sleep and downloads through the kiosk: a plugin of the extension's build."""
+    js = "\n".join(p.read_text(errors="replace") for p in (built / "static").glob("*.js"))
+    assert "@kiosk/share-extension:kernel-setup" in js
+    assert "/api/sleep?seconds=" in js and "/api/fetch?url=" in js
 
 
 def test_build_has_no_outside_addresses(built: Path) -> None:

@@ -157,7 +157,11 @@ async def test_heartbeat_and_bridge_script(client):
     resp = await client.get("/_kiosk/bridge.js")
     assert resp.status == 200
     assert resp.headers["Content-Type"].startswith("text/javascript")
-    assert "BroadcastChannel" in await resp.text()
+    text = await resp.text()
+    assert "BroadcastChannel" in text
+    # Only what must run before JupyterLite starts: kernels are the extension's job
+    # (extension/src/kernelsetup.ts), which has the app instead of polling for it.
+    assert "jupyterapp" not in text and "requestExecute" not in text
 
 
 async def test_bundle_pages_load_the_bridge_right_after_the_polyfill(aiohttp_client, make_config,

@@ -40,7 +40,7 @@ def cells(profile: str, csv_url: str, dataset_url: str) -> list[str]:
         "import getpass\nsecret = getpass.getpass('password? ')\n"
         "print('secret', repr(secret), len(secret))",
         read_remote,
-        # requests is loaded when a cell imports it; the bridge routes it through the kiosk.
+        # requests is loaded when a cell imports it; the kernel set-up routes it through the kiosk.
         "import requests\n"
         f"r = requests.get({dataset_url!r}, timeout=60)\n"
         "print('requests', r.status_code, r.headers['Content-Type'], "
@@ -141,8 +141,8 @@ def test_kernel_set_up_survives_a_failing_start_up_cell_queued_before_it(kiosk_p
                                                                           tmp_path):
     """JupyterLite (0.6 and later) drops, with no reply, every request queued behind one
     that fails. A site's start-up cell that fails offline (Jupyter Everywhere's did) took
-    the bridge's silent set-up with it: time.sleep spun a core, downloads bypassed the
-    kiosk. The bridge sends its set-up again after such a failure."""
+    the kiosk's silent set-up with it: time.sleep spun a core, downloads bypassed the
+    kiosk. The extension's kernel set-up is sent again after such a failure."""
     kiosk = _core_kiosk(kiosk_process, tmp_path)
     result = run_scenario("relay_setup_dropped", {"url": f"http://kiosk.test:{kiosk.port}"},
                           timeout=400)

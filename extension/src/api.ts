@@ -4,6 +4,7 @@ import { PageConfig } from '@jupyterlab/coreutils';
 
 import { trans } from './i18n';
 import { MAX_OPEN_BYTES, notebookProblem } from './notebookcheck';
+import { browserStorage } from './store';
 
 const TOKEN_KEY = 'kiosk-share:token';
 const NOT_JSON = 'the answer is not JSON';
@@ -87,14 +88,6 @@ function statusKind(status: number): ShareErrorKind {
   }
 }
 
-function safeStorage(): Storage | null {
-  try {
-    return window.localStorage;
-  } catch {
-    return null;
-  }
-}
-
 /** Where the name a student typed in the Share dialog is remembered (this browser only). */
 export const STUDENT_NAME_KEY = 'kiosk-share:student-name';
 /** The kiosk-only request header carrying that name (JE clients never send it). */
@@ -104,7 +97,7 @@ export const STUDENT_NAME_MAX = 60;
 
 /** The name this student typed in the Share dialog, or '' (none). */
 export function studentName(): string {
-  return (safeStorage()?.getItem(STUDENT_NAME_KEY) || '').trim();
+  return (browserStorage()?.getItem(STUDENT_NAME_KEY) || '').trim();
 }
 
 /** Whether `url` is on the origin that served this page (the kiosk itself). */
@@ -118,20 +111,25 @@ function sameOrigin(url: string): boolean {
 
 /** Remember (or, when empty, forget) the student's name in this browser. */
 export function rememberStudentName(name: string): void {
-  const clean = Array.from(name.replace(/[\p{C}]/gu, '').replace(/\s+/g, ' ').trim())
+  const clean = Array.from(
+    name
+      .replace(/[\p{C}]/gu, '')
+      .replace(/\s+/g, ' ')
+      .trim()
+  )
     .slice(0, STUDENT_NAME_MAX)
     .join('');
   if (clean) {
-    safeStorage()?.setItem(STUDENT_NAME_KEY, clean);
+    browserStorage()?.setItem(STUDENT_NAME_KEY, clean);
   } else {
-    safeStorage()?.removeItem(STUDENT_NAME_KEY);
+    browserStorage()?.removeItem(STUDENT_NAME_KEY);
   }
 }
 
 export class SharingClient {
   constructor(base?: string) {
     this._base = base || apiBaseUrl();
-    this._token = safeStorage()?.getItem(TOKEN_KEY) || null;
+    this._token = browserStorage()?.getItem(TOKEN_KEY) || null;
   }
 
   get baseUrl(): string {
@@ -182,11 +180,16 @@ export class SharingClient {
       throw new ShareError('server', 200, 'no token in the answer');
     }
     this._token = body.token as string;
-    safeStorage()?.setItem(TOKEN_KEY, this._token);
+    browserStorage()?.setItem(TOKEN_KEY, this._token);
     return this._token;
   }
 
-  private async _call(method: string, path: string, body?: unknown, maxBytes?: number): Promise<any> {
+  private async _call(
+    method: string,
+    path: string,
+    body?: unknown,
+    maxBytes?: number
+  ): Promise<any> {
     if (this._token === null) {
       await this._issue();
     }
@@ -280,7 +283,9 @@ export function explain(err: unknown): string {
         'This notebook is too large to share. Big pictures or long outputs make it large: try "Edit → Clear Outputs of All Cells", then share again.'
       );
     case 'unreachable':
-      return trans.__('The kiosk cannot be reached. Check that you are still on the classroom Wi-Fi, then try again.');
+      return trans.__(
+        'The kiosk cannot be reached. Check that you are still on the classroom Wi-Fi, then try again.'
+      );
     case 'not-found':
       return trans.__('There is no shared notebook with that code. Check the code and try again.');
     case 'full':
@@ -292,7 +297,9 @@ export function explain(err: unknown): string {
         'The kiosk could not read this notebook, so it was not shared. Try again; if it keeps happening, tell your teacher.'
       );
     case 'damaged':
-      return trans.__('This shared notebook is damaged and cannot be opened; ask whoever shared it to share it again.');
+      return trans.__(
+        'This shared notebook is damaged and cannot be opened; ask whoever shared it to share it again.'
+      );
     case 'too-big-to-open':
       return trans.__(
         'This shared notebook is too big to open on this device; ask whoever shared it to clear its outputs and share it again.'
@@ -326,7 +333,9 @@ export interface IUpstreamInfo {
 /** The kiosk's own endpoints live beside /api/v1 (same origin as the sharing API). */
 export function kioskApiUrl(path: string): string {
   const base = apiBaseUrl();
-  const origin = base.endsWith('/api/v1') ? base.slice(0, -'/api/v1'.length) : window.location.origin;
+  const origin = base.endsWith('/api/v1')
+    ? base.slice(0, -'/api/v1'.length)
+    : window.location.origin;
   return `${origin}/api/kiosk/${path}`;
 }
 
@@ -356,14 +365,18 @@ export async function fetchUpstream(id: string): Promise<IUpstreamInfo | null> {
   if (!body || typeof body !== 'object') {
     return null;
   }
-  const synced = body.synced === true && typeof body.url === 'string' && /^https?:\/\//.test(body.url);
+  const synced =
+    body.synced === true && typeof body.url === 'string' && /^https?:\/\//.test(body.url);
   return {
     syncEnabled: body.sync_enabled === true,
     queued: body.queued === true,
     synced,
     url: synced ? body.url : null,
     upToDate: body.up_to_date !== false,
-    refused: body.state === 'refused' ? (typeof body.reason === 'string' && body.reason.trim()) || '' : null
+    refused:
+      body.state === 'refused'
+        ? (typeof body.reason === 'string' && body.reason.trim()) || ''
+        : null
   };
 }
 

@@ -102,7 +102,12 @@ function el<K extends keyof HTMLElementTagNameMap>(
  * A link with a Copy button and a line that says what happened. `prefix` names its
  * parts for tests (`<prefix>link`, `<prefix>copy`, `<prefix>copy-status`).
  */
-function linkRow(link: string, label = trans.__('Copy link'), prefix = '', ariaLabel = trans.__('Link')): HTMLElement {
+function linkRow(
+  link: string,
+  label = trans.__('Copy link'),
+  prefix = '',
+  ariaLabel = trans.__('Link')
+): HTMLElement {
   const row = el('div', { class: 'kiosk-LinkRow' });
   // A read-only textarea: the whole link is visible (it wraps), and it can be selected
   // for the copy fallback.
@@ -116,7 +121,11 @@ function linkRow(link: string, label = trans.__('Copy link'), prefix = '', ariaL
     'aria-label': ariaLabel
   });
   input.value = link;
-  const button = el('button', { class: 'jp-mod-styled kiosk-LinkRow-copy', 'data-kiosk': `${prefix}copy` }, label);
+  const button = el(
+    'button',
+    { class: 'jp-mod-styled kiosk-LinkRow-copy', 'data-kiosk': `${prefix}copy` },
+    label
+  );
   const status = el('div', {
     class: 'kiosk-LinkRow-status',
     'data-kiosk': `${prefix}copy-status`,
@@ -146,7 +155,8 @@ export interface IShareView {
 }
 
 /** What the take-home part of the Share dialog shows. */
-export type TakeHomeState = 'loading' | 'off' | 'none' | 'pending' | 'synced' | 'refused' | 'unknown';
+export type TakeHomeState =
+  'loading' | 'off' | 'none' | 'pending' | 'synced' | 'refused' | 'unknown';
 
 export function takeHomePending(): string {
   return trans.__('A take-home link will be sent when the kiosk is online.');
@@ -195,7 +205,9 @@ export class TakeHome {
   render(info: IUpstreamInfo | null): TakeHomeState {
     if (
       info === null &&
-      (this._shown === 'pending' || this._shown.startsWith('synced') || this._shown.startsWith('refused'))
+      (this._shown === 'pending' ||
+        this._shown.startsWith('synced') ||
+        this._shown.startsWith('refused'))
     ) {
       return 'unknown'; // the kiosk did not answer this time: keep what is shown
     }
@@ -205,14 +217,17 @@ export class TakeHome {
         : info.refused !== null
           ? 'refused'
           : info.synced
-          ? 'synced'
-          : !info.syncEnabled
-            ? 'off'
-            : info.queued
-              ? 'pending'
-              : 'none';
+            ? 'synced'
+            : !info.syncEnabled
+              ? 'off'
+              : info.queued
+                ? 'pending'
+                : 'none';
     const node = this.node;
-    const key = info?.synced || info?.refused != null ? `${state}|${info.url}|${info.upToDate}|${info.refused}` : state;
+    const key =
+      info?.synced || info?.refused != null
+        ? `${state}|${info.url}|${info.upToDate}|${info.refused}`
+        : state;
     node.dataset.state = state;
     if (key === this._shown) {
       return state;
@@ -223,18 +238,35 @@ export class TakeHome {
     if (state === 'pending') {
       node.append(
         el('div', { class: 'kiosk-ShareDialog-label' }, trans.__('To take home')),
-        el('p', { class: 'kiosk-TakeHome-pending', 'data-kiosk': 'upstream-pending' }, takeHomePending())
+        el(
+          'p',
+          { class: 'kiosk-TakeHome-pending', 'data-kiosk': 'upstream-pending' },
+          takeHomePending()
+        )
       );
     } else if (state === 'refused' && info && info.refused !== null) {
       // Said plainly; an earlier version that did arrive keeps its link below.
       node.append(
         el('div', { class: 'kiosk-ShareDialog-label' }, trans.__('To take home')),
-        el('p', { class: 'kiosk-TakeHome-refused', 'data-kiosk': 'upstream-refused', role: 'status' }, takeHomeRefused(info.refused))
+        el(
+          'p',
+          { class: 'kiosk-TakeHome-refused', 'data-kiosk': 'upstream-refused', role: 'status' },
+          takeHomeRefused(info.refused)
+        )
       );
       if (info.synced && info.url) {
         node.append(
-          el('p', {}, trans.__('An earlier version is saved outside the classroom. Open this link at home:')),
-          linkRow(info.url, trans.__('Copy take-home link'), 'upstream-', trans.__('Take-home link'))
+          el(
+            'p',
+            {},
+            trans.__('An earlier version is saved outside the classroom. Open this link at home:')
+          ),
+          linkRow(
+            info.url,
+            trans.__('Copy take-home link'),
+            'upstream-',
+            trans.__('Take-home link')
+          )
         );
       }
     } else if (state === 'synced' && info && info.url) {
@@ -242,11 +274,21 @@ export class TakeHome {
       qr.append(qrSvg(info.url, 4));
       const text = el('div', { class: 'kiosk-TakeHome-text' });
       text.append(
-        el('p', {}, trans.__('This notebook is also saved outside the classroom. Open this link at home:')),
+        el(
+          'p',
+          {},
+          trans.__('This notebook is also saved outside the classroom. Open this link at home:')
+        ),
         linkRow(info.url, trans.__('Copy take-home link'), 'upstream-', trans.__('Take-home link'))
       );
       if (!info.upToDate) {
-        text.append(el('p', { class: 'kiosk-TakeHome-behind', 'data-kiosk': 'upstream-behind' }, takeHomeBehind()));
+        text.append(
+          el(
+            'p',
+            { class: 'kiosk-TakeHome-behind', 'data-kiosk': 'upstream-behind' },
+            takeHomeBehind()
+          )
+        );
       }
       const row = el('div', { class: 'kiosk-TakeHome-row' });
       row.append(text, qr);
@@ -273,7 +315,10 @@ export class TakeHome {
     const state = this.render(info);
     // A refusal stays until the share changes (a new Share opens a new dialog).
     const done =
-      state === 'off' || state === 'none' || state === 'refused' || (state === 'synced' && info !== null && info.upToDate);
+      state === 'off' ||
+      state === 'none' ||
+      state === 'refused' ||
+      (state === 'synced' && info !== null && info.upToDate);
     if (!done) {
       this._timer = window.setTimeout(() => void this._tick(), this.intervalMs);
     }
@@ -298,7 +343,10 @@ class DirectedBody extends Widget {
 
 /** The Share dialog's body: stops asking the kiosk once the dialog is gone. */
 class ShareBody extends DirectedBody {
-  constructor(node: HTMLElement, readonly takeHome: TakeHome) {
+  constructor(
+    node: HTMLElement,
+    readonly takeHome: TakeHome
+  ) {
     super({ node });
     takeHome.start();
   }
@@ -325,9 +373,17 @@ function studentNameField(view: IShareView): HTMLElement {
     view.onNameChange?.();
   });
   box.append(
-    el('label', { for: 'kiosk-student-name', class: 'kiosk-ShareDialog-label' }, trans.__('Your name (optional)')),
+    el(
+      'label',
+      { for: 'kiosk-student-name', class: 'kiosk-ShareDialog-label' },
+      trans.__('Your name (optional)')
+    ),
     input,
-    el('div', { class: 'kiosk-ShareDialog-hint' }, trans.__('Only your teacher sees it, on this kiosk.'))
+    el(
+      'div',
+      { class: 'kiosk-ShareDialog-hint' },
+      trans.__('Only your teacher sees it, on this kiosk.')
+    )
   );
   return box;
 }
@@ -335,7 +391,11 @@ function studentNameField(view: IShareView): HTMLElement {
 /** The body of the Share dialog. */
 export function shareBody(view: IShareView): Widget {
   const link = shareLink(view);
-  const node = el('div', { class: 'kiosk-ShareDialog', 'data-kiosk': 'share-dialog', dir: textDirection() });
+  const node = el('div', {
+    class: 'kiosk-ShareDialog',
+    'data-kiosk': 'share-dialog',
+    dir: textDirection()
+  });
   if (view.note) {
     node.append(el('p', { class: 'kiosk-ShareDialog-note', 'data-kiosk': 'note' }, view.note));
   }
@@ -352,17 +412,27 @@ export function shareBody(view: IShareView): Widget {
   const codeBox = el('div', { class: 'kiosk-ShareDialog-codebox' });
   codeBox.append(
     el('div', { class: 'kiosk-ShareDialog-label' }, trans.__('Code')),
-    el('div', { class: 'kiosk-ShareDialog-code', 'data-kiosk': 'code', dir: 'ltr' }, shareCode(view)),
+    el(
+      'div',
+      { class: 'kiosk-ShareDialog-code', 'data-kiosk': 'code', dir: 'ltr' },
+      shareCode(view)
+    ),
     el(
       'div',
       { class: 'kiosk-ShareDialog-hint' },
-      trans.__('Classmates press "Open a code" (under Menu on a phone) and type it, or scan the QR code.')
+      trans.__(
+        'Classmates press "Open a code" (under Menu on a phone) and type it, or scan the QR code.'
+      )
     )
   );
   const qrBox = el('div', { class: 'kiosk-ShareDialog-qr', 'data-kiosk': 'qr' });
   qrBox.append(qrSvg(link));
   top.append(codeBox, qrBox);
-  node.append(top, el('div', { class: 'kiosk-ShareDialog-label' }, trans.__('Link')), linkRow(link));
+  node.append(
+    top,
+    el('div', { class: 'kiosk-ShareDialog-label' }, trans.__('Link')),
+    linkRow(link)
+  );
   const takeHomeNode = el('div', { class: 'kiosk-TakeHome', 'data-kiosk': 'take-home' });
   node.append(takeHomeNode);
   if (!view.viewOnly) {
@@ -380,7 +450,11 @@ export async function showShareDialog(view: IShareView): Promise<void> {
 }
 
 export async function showError(title: string, message: string): Promise<void> {
-  const node = el('div', { class: 'kiosk-ErrorDialog', 'data-kiosk': 'error', dir: textDirection() }, message);
+  const node = el(
+    'div',
+    { class: 'kiosk-ErrorDialog', 'data-kiosk': 'error', dir: textDirection() },
+    message
+  );
   await showDialog({
     title,
     body: new DirectedBody({ node }),
@@ -400,13 +474,31 @@ function localTime(iso: string): string {
 
 /** A table of what this browser has shared. */
 export function myNotebooksBody(entries: IMyNotebook[] = listMine()): Widget {
-  const node = el('div', { class: 'kiosk-MyNotebooks', 'data-kiosk': 'my-notebooks', dir: textDirection() });
+  const node = el('div', {
+    class: 'kiosk-MyNotebooks',
+    'data-kiosk': 'my-notebooks',
+    dir: textDirection()
+  });
   if (entries.length === 0) {
-    node.append(el('p', {}, trans.__('You have not shared any notebook from this browser yet. Press Share in a notebook.')));
+    node.append(
+      el(
+        'p',
+        {},
+        trans.__(
+          'You have not shared any notebook from this browser yet. Press Share in a notebook.'
+        )
+      )
+    );
     return new DirectedBody({ node });
   }
   node.append(
-    el('p', {}, trans.__('Notebooks shared from this browser. They are kept on the kiosk: open a link to get one back.'))
+    el(
+      'p',
+      {},
+      trans.__(
+        'Notebooks shared from this browser. They are kept on the kiosk: open a link to get one back.'
+      )
+    )
   );
   const table = el('table', { class: 'kiosk-MyNotebooks-table' });
   const head = el('tr');

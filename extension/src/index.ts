@@ -1,24 +1,20 @@
 // The kiosk's JupyterLite extension: Share (link, code, QR), saving shared notebooks to
 // the kiosk, "My notebooks", view-only opening of share links, and the kiosk badge.
-// It uses only stable JupyterLab 4 APIs and the host's shared copies of them, so one
-// prebuilt build loads in JupyterLab 4.4 (jupyterlite-core 0.6) and 4.6 (0.8).
-import {
-  ILabShell,
-  JupyterFrontEnd,
-  JupyterFrontEndPlugin
-} from '@jupyterlab/application';
-import {
-  ICommandPalette,
-  InputDialog,
-  ToolbarButton,
-  WidgetTracker
-} from '@jupyterlab/apputils';
+// A second plugin (kernelsetup.ts) routes every kernel's time.sleep() and downloads
+// through the kiosk. It uses only stable JupyterLab 4 APIs and the host's shared copies
+// of them, so one prebuilt build loads in JupyterLab 4.4 (jupyterlite-core 0.6) and 4.6 (0.8).
+import { ILabShell, JupyterFrontEnd, JupyterFrontEndPlugin } from '@jupyterlab/application';
+import { ICommandPalette, InputDialog, ToolbarButton, WidgetTracker } from '@jupyterlab/apputils';
+import { IEditorServices } from '@jupyterlab/codeeditor';
 import { IDocumentManager } from '@jupyterlab/docmanager';
+import type { DocumentRegistry } from '@jupyterlab/docregistry';
 import {
+  INotebookModel,
   INotebookWidgetFactory,
   NotebookPanel,
   NotebookWidgetFactory
 } from '@jupyterlab/notebook';
+import { IRenderMimeRegistry } from '@jupyterlab/rendermime';
 import { ITranslator } from '@jupyterlab/translation';
 import { Widget } from '@lumino/widgets';
 
@@ -26,6 +22,7 @@ import { SharingClient, cleanId } from './api';
 import { KioskBadge } from './badge';
 import { showMyNotebooks } from './dialogs';
 import { textDirection, trans, useTranslator } from './i18n';
+import { kernelSetupPlugin } from './kernelsetup';
 import { closeLaunchers, fitToScreen, openLesson } from './layout';
 import { siteRoot } from './store';
 import { isViewOnly, Sharer } from './sharer';
@@ -49,7 +46,8 @@ function requestedNotebook(): string | null {
 /** Which JupyterLite app this page is: 'lab', 'notebooks', or another. */
 function appName(): string {
   const parts = window.location.pathname.split('/').filter(Boolean);
-  const last = parts[parts.length - 1] === 'index.html' ? parts[parts.length - 2] : parts[parts.length - 1];
+  const last =
+    parts[parts.length - 1] === 'index.html' ? parts[parts.length - 2] : parts[parts.length - 1];
   return last || '';
 }
 
@@ -60,7 +58,9 @@ class ViewOnlyBanner extends Widget {
     this.node.dataset.kiosk = 'view-only-banner';
     this.node.dir = textDirection();
     const text = document.createElement('span');
-    text.textContent = trans.__("View only: a classmate's shared notebook. Make a copy to change or run it.");
+    text.textContent = trans.__(
+      "View only: a classmate's shared notebook. Make a copy to change or run it."
+    );
     const button = document.createElement('button');
     button.className = 'jp-mod-styled jp-mod-accept kiosk-ViewOnlyBanner-copy';
     button.dataset.kiosk = 'make-copy';
@@ -75,14 +75,25 @@ const plugin: JupyterFrontEndPlugin<void> = {
   description: 'Share notebooks through the classroom kiosk.',
   autoStart: true,
   requires: [IDocumentManager],
-  optional: [ICommandPalette, INotebookWidgetFactory, ILabShell, ITranslator],
+  optional: [
+    ICommandPalette,
+    INotebookWidgetFactory,
+    ILabShell,
+    ITranslator,
+    IRenderMimeRegistry,
+    NotebookPanel.IContentFactory,
+    IEditorServices
+  ],
   activate: (
     app: JupyterFrontEnd,
     docManager: IDocumentManager,
     palette: ICommandPalette | null,
     nbFactory: NotebookWidgetFactory.IFactory | null,
     labShell: ILabShell | null,
-    translator: ITranslator | null
+    translator: ITranslator | null,
+    rendermime: IRenderMimeRegistry | null,
+    contentFactory: NotebookPanel.IContentFactory | null,
+    editorServices: IEditorServices | null
   ) => {
     // The students' language: the one JupyterLab's menus use (jupyter-lite.json's locale).
     if (translator) {
@@ -92,11 +103,11 @@ const plugin: JupyterFrontEndPlugin<void> = {
     const sharer = new Sharer(client, docManager, app.serviceManager.contents, labShell !== null);
     const viewOnlyTracker = new WidgetTracker<NotebookPanel>({ namespace: 'kiosk-view-only' });
 
-    // A notebook factory that never starts a kernel, for view-only copies. It reuses
-    // the host's notebook factory parts (renderers, editors, configuration).
-    const base = nbFactory as unknown as NotebookWidgetFactory | null;
+    // A notebook factory that never starts a kernel, for view-only copies. It is made of
+    // the parts the host's notebook factory is made of (renderers, cell factory, editor
+    // services) and takes that factory's current editor and notebook settings.
     let viewFactoryName: string | undefined;
-    if (base && base.rendermime && base.contentFactory && base.mimeTypeService) {
+    if (nbFactory && rendermime && contentFactory && editorServices) {
       const factory = new NotebookWidgetFactory({
         name: VIEW_ONLY_FACTORY,
         label: trans.__('View-only Notebook'),
@@ -106,11 +117,11 @@ const plugin: JupyterFrontEndPlugin<void> = {
         canStartKernel: false,
         shutdownOnClose: false,
         readOnly: true,
-        rendermime: base.rendermime,
-        contentFactory: base.contentFactory,
-        mimeTypeService: base.mimeTypeService,
-        editorConfig: base.editorConfig,
-        notebookConfig: base.notebookConfig
+        rendermime,
+        contentFactory,
+        mimeTypeService: editorServices.mimeTypeService,
+        editorConfig: nbFactory.editorConfig,
+        notebookConfig: nbFactory.notebookConfig
       });
       factory.widgetCreated.connect((_, panel) => {
         void viewOnlyTracker.add(panel);
@@ -149,7 +160,10 @@ const plugin: JupyterFrontEndPlugin<void> = {
           });
           copy.node.dataset.kiosk = 'toolbar-make-copy';
           panel.toolbar.insertItem(1, 'kiosk-make-copy', copy);
-          panel.contentHeader.insertWidget(0, new ViewOnlyBanner(() => void sharer.makeCopy(panel)));
+          panel.contentHeader.insertWidget(
+            0,
+            new ViewOnlyBanner(() => void sharer.makeCopy(panel))
+          );
         }
       });
       panel.context.saveState.connect((_, state) => {
@@ -159,15 +173,14 @@ const plugin: JupyterFrontEndPlugin<void> = {
       });
     };
 
-    const extension = {
-      createNew: (panel: NotebookPanel) => {
+    const extension: DocumentRegistry.IWidgetExtension<NotebookPanel, INotebookModel> = {
+      createNew: (panel) => {
         decorate(panel);
-        return undefined;
       }
     };
-    app.docRegistry.addWidgetExtension('Notebook', extension as any);
+    app.docRegistry.addWidgetExtension('Notebook', extension);
     if (viewFactoryName) {
-      app.docRegistry.addWidgetExtension(viewFactoryName, extension as any);
+      app.docRegistry.addWidgetExtension(viewFactoryName, extension);
     }
 
     app.commands.addCommand(CMD.share, {
@@ -225,10 +238,25 @@ const plugin: JupyterFrontEndPlugin<void> = {
       }
     };
     const badge = new KioskBadge([
-      { label: trans.__('Share'), kiosk: 'badge-share', menuOnly: true, handler: () => void app.commands.execute(CMD.share) },
-      { label: trans.__('Open a code'), kiosk: 'badge-open-code', handler: () => void app.commands.execute(CMD.open) },
-      { label: trans.__('My notebooks'), kiosk: 'badge-my-notebooks', handler: () => void showMyNotebooks() },
-      ...(labShell ? [{ label: trans.__('Files'), kiosk: 'badge-files', menuOnly: true, handler: toggleFiles }] : [])
+      {
+        label: trans.__('Share'),
+        kiosk: 'badge-share',
+        menuOnly: true,
+        handler: () => void app.commands.execute(CMD.share)
+      },
+      {
+        label: trans.__('Open a code'),
+        kiosk: 'badge-open-code',
+        handler: () => void app.commands.execute(CMD.open)
+      },
+      {
+        label: trans.__('My notebooks'),
+        kiosk: 'badge-my-notebooks',
+        handler: () => void showMyNotebooks()
+      },
+      ...(labShell
+        ? [{ label: trans.__('Files'), kiosk: 'badge-files', menuOnly: true, handler: toggleFiles }]
+        : [])
     ]);
     badge.id = 'kiosk-badge';
     app.shell.add(badge, 'top', { rank: 1000 });
@@ -269,4 +297,4 @@ const plugin: JupyterFrontEndPlugin<void> = {
   }
 };
 
-export default plugin;
+export default [plugin, kernelSetupPlugin];

@@ -45,7 +45,11 @@ export function fitToScreen(app: JupyterFrontEnd, labShell: ILabShell): void {
   const narrow = window.matchMedia(NARROW_QUERY);
   const apply = (): void => {
     document.body.classList.toggle('kiosk-mod-phone', phone.matches);
-    document.body.dataset.kioskLayout = phone.matches ? 'phone' : narrow.matches ? 'tablet' : 'desktop';
+    document.body.dataset.kioskLayout = phone.matches
+      ? 'phone'
+      : narrow.matches
+        ? 'tablet'
+        : 'desktop';
     if (narrow.matches) {
       labShell.collapseLeft();
       labShell.collapseRight();
@@ -66,7 +70,11 @@ export function fitToScreen(app: JupyterFrontEnd, labShell: ILabShell): void {
 /** Close the Launcher tabs JupyterLab opens in an empty main area. */
 export function closeLaunchers(app: JupyterFrontEnd): void {
   for (const widget of Array.from(app.shell.widgets('main'))) {
-    if (widget.id.startsWith('launcher') || widget.hasClass('jp-Launcher') || widget.node.querySelector('.jp-Launcher')) {
+    if (
+      widget.id.startsWith('launcher') ||
+      widget.hasClass('jp-Launcher') ||
+      widget.node.querySelector('.jp-Launcher')
+    ) {
       widget.close();
     }
   }

@@ -90,7 +90,10 @@ export class Sharer {
           const result = await this.client.update(sharedId, model.toJSON());
           this._setIds(model, result.id, result.readable_id);
         } catch (err) {
-          if (!(err instanceof ShareError && (err.kind === 'forbidden' || err.kind === 'not-found'))) {
+          if (!(
+            err instanceof ShareError &&
+            (err.kind === 'forbidden' || err.kind === 'not-found')
+          )) {
             throw err;
           }
           await this._shareAnew(panel);
@@ -207,9 +210,16 @@ export class Sharer {
             await this._shareAnew(panel);
             await this._saveLocally(panel);
             this._remember(panel);
-            const code = shareCode({ id: meta(model, META.sharedId), readableId: meta(model, META.readableId) ?? null });
+            const code = shareCode({
+              id: meta(model, META.sharedId),
+              readableId: meta(model, META.readableId) ?? null
+            });
             Notification.info(
-              trans.__('"%1" was saved to the kiosk with a new code: %2. Press Share to see its new link.', notebookName(panel), code),
+              trans.__(
+                '"%1" was saved to the kiosk with a new code: %2. Press Share to see its new link.',
+                notebookName(panel),
+                code
+              ),
               { autoClose: 15000 }
             );
             panel.node.dataset.kioskSaved = new Date().toISOString();
@@ -218,7 +228,12 @@ export class Sharer {
             if (!state.warned) {
               state.warned = true;
               Notification.warning(
-                trans.__('"%1" is saved in this browser, but not on the kiosk yet.', notebookName(panel)) + ' ' + explain(err),
+                trans.__(
+                  '"%1" is saved in this browser, but not on the kiosk yet.',
+                  notebookName(panel)
+                ) +
+                  ' ' +
+                  explain(err),
                 { autoClose: 15000 }
               );
             }
@@ -256,8 +271,7 @@ export class Sharer {
     // otherwise open a new browser tab).
     const options = this.isLab ? undefined : { ref: '_noref' };
     const widget = this.docManager.openOrReveal(path, factory, undefined, options) as
-      | NotebookPanel
-      | undefined;
+      NotebookPanel | undefined;
     if (widget?.sessionContext) {
       // Never start a kernel for a view-only notebook (belt and braces: the
       // view-only factory already says so).
@@ -332,9 +346,7 @@ export class Sharer {
     await this.contents.save(path, { type: 'notebook', format: 'json', content });
     if (!this.isLab) {
       // The notebook app shows one document per page: go to the copy.
-      window.location.assign(
-        `${siteRoot()}notebooks/index.html?path=${encodeURIComponent(path)}`
-      );
+      window.location.assign(`${siteRoot()}notebooks/index.html?path=${encodeURIComponent(path)}`);
       return undefined;
     }
     return this.docManager.open(path) as NotebookPanel | undefined;

@@ -1,4 +1,5 @@
-// "My notebooks": what this browser has shared, kept in localStorage.
+// What this browser keeps: "My notebooks" (what it has shared, in localStorage), the
+// one way to reach localStorage, and the site's share links.
 import { PageConfig } from '@jupyterlab/coreutils';
 
 const LIST_KEY = 'kiosk-share:notebooks';
@@ -37,7 +38,11 @@ export function shareLink(entry: { id: string; readableId: string | null }): str
   return `${siteRoot()}lab/index.html?notebook=${encodeURIComponent(shareCode(entry))}`;
 }
 
-function storage(): Storage | null {
+/**
+ * This browser's localStorage, or null where reading it throws (storage disabled, some
+ * private windows): every caller treats what it keeps there as a convenience.
+ */
+export function browserStorage(): Storage | null {
   try {
     return window.localStorage;
   } catch {
@@ -46,13 +51,13 @@ function storage(): Storage | null {
 }
 
 export function listMine(): IMyNotebook[] {
-  const raw = storage()?.getItem(LIST_KEY);
+  const raw = browserStorage()?.getItem(LIST_KEY);
   if (!raw) {
     return [];
   }
   try {
     const value = JSON.parse(raw);
-    return Array.isArray(value) ? value.filter(v => v && typeof v.id === 'string') : [];
+    return Array.isArray(value) ? value.filter((v) => v && typeof v.id === 'string') : [];
   } catch {
     return [];
   }
@@ -60,16 +65,16 @@ export function listMine(): IMyNotebook[] {
 
 /** Add or update an entry (by id); newest first. */
 export function rememberMine(entry: IMyNotebook): void {
-  const list = listMine().filter(e => e.id !== entry.id);
+  const list = listMine().filter((e) => e.id !== entry.id);
   list.unshift(entry);
   try {
-    storage()?.setItem(LIST_KEY, JSON.stringify(list.slice(0, 200)));
+    browserStorage()?.setItem(LIST_KEY, JSON.stringify(list.slice(0, 200)));
   } catch {
     // Storage full or disabled: the list is a convenience, sharing still worked.
   }
 }
 
 export function forgetMine(id: string): void {
-  const list = listMine().filter(e => e.id !== id);
-  storage()?.setItem(LIST_KEY, JSON.stringify(list));
+  const list = listMine().filter((e) => e.id !== id);
+  browserStorage()?.setItem(LIST_KEY, JSON.stringify(list));
 }

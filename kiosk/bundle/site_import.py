@@ -14,7 +14,8 @@ CDN, fonts from Google, a library's CDN link. The importer makes it serve offlin
    ``kiosk bundle build`` does, and the site is pointed at it;
 4. **replace fonts** linked from Google Fonts with local copies from the npm
    ``@fontsource/<family>`` packages (or drop the link when there is none);
-5. **add the kiosk's extension** (Share dialog, view-only links, relay) unless asked not to;
+5. **add the kiosk's extension** (Share dialog, view-only links, kernel set-up) unless
+   asked not to;
 6. **scan** every HTML, CSS, JS and JSON file for outside addresses. Anything the browser
    would load fails the import. A host named inside code that is never fetched (a URL in
    a library's help text) fails too, unless the teacher's reviewed allow-list
@@ -73,7 +74,7 @@ MIN_JUPYTERLITE = (0, 4)
 KERNEL_PACKAGES = ("micropip", "ipython", "jedi")
 #: pure-Python wheels the kernel installs at start that no Pyodide lock carries
 KERNEL_WHEELS = ("comm==0.2.3",)
-#: what the kiosk's extension adds (urllib and pandas through the kiosk's relay)
+#: what the kiosk's extension's kernel set-up routes (urllib, pandas) through the kiosk
 EXTENSION_WHEELS = ("pyodide-http==0.2.2",)
 #: limits on what an archive may unpack to
 MAX_FILES = 60_000

@@ -35,7 +35,7 @@ scenario(async () => {
       const k = w && w.sessionContext && w.sessionContext.session && w.sessionContext.session.kernel;
       return k && k.status === 'idle';
     }, null, { timeout: timeoutMs, polling: 500 });
-    await page.waitForTimeout(1500); // the bridge's silent set-up runs first
+    await page.waitForTimeout(1500); // the extension's silent kernel set-up runs first
     page.on('crash', () => process.stderr.write('PAGE CRASHED\n'));
     page.on('close', () => process.stderr.write('PAGE CLOSED\n'));
     await page.evaluate(() => { void window.jupyterapp.commands.execute('notebook:run-all-cells'); });

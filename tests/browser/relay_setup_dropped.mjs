@@ -1,5 +1,5 @@
 // A site's own start-up cell fails in a new kernel (as Jupyter Everywhere's did offline)
-// while the bridge's silent kernel set-up waits behind it. JupyterLite (0.6+) drops every
+// while the kiosk's silent kernel set-up (the extension's) waits behind it. JupyterLite (0.6+) drops every
 // request queued behind a failed one, with no reply: the set-up must still run.
 // Params: { url, timeoutMs }
 import { launch, scenario, foreignRequests, params } from './harness.mjs';
@@ -11,7 +11,8 @@ scenario(async () => {
   try {
     const page = await context.newPage();
     // Plays the site's extension: the first kernel gets a silent cell that fails, sent
-    // before the bridge's (which looks for the app every 500 ms).
+    // before the kiosk's set-up (JupyterLite sets window.jupyterapp before the app starts,
+    // so this handler is connected before the kiosk extension's plugin activates).
     await page.addInitScript(() => {
       let app;
       Object.defineProperty(window, 'jupyterapp', {
