@@ -188,6 +188,12 @@ def test_import_takes_archives_and_refuses_what_would_still_load(
         assert bundle is not None and bundle.name.startswith("school-site-")
         report = json.loads((bundle / "kiosk-import.json").read_text(encoding="utf-8"))
         assert report["kiosk_extension"] is False
+        # The extension's kernel set-up stays; only its Share plugin is disabled.
+        assert report["kernel_setup"] is True
+        lite = json.loads((bundle / "jupyter-lite.json").read_text(encoding="utf-8"))
+        config = lite["jupyter-config-data"]
+        assert "@kiosk/share-extension" in [e["name"] for e in config["federated_extensions"]]
+        assert config["disabledExtensions"] == ["@kiosk/share-extension:plugin"]
         assert any(CDN_PYODIDE in item["source"] for item in report["localized"])
 
     # A script loaded from a CDN is fetched by every browser: no allow-list can pass it.
@@ -469,3 +475,32 @@ def test_a_cell_run_while_the_kernel_starts_answers_after_the_sites_start_up_ins
     assert result["siteStartup"] == "ok", result
     assert result["outputs"] == ["imported python (3, 14) 45\n"], result
     assert result["foreign"] == [], result["foreign"]
+
+
+@pytest.mark.parametrize("share_ui", [True, False])
+def test_the_extension_joins_with_or_without_its_share_ui(tmp_path: Path,
+                                                          share_ui: bool) -> None:
+    """--no-kiosk-extension keeps the kernel set-up (a plugin of its own): the extension is
+    added with only its Share plugin disabled; the site's own disabled list is kept."""
+    from kiosk.bundle.site_import import ImportReport, add_extension
+
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "jupyter-lite.json").write_text(json.dumps({"jupyter-config-data": {
+        "federated_extensions": [], "disabledExtensions": ["other:plugin"]}}),
+        encoding="utf-8")
+    extension = tmp_path / "labextension"
+    (extension / "static").mkdir(parents=True)
+    (extension / "package.json").write_text(json.dumps({
+        "name": "@kiosk/share-extension",
+        "jupyterlab": {"_build": {"load": "static/remoteEntry.abc.js",
+                                  "extension": "./extension"}}}), encoding="utf-8")
+    report = ImportReport(source="site")
+    add_extension(site, extension, report, share_ui=share_ui)
+    config = json.loads((site / "jupyter-lite.json").read_text(encoding="utf-8"))[
+        "jupyter-config-data"]
+    assert [e["name"] for e in config["federated_extensions"]] == ["@kiosk/share-extension"]
+    assert config["disabledExtensions"] == (
+        ["other:plugin"] if share_ui else ["other:plugin", "@kiosk/share-extension:plugin"])
+    assert (report.kiosk_extension, report.kernel_setup) == (share_ui, True)
+    assert ("added" if share_ui else "kernel set-up only") in report.text()

@@ -101,8 +101,13 @@ class ImportOptions:
     out_dir: Path
     cache_dir: Path
     name: str | None = None
-    #: the kiosk's prebuilt labextension; None leaves it out (the site has its own Share UI)
+    #: the kiosk's prebuilt labextension (its kernel set-up: time.sleep, downloads and
+    #: files through the kiosk; and its Share UI unless ``share_ui`` is False); None
+    #: leaves it out entirely (a warning: kernels then get no kiosk set-up)
     extension_dir: Path | None = None
+    #: False for a site that brings its own Share UI: the extension's Share plugin is
+    #: listed in ``disabledExtensions``, its kernel set-up still runs
+    share_ui: bool = True
     #: the teacher's reviewed allow-list of inert references (JSON), if any
     allow_file: Path | None = None
     pyodide_archive: str | None = None
@@ -138,7 +143,10 @@ class ImportReport:
     source: str
     jupyterlite: str = ""
     pyodide: str = ""
+    #: the kiosk's Share UI (dialog, badge, view-only links) is in the site
     kiosk_extension: bool = False
+    #: the kiosk's kernel set-up is in the site (with or without its Share UI)
+    kernel_setup: bool = False
     localized: list[dict[str, str]] = field(default_factory=list)
     dropped: list[dict[str, str]] = field(default_factory=list)
     allowed: list[dict[str, Any]] = field(default_factory=list)
@@ -152,7 +160,7 @@ class ImportReport:
     def text(self) -> str:
         lines = [f"Imported {self.source}",
                  f"JupyterLite {self.jupyterlite}, Pyodide {self.pyodide}, kiosk extension "
-                 f"{'added' if self.kiosk_extension else 'left out'}", ""]
+                 f"{_extension_words(self)}", ""]
         sections = (("Made local", self.localized, "{what}: {source} -> {local}"),
                     ("Dropped", self.dropped, "{what}: {source} ({why})"),
                     ("Allowed (reviewed, never fetched)", self.allowed,
@@ -635,8 +643,20 @@ def warn_two_share_uis(report: ImportReport) -> None:
 # ---------------------------------------------------------------------------------------
 # 5. the kiosk's extension
 
-def add_extension(root: Path, extension_dir: Path, report: ImportReport) -> None:
-    """Copy the kiosk's prebuilt labextension into the site and register it."""
+def _extension_words(report: ImportReport) -> str:
+    if report.kiosk_extension:
+        return "added"
+    return "kernel set-up only (its Share UI disabled)" if report.kernel_setup else "left out"
+
+
+def add_extension(root: Path, extension_dir: Path, report: ImportReport, *,
+                  share_ui: bool = True) -> None:
+    """Copy the kiosk's prebuilt labextension into the site and register it.
+
+    Without ``share_ui`` its Share plugin (``<name>:plugin``) goes into the site's
+    ``disabledExtensions``: a site with its own Share button keeps only that one, and its
+    kernels still get the kiosk's set-up (a plugin of its own in the same extension).
+    """
     meta = _read_json(extension_dir / "package.json")
     name = str(meta.get("name", ""))
     build = meta.get("jupyterlab", {}).get("_build") if isinstance(meta.get("jupyterlab"),
@@ -656,9 +676,16 @@ def add_extension(root: Path, extension_dir: Path, report: ImportReport) -> None
     entry = {"name": name, **{k: build[k] for k in ("load", "extension", "style")
                               if k in build}}
     config["federated_extensions"] = [*entries, entry]
+    share_plugin = f"{name}:plugin"
+    disabled = [e for e in config.get("disabledExtensions", []) if e != share_plugin]
+    if not share_ui:
+        disabled.append(share_plugin)
+    if disabled or "disabledExtensions" in config:
+        config["disabledExtensions"] = disabled
     _write_json(path, data)
     add_extension_catalogs(root)  # in the languages whose JupyterLab pack the site carries
-    report.kiosk_extension = True
+    report.kiosk_extension = share_ui
+    report.kernel_setup = True
     report.localized.append({"what": "the kiosk extension", "source": str(extension_dir),
                              "local": f"extensions/{name}"})
 
@@ -738,7 +765,13 @@ def _prepare(root: Path, options: ImportOptions, cache: Cache, progress: Progres
     progress.step("adding the kiosk extension" if options.extension_dir
                   else "leaving out the kiosk extension")
     if options.extension_dir is not None:
-        add_extension(root, options.extension_dir, report)
+        add_extension(root, options.extension_dir, report, share_ui=options.share_ui)
+    else:
+        report.warnings.append({
+            "where": "jupyter-lite.json",
+            "what": "no kiosk extension: kernels get no kiosk set-up, so time.sleep spins "
+                    "a core and Python's downloads and files do not go through the kiosk "
+                    "on plain HTTP (build it with 'make extension' and import again)"})
     warn_two_share_uis(report)
     _slim(root)
     _finish_config(root)

@@ -89,8 +89,9 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
                      "[{\"path\", \"host\", \"reason\"}]}); a failed import writes "
                      "candidates to start from")
     imp.add_argument("--kiosk-extension", action=argparse.BooleanOptionalAction, default=True,
-                     help="add the kiosk's Share dialog, view-only links and relay "
-                     "(--no-kiosk-extension when the site brings its own Share UI)")
+                     help="add the kiosk's Share dialog and view-only links "
+                     "(--no-kiosk-extension when the site brings its own Share UI; the "
+                     "kiosk's kernel set-up is added either way when the extension is built)")
     imp.add_argument("--extension", type=Path, metavar="DIR", default=None,
                      help="prebuilt kiosk labextension (default: extension/dist/labextension)")
     imp.add_argument("--package", action="append", default=[], metavar="NAME",
@@ -174,15 +175,18 @@ def run_import(args: argparse.Namespace, config: KioskConfig) -> int:
     from kiosk.bundle.progress import Progress
     from kiosk.bundle.site_import import STEPS, ImportOptions, import_site
 
-    extension = _extension_dir(args) if args.kiosk_extension else None
-    if extension is not None and not (extension / "package.json").is_file():
+    built = _extension_dir(args)
+    # Without it (--no-kiosk-extension on a machine that never built it) the import goes
+    # on, and its report warns that kernels get no kiosk set-up either.
+    extension = built if (built / "package.json").is_file() else None
+    if extension is None and args.kiosk_extension:
         raise BundleError(translations(config).gettext(
             "no built kiosk extension at %(path)s: run 'make extension', or import with "
-            "--no-kiosk-extension") % {"path": extension})
+            "--no-kiosk-extension") % {"path": built})
     options = ImportOptions(
         source=args.source, out_dir=bundles_dir_for(config),
         cache_dir=args.cache_dir or default_cache_dir(), name=args.bundle_name,
-        extension_dir=extension, allow_file=args.allow,
+        extension_dir=extension, share_ui=args.kiosk_extension, allow_file=args.allow,
         pyodide_archive=args.pyodide_archive, extra_packages=tuple(args.package),
         activate=args.activate)
     progress = Progress(STEPS, quiet=args.quiet)
