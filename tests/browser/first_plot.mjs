@@ -16,7 +16,7 @@ scenario(async () => {
   try {
     const page = b.context.pages()[0] || await b.context.newPage();
     await page.goto(`${params.origin}/lab/index.html`, { waitUntil: 'load' });
-    await page.waitForFunction(() => window.jupyterapp && document.body.dataset.kioskExtension && document.querySelector('#jp-main-dock-panel'), null, { timeout: T });
+    await page.waitForFunction(() => window.jupyterapp && document.body && document.body.dataset.kioskExtension && document.querySelector('#jp-main-dock-panel'), null, { timeout: T });
     await page.evaluate(() => { void window.jupyterapp.commands.execute('notebook:create-new', { kernelName: 'python' }); });
     await page.waitForFunction(() => {
       const w = window.jupyterapp.shell.currentWidget;

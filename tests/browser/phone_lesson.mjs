@@ -117,7 +117,7 @@ scenario(async () => {
     };
     step('Start coding');
     await page.getByRole('link', { name: 'Start coding' }).click();
-    await page.waitForFunction(() => document.body.dataset.kioskLesson, null, { timeout: T });
+    await page.waitForFunction(() => document.body && document.body.dataset.kioskLesson, null, { timeout: T });
     await page.waitForSelector('.jp-NotebookPanel .jp-Cell', { timeout: T });
     await page.waitForTimeout(1000); // the launcher may come and go; let the layout settle
     const lesson = await measure(page);
@@ -157,7 +157,7 @@ scenario(async () => {
     const pageB = B.context.pages()[0] || await B.context.newPage();
     await pageB.setViewportSize(viewport);
     await pageB.goto(share.link, { waitUntil: 'load' });
-    await pageB.waitForFunction(() => document.body.dataset.kioskOpened, null, { timeout: T });
+    await pageB.waitForFunction(() => document.body && document.body.dataset.kioskOpened, null, { timeout: T });
     await pageB.waitForSelector('[data-kiosk=view-only-banner]', { timeout: T });
     await pageB.waitForTimeout(1000);
     const shared = await measure(pageB);

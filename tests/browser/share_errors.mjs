@@ -28,7 +28,7 @@ scenario(async () => {
     const page = A.context.pages()[0] || await A.context.newPage();
     await page.goto(`${origin}/lab/index.html`, { waitUntil: 'load' });
     await page.waitForSelector('#jp-main-dock-panel', { timeout: T });
-    await page.waitForFunction(() => document.body.dataset.kioskExtension, null, { timeout: T });
+    await page.waitForFunction(() => document.body && document.body.dataset.kioskExtension, null, { timeout: T });
     await page.evaluate(() => window.jupyterapp.commands.execute('notebook:create-new', { kernelName: 'python' }));
     const share = page.locator('.jp-NotebookPanel:not(.lm-mod-hidden) .kiosk-ShareButton').last();
     await share.waitFor({ timeout: T });
@@ -98,7 +98,7 @@ scenario(async () => {
       await page.goto(`${origin}/lab/index.html?notebook=${code}`, { waitUntil: 'load' });
       await page.waitForSelector('#jp-main-dock-panel', { timeout: T });
       const shown = await dialogText(page);
-      await page.waitForFunction(() => document.body.dataset.kioskOpened, null, { timeout: T });
+      await page.waitForFunction(() => document.body && document.body.dataset.kioskOpened, null, { timeout: T });
       await page.waitForTimeout(500);
       return {
         text: shown.text,

@@ -23,7 +23,7 @@ function step(name) {
 async function openLab(page, url) {
   await page.goto(url, { waitUntil: 'load', timeout: 60000 });
   await page.waitForSelector('#jp-main-dock-panel', { timeout: T });
-  await page.waitForFunction(() => document.body.dataset.kioskExtension, null, { timeout: T });
+  await page.waitForFunction(() => document.body && document.body.dataset.kioskExtension, null, { timeout: T });
   await page.waitForSelector('[data-kiosk=badge]', { timeout: T });
 }
 
@@ -140,7 +140,7 @@ scenario(async () => {
     const bRequestsBefore = B.requests.length;
     await openLab(pageB, shareA.link);
     await pageB.waitForSelector('[data-kiosk=view-only-banner]', { timeout: T });
-    await pageB.waitForFunction(() => document.body.dataset.kioskOpened, null, { timeout: T });
+    await pageB.waitForFunction(() => document.body && document.body.dataset.kioskOpened, null, { timeout: T });
     const panelB = currentPanel(pageB);
     await panelB.locator('.jp-OutputArea-output').first().waitFor({ timeout: T });
     // Give a kernel every chance to start if something wanted one.

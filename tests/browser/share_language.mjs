@@ -48,7 +48,7 @@ scenario(async () => {
     step('open lab');
     await page.goto(`${origin}/lab/index.html`, { waitUntil: 'load', timeout: 60000 });
     await page.waitForSelector('#jp-main-dock-panel', { timeout: T });
-    await page.waitForFunction(() => document.body.dataset.kioskExtension, null, { timeout: T });
+    await page.waitForFunction(() => document.body && document.body.dataset.kioskExtension, null, { timeout: T });
     await page.waitForFunction(() => {
       const s = document.querySelector('[data-kiosk=badge-state]');
       return s && s.textContent;

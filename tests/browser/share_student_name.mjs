@@ -27,7 +27,7 @@ scenario(async () => {
     const page = context.pages()[0] || await context.newPage();
     await page.goto(`${params.origin}/lab/index.html`, { waitUntil: 'load', timeout: 60000 });
     await page.waitForSelector('#jp-main-dock-panel', { timeout: T });
-    await page.waitForFunction(() => document.body.dataset.kioskExtension, null, { timeout: T });
+    await page.waitForFunction(() => document.body && document.body.dataset.kioskExtension, null, { timeout: T });
 
     const one = await share(page);
     const axe = await runAxe(page);

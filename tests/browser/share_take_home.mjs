@@ -57,7 +57,7 @@ scenario(async () => {
     step('open lab');
     await page.goto(`${origin}/lab/index.html`, { waitUntil: 'load', timeout: 60000 });
     await page.waitForSelector('#jp-main-dock-panel', { timeout: T });
-    await page.waitForFunction(() => document.body.dataset.kioskExtension, null, { timeout: T });
+    await page.waitForFunction(() => document.body && document.body.dataset.kioskExtension, null, { timeout: T });
     await page.evaluate(() => window.jupyterapp.commands.execute('notebook:create-new', { kernelName: 'python' }));
     const panel = page.locator('.jp-NotebookPanel:not(.lm-mod-hidden)').last();
     await panel.locator('.jp-Cell .cm-content').first().waitFor({ timeout: T });

@@ -73,7 +73,7 @@ scenario(async () => {
       page.waitForNavigation({ waitUntil: 'load', timeout: T }),
       page.click('a.start'),
     ]);
-    await page.waitForFunction(() => document.body.dataset.kioskLesson, { timeout: T });
+    await page.waitForFunction(() => document.body && document.body.dataset.kioskLesson, { timeout: T });
     out.secure = await page.evaluate(() => window.isSecureContext);
     out.lesson = await page.evaluate(() => document.body.dataset.kioskLesson);
     out.firstCellWidth = await page.evaluate(() => {
@@ -123,7 +123,7 @@ scenario(async () => {
     const other = await fresh.newPage();
     await other.setViewport(params.viewport);
     await other.goto(out.link, { waitUntil: 'load' });
-    await other.waitForFunction(() => document.body.dataset.kioskOpened, { timeout: T });
+    await other.waitForFunction(() => document.body && document.body.dataset.kioskOpened, { timeout: T });
     await other.waitForSelector('[data-kiosk=view-only-banner]', { timeout: T });
     out.opened = await other.evaluate(() => document.body.dataset.kioskOpened);
     out.sharedOutputs = await other.evaluate(() => Array.from(document.querySelectorAll(

@@ -12,7 +12,7 @@ scenario(async () => {
     const start = page.locator('a.start');
     const startText = (await start.innerText()).trim();
     await start.click();
-    await page.waitForFunction(() => document.body.dataset.kioskLesson, null, { timeout: 180000 });
+    await page.waitForFunction(() => document.body && document.body.dataset.kioskLesson, null, { timeout: 180000 });
     // The lesson's first heading, once its markdown is rendered.
     await page.waitForFunction(() => {
       const w = window.jupyterapp && window.jupyterapp.shell.currentWidget;
