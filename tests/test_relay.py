@@ -206,3 +206,32 @@ async def test_sleep_endpoint_waits(client):
     for bad in ["-1", "nan", "9999", "x", ""]:
         resp = await client.get("/api/sleep", params={"seconds": bad})
         assert resp.status == 400, bad
+
+
+async def test_a_contexts_file_calls_reach_the_page_one_at_a_time(client):
+    """JupyterLite's page answers a file call with the browsing context only (no request
+    id): two kernels of one tab waiting at once could swap answers (Pyodide then died on a
+    stat given for a listing). The hub lets one call per context through at a time; other
+    contexts are not held up."""
+    cookie = browser_cookie()
+    ws = await client.ws_connect("/api/relay/ws", headers={**cookie, **own_origin(client)})
+    tab, other = str(uuid.uuid4()), str(uuid.uuid4())
+
+    def call(path: str, context: str):
+        return asyncio.create_task(client.post("/api/drive", headers=cookie, json={
+            "data": {"method": "readdir", "path": path}, "browsingContextId": context}))
+
+    first, second, elsewhere = call("/a", tab), call("/b", tab), call("/c", other)
+    seen = [json.loads((await ws.receive(timeout=2)).data) for _ in range(2)]
+    assert sorted(m["body"]["data"]["path"] for m in seen) == ["/a", "/c"]
+    with pytest.raises(asyncio.TimeoutError):
+        await ws.receive(timeout=0.3)  # /b waits for /a's answer
+    for message in seen:
+        await ws.send_json({"id": message["id"], "response": [message["body"]["data"]["path"]]})
+    held = json.loads((await ws.receive(timeout=2)).data)
+    assert held["body"]["data"]["path"] == "/b"
+    await ws.send_json({"id": held["id"], "response": ["/b"]})
+    for task, want in ((first, "/a"), (second, "/b"), (elsewhere, "/c")):
+        resp = await task
+        assert resp.status == 200 and await resp.json() == [want]
+    await ws.close()

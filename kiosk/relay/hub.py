@@ -52,6 +52,14 @@ class _Browser:
     # leaked id cannot be used from another to attach a socket or to send requests.
     client: str | None = None
     waiting: int = 0
+    #: one file call at a time per browsing context (see :meth:`RelayHub.forward`)
+    turns: dict[str, _Turn] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class _Turn:
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    users: int = 0
 
 
 #: Requests of one browser waiting for their page at once, and of the whole kiosk.
@@ -137,11 +145,17 @@ class RelayHub:
         return sum(b.waiting for b in self._browsers.values())
 
     async def forward(self, browser_id: str, pathname: str, body: dict[str, Any],
-                      limit_s: float | None, *, client: str = "") -> Any:
+                      limit_s: float | None, *, client: str = "",
+                      turn: str | None = None) -> Any:
         """Send one request to a bridge of the browser; wait for the answer (None: no limit).
 
         Only requests from the device the browser's bridges came from are relayed, and
         at most :data:`WAITING_PER_BROWSER` (:data:`WAITING_TOTAL` in all) wait at once.
+        Requests with the same ``turn`` (a browsing context's file calls) reach the page
+        one at a time: JupyterLite's page answers with the browsing context only, no
+        request id, so two kernels of one tab waiting at once could get each other's
+        answers (seen: Pyodide's import machinery got a file's stat for a listing and died).
+        The wait for the turn counts in ``limit_s``.
         """
         browser = self._browsers.setdefault(browser_id, _Browser())
         if browser.waiting >= WAITING_PER_BROWSER or self.waiting >= WAITING_TOTAL:
@@ -149,11 +163,37 @@ class RelayHub:
                                   retry_after=5)
         browser.waiting += 1
         try:
-            return await self._forward(browser, pathname, body, limit_s, client)
+            if turn is None:
+                return await self._forward(browser, pathname, body, limit_s, client)
+            return await self._forward_in_turn(browser, turn, pathname, body, limit_s,
+                                                  client=client)
         finally:
             browser.waiting -= 1
             if not browser.waiting and not browser.bridges:
                 self._browsers.pop(browser_id, None)
+
+    async def _forward_in_turn(self, browser: _Browser, turn: str, pathname: str,
+                               body: dict[str, Any], limit_s: float | None, *,
+                               client: str) -> Any:
+        slot = browser.turns.setdefault(turn, _Turn())
+        slot.users += 1
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        try:
+            try:
+                await asyncio.wait_for(slot.lock.acquire(), limit_s)
+            except TimeoutError:
+                raise GatewayTimeout(f"the notebook page did not answer within "
+                                     f"{limit_s or 0:.0f} s") from None
+            try:
+                left = None if limit_s is None else max(0.1, limit_s - (loop.time() - started))
+                return await self._forward(browser, pathname, body, left, client)
+            finally:
+                slot.lock.release()
+        finally:
+            slot.users -= 1
+            if not slot.users:
+                browser.turns.pop(turn, None)
 
     async def _forward(self, browser: _Browser, pathname: str, body: dict[str, Any],
                        limit_s: float | None, client: str) -> Any:

@@ -72,11 +72,11 @@ async def _json_body(request: web.Request) -> dict[str, Any]:
 async def drive(request: web.Request) -> web.Response:
     """POST /api/drive: a file-system call from the kernel, answered by its page."""
     body = await _json_body(request)
-    _context_id(body.get("browsingContextId"))
+    context = _context_id(body.get("browsingContextId"))
     browser = _browser_id(request)
     timeout = request.app[CONFIG].relay_timeout
     response = await request.app[RELAY_HUB].forward(browser, request.path, body, timeout,
-                                                     client=client_key(request))
+                                                     client=client_key(request), turn=context)
     return web.Response(text=json.dumps(response), content_type="application/json")
 
 
