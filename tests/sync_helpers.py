@@ -259,11 +259,12 @@ def api_url(server: TestServer) -> str:
     return f"http://127.0.0.1:{server.port}/api/v1"
 
 
-async def start_worker(config: KioskConfig, path: Path, *,
-                       clock: Callable[[], float]) -> tuple[ShareStore, SyncWorker]:
-    """A started sync worker (with ``clock``) on a started :func:`sync_store` at ``path``."""
+async def start_worker(config: KioskConfig, path: Path, *, clock: Callable[[], float],
+                       rng: random.Random | None = None) -> tuple[ShareStore, SyncWorker]:
+    """A started sync worker (with ``clock``, and ``rng`` for its backoff jitter) on a
+    started :func:`sync_store` at ``path``."""
     store = sync_store(path)
     await store.start()
-    worker = SyncWorker(config, store, clock=clock)
+    worker = SyncWorker(config, store, clock=clock, rng=rng)
     await worker.start()
     return store, worker

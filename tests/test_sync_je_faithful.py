@@ -298,15 +298,11 @@ async def patient_rig(make_config, tmp_path):
     """A rig whose failed shares wait an hour: only the test's "sync now" retries them
     (the worker's own loop would otherwise retry at once, beside the test's rounds)."""
     je = JEStandIn(now=time.time())
-    server = TestServer(je.app(), host="127.0.0.1")
-    await server.start_server()
-    config = make_config(upstream_url=f"http://127.0.0.1:{server.port}/api/v1",
-                         sync_enabled=True, upstream_kind="je", sync_backoff_base=3600,
-                         sync_backoff_max=3600)
-    store = sync_store(tmp_path / "s.sqlite3")
-    await store.start()
-    worker = SyncWorker(config, store, clock=lambda: je.now, rng=_Ceiling())
-    await worker.start()
+    server = await serve_upstream(je.app())
+    config = make_config(upstream_url=api_url(server), sync_enabled=True, upstream_kind="je",
+                         sync_backoff_base=3600, sync_backoff_max=3600)
+    store, worker = await start_worker(config, tmp_path / "s.sqlite3", clock=lambda: je.now,
+                                       rng=_Ceiling())
     for _ in range(500):  # the worker's own first round (then it sleeps sync_interval)
         if worker.status().last_round_at is not None and not worker._round_lock.locked():
             break
