@@ -141,6 +141,63 @@ async def test_idle_students_are_forgotten(monkeypatch: pytest.MonkeyPatch) -> N
     assert pacer.students == 1
 
 
+def test_chunk_limits_scale_with_the_measured_rate() -> None:
+    # Unknown rate or a classroom Wi-Fi (50 Mbit/s: 6.25 MB/s): the minimums.
+    assert schedule.chunk_limits(0.0) == (schedule.CHUNK_BYTES, schedule.SOCKET_QUEUE_BYTES)
+    assert schedule.chunk_limits(6.25e6) == (schedule.CHUNK_BYTES, schedule.SOCKET_QUEUE_BYTES)
+    # A gigabit link: 10 ms and 20 ms of it.
+    assert schedule.chunk_limits(125e6) == (1_250_000, 2_500_000)
+    # Loopback: the chunk is capped, the queue limit follows the rate.
+    chunk, queue = schedule.chunk_limits(16e9)
+    assert chunk == schedule.MAX_CHUNK_BYTES and queue == 320_000_000
+
+
+async def test_a_fast_connection_gets_large_chunks(tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """Over loopback the kernel measures gigabytes per second: after the first chunks,
+    send_paced sends megabytes per sendfile call instead of 64 KiB (a lone student on
+    a fast link is not slowed by the chunking), and every byte arrives in order."""
+    data = os.urandom(24 * 1024 * 1024)
+    (tmp_path / "big.whl").write_bytes(data)
+    received = bytearray()
+    done = asyncio.Event()
+
+    class Sink(asyncio.Protocol):
+        def data_received(self, chunk: bytes) -> None:
+            received.extend(chunk)
+            if len(received) >= len(data):
+                done.set()
+
+    loop = asyncio.get_running_loop()
+    server = await loop.create_server(Sink, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    transport, _ = await loop.create_connection(asyncio.Protocol, "127.0.0.1", port)
+    sizes: list[int] = []
+    real_sendfile = loop.sendfile
+
+    async def counting_sendfile(tr: asyncio.WriteTransport, f: object, offset: int,
+                                count: int) -> int:
+        sizes.append(count)
+        return await real_sendfile(tr, f, offset, count)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(loop, "sendfile", counting_sendfile)
+    pacer = Pacer(1e12)
+    try:
+        with (tmp_path / "big.whl").open("rb") as fobj, \
+                pacer.open("127.0.0.1", "static/pyodide/big.whl") as transfer:
+            await schedule.send_paced(transport, fobj, 0, len(data), transfer)
+        await asyncio.wait_for(done.wait(), 30)
+    finally:
+        transport.close()
+        server.close()
+        await server.wait_closed()
+    assert bytes(received) == data
+    assert sum(sizes) == len(data)
+    assert max(sizes) > schedule.CHUNK_BYTES, sizes[:20]
+    # 24 MiB in 64 KiB chunks would be 384 calls.
+    assert len(sizes) < 384 / 2, len(sizes)
+
+
 # --- the shaped run ---------------------------------------------------------------------
 
 SHELL_FILES = [f"build/{i}.0123abc{i}.js" for i in range(8)]

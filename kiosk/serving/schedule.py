@@ -26,9 +26,14 @@ once. When only one student is loading anything, grants are immediate (a lone
 student is never slowed by pacing), but still counted, so that a newcomer's
 shell waits only for what is really queued ahead of it. Large files still go out
 with ``sendfile``, one granted chunk at a time (:func:`send_paced`), and a connection
-takes its next chunk only when the kernel holds less than :data:`SOCKET_QUEUE_BYTES`
-for it (``TIOCOUTQ``): so what a lone student has queued when others arrive is small,
-and the pacer's order is the order on the link.
+takes its next chunk only when the kernel holds less than its queue limit for it
+(``TIOCOUTQ``): so what a lone student has queued when others arrive is small, and
+the pacer's order is the order on the link. Chunk and queue limit are measured in
+time, not bytes: about :data:`CHUNK_S` and :data:`QUEUE_S` at the rate the kernel
+measured for that connection (``TCP_INFO`` delivery rate), never below
+:data:`CHUNK_BYTES` and :data:`SOCKET_QUEUE_BYTES`. On a classroom Wi-Fi that is
+64 and 128 KiB; on a fast wired link, or a lone student on the kiosk's own machine,
+the chunks grow so that pacing costs no speed there.
 
 Everything here runs on the event loop and never blocks: a grant is a future woken
 by one timer.
@@ -40,17 +45,22 @@ import asyncio
 import fcntl
 import heapq
 import itertools
+import socket
 import struct
 import termios
 from dataclasses import dataclass
-from typing import IO
+from typing import IO, Any
 
 from aiohttp import web
 
 SHELL, RUNTIME, WHEELS = 0, 1, 2
 
-# Bytes of one sendfile chunk granted at a time (about 10 ms at 50 Mbit/s).
+# Bytes of one sendfile chunk granted at a time, at least (about 10 ms at 50 Mbit/s).
 CHUNK_BYTES = 64 * 1024
+# A chunk holds about this many seconds of the connection's measured delivery rate ...
+CHUNK_S = 0.01
+# ... and never more than this.
+MAX_CHUNK_BYTES = 4 * 1024 * 1024
 # Headers and framing a response costs on the wire, beyond its body.
 RESPONSE_OVERHEAD_BYTES = 400
 # The share of the configured link rate the kiosk sends at ("just under" the link).
@@ -62,6 +72,8 @@ BACKLOG_S = 0.5
 # A connection sends its next chunk only when the kernel holds less than this for it
 # (unsent plus unacknowledged): what a lone student queues on the link stays small.
 SOCKET_QUEUE_BYTES = 128 * 1024
+# ... or than this many seconds at the connection's measured delivery rate, if more.
+QUEUE_S = 0.02
 # How often a connection over that limit looks again.
 QUEUE_POLL_S = 0.0005
 # A student sent this much more goes to the back of the line (a new rank): an early
@@ -228,9 +240,10 @@ async def send_paced(transport: asyncio.Transport, fobj: IO[bytes], offset: int,
     end = offset + count
     first = True
     while offset < end:
-        size = min(CHUNK_BYTES, end - offset)
+        chunk, queue_limit = chunk_limits(_delivery_rate(sock) if fd >= 0 else 0.0)
+        size = min(chunk, end - offset)
         # The kernel signals no event for "queue below N bytes": look again shortly.
-        while fd >= 0 and _queued(fd) > SOCKET_QUEUE_BYTES and not transport.is_closing():  # noqa: ASYNC110
+        while fd >= 0 and _queued(fd) > queue_limit and not transport.is_closing():  # noqa: ASYNC110
             await asyncio.sleep(QUEUE_POLL_S)
         await transfer.permit(size + (RESPONSE_OVERHEAD_BYTES if first else 0))
         first = False
@@ -238,6 +251,31 @@ async def send_paced(transport: asyncio.Transport, fobj: IO[bytes], offset: int,
             raise ConnectionResetError("connection lost")
         await loop.sendfile(transport, fobj, offset, size)
         offset += size
+
+
+def chunk_limits(delivery_rate: float) -> tuple[int, int]:
+    """(chunk bytes, socket queue limit) for a connection delivering this many bytes/s.
+
+    An unknown rate (0: a new connection, or no ``TCP_INFO``) gets the minimums.
+    """
+    chunk = int(min(MAX_CHUNK_BYTES, max(CHUNK_BYTES, delivery_rate * CHUNK_S)))
+    return chunk, max(SOCKET_QUEUE_BYTES, int(delivery_rate * QUEUE_S))
+
+
+# struct tcp_info (linux/tcp.h): tcpi_delivery_rate is the u64 at this offset (Linux 4.9+).
+_TCP_INFO_DELIVERY_RATE = 160
+_TCP_INFO_BYTES = 168
+
+
+def _delivery_rate(sock: Any) -> float:
+    """The kernel's latest delivery-rate sample for a TCP socket, bytes/s (0 if unknown)."""
+    try:
+        raw = sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, _TCP_INFO_BYTES)
+    except (OSError, AttributeError):
+        return 0.0
+    if len(raw) < _TCP_INFO_BYTES:
+        return 0.0  # a kernel older than the field
+    return float(struct.unpack_from("=Q", raw, _TCP_INFO_DELIVERY_RATE)[0])
 
 
 def _queued(fd: int) -> int:
