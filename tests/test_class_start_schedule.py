@@ -22,6 +22,7 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -154,7 +155,7 @@ def test_chunk_limits_scale_with_the_measured_rate() -> None:
 
 async def test_a_fast_connection_gets_large_chunks(tmp_path: Path,
                                                    monkeypatch: pytest.MonkeyPatch) -> None:
-    """Over loopback the kernel measures gigabytes per second: after the first chunks,
+    """Over loopback a connection delivers gigabytes per second: after the first chunks,
     send_paced sends megabytes per sendfile call instead of 64 KiB (a lone student on
     a fast link is not slowed by the chunking), and every byte arrives in order."""
     data = os.urandom(24 * 1024 * 1024)
@@ -276,3 +277,69 @@ def test_first_student_done_before_last_starts_her_wheels(tmp_path: Path) -> Non
     shells = [s["shell_done_s"] for s in scheduled]
     assert all(isinstance(t, float) and t < first["done_s"] for t in shells), scheduled
 
+
+
+_CHUNK_SENDER = r"""
+import asyncio, json, sys, tempfile
+from kiosk.serving import schedule
+
+async def main() -> None:
+    sizes = []
+    loop = asyncio.get_running_loop()
+    real = loop.sendfile
+
+    async def counting(tr, f, offset, count):
+        sizes.append(count)
+        return await real(tr, f, offset, count)
+
+    loop.sendfile = counting
+    done = asyncio.Event()
+
+    async def serve(reader, writer):
+        with tempfile.TemporaryFile() as f:
+            f.write(b"x" * 3_000_000)
+            f.flush()
+            pacer = schedule.Pacer(1e12)
+            with pacer.open("peer", "static/pyodide/big.whl") as transfer:
+                await schedule.send_paced(writer.transport, f, 0, 3_000_000, transfer)
+        writer.close()
+        done.set()
+
+    server = await asyncio.start_server(serve, sys.argv[1], 9556)
+    print("ready", flush=True)
+    await asyncio.wait_for(done.wait(), 60)
+    server.close()
+    print(json.dumps(sizes), flush=True)
+
+asyncio.run(main())
+"""
+
+_CHUNK_RECEIVER = (
+    "import socket, time\n"
+    "for _ in range(100):\n"
+    "    try:\n"
+    "        c = socket.create_connection((%r, 9556)); break\n"
+    "    except OSError: time.sleep(0.1)\n"
+    "while c.recv(1 << 20): pass\n")
+
+
+@pytest.mark.netns
+def test_chunks_on_a_shaped_link_stay_small() -> None:
+    """On a 20 Mbit/s link, 10 ms of the connection's rate is less than the minimum
+    chunk: every chunk is the minimum, even at the start, when the kernel's latest
+    delivery-rate sample reads far above the link (the shaper's burst passes at once)."""
+    _require_root_tools()
+    with classroom(RATE_MBIT, 1) as (srv, cli):
+        sender = subprocess.Popen(
+            ["ip", "netns", "exec", srv, sys.executable, "-c", _CHUNK_SENDER, SERVER_IP],
+            stdout=subprocess.PIPE, text=True, cwd=Path(__file__).resolve().parent.parent)
+        try:
+            assert sender.stdout is not None and sender.stdout.readline().strip() == "ready"
+            subprocess.run(["ip", "netns", "exec", cli, sys.executable, "-c",
+                            _CHUNK_RECEIVER % SERVER_IP], check=True, timeout=60)
+            out, _ = sender.communicate(timeout=60)
+        finally:
+            sender.kill()
+    sizes = json.loads(out.strip().splitlines()[-1])
+    assert sum(sizes) == 3_000_000
+    assert max(sizes) == schedule.CHUNK_BYTES, sizes

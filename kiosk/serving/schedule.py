@@ -29,8 +29,9 @@ with ``sendfile``, one granted chunk at a time (:func:`send_paced`), and a conne
 takes its next chunk only when the kernel holds less than its queue limit for it
 (``TIOCOUTQ``): so what a lone student has queued when others arrive is small, and
 the pacer's order is the order on the link. Chunk and queue limit are measured in
-time, not bytes: about :data:`CHUNK_S` and :data:`QUEUE_S` at the rate the kernel
-measured for that connection (``TCP_INFO`` delivery rate), never below
+time, not bytes: about :data:`CHUNK_S` and :data:`QUEUE_S` at the rate this
+connection has delivered since the transfer began (``TCP_INFO`` bytes acknowledged
+over time, :class:`_RateMeter`), never below
 :data:`CHUNK_BYTES` and :data:`SOCKET_QUEUE_BYTES`. On a classroom Wi-Fi that is
 64 and 128 KiB; on a fast wired link, or a lone student on the kiosk's own machine,
 the chunks grow so that pacing costs no speed there.
@@ -48,6 +49,7 @@ import itertools
 import socket
 import struct
 import termios
+import time
 from dataclasses import dataclass
 from typing import IO, Any
 
@@ -239,8 +241,9 @@ async def send_paced(transport: asyncio.Transport, fobj: IO[bytes], offset: int,
     fd = sock.fileno() if sock is not None else -1
     end = offset + count
     first = True
+    meter = _RateMeter(sock)
     while offset < end:
-        chunk, queue_limit = chunk_limits(_delivery_rate(sock) if fd >= 0 else 0.0)
+        chunk, queue_limit = chunk_limits(meter.rate())
         size = min(chunk, end - offset)
         # The kernel signals no event for "queue below N bytes": look again shortly.
         while fd >= 0 and _queued(fd) > queue_limit and not transport.is_closing():  # noqa: ASYNC110
@@ -262,20 +265,47 @@ def chunk_limits(delivery_rate: float) -> tuple[int, int]:
     return chunk, max(SOCKET_QUEUE_BYTES, int(delivery_rate * QUEUE_S))
 
 
-# struct tcp_info (linux/tcp.h): tcpi_delivery_rate is the u64 at this offset (Linux 4.9+).
-_TCP_INFO_DELIVERY_RATE = 160
-_TCP_INFO_BYTES = 168
+# struct tcp_info (linux/tcp.h): tcpi_bytes_acked is the u64 at this offset (Linux 4.1+).
+_TCP_INFO_BYTES_ACKED = 120
+_TCP_INFO_BYTES = 128
 
 
-def _delivery_rate(sock: Any) -> float:
-    """The kernel's latest delivery-rate sample for a TCP socket, bytes/s (0 if unknown)."""
+def _bytes_acked(sock: Any) -> int | None:
+    """Bytes the peer has acknowledged on a TCP socket so far (None if unknown)."""
     try:
         raw = sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, _TCP_INFO_BYTES)
     except (OSError, AttributeError):
-        return 0.0
+        return None
     if len(raw) < _TCP_INFO_BYTES:
-        return 0.0  # a kernel older than the field
-    return float(struct.unpack_from("=Q", raw, _TCP_INFO_DELIVERY_RATE)[0])
+        return None  # a kernel older than the field
+    return int(struct.unpack_from("=Q", raw, _TCP_INFO_BYTES_ACKED)[0])
+
+
+class _RateMeter:
+    """A connection's delivery rate over one transfer: bytes acknowledged since it began,
+    over the time since. An average over the whole transfer, not the kernel's latest
+    sample (``tcpi_delivery_rate``), which right after an idle spell can read a
+    gigabyte per second on a 20 Mbit/s link (a shaper's burst passing at once)."""
+
+    __slots__ = ("_acked0", "_sock", "_t0")
+
+    # Below this much time the average says nothing yet.
+    MIN_S = 0.02
+
+    def __init__(self, sock: Any) -> None:
+        self._sock = sock
+        self._t0 = time.monotonic()
+        self._acked0 = _bytes_acked(sock) if sock is not None else None
+
+    def rate(self) -> float:
+        """Bytes/s delivered since the transfer began (0 while unknown)."""
+        if self._acked0 is None:
+            return 0.0
+        elapsed = time.monotonic() - self._t0
+        acked = _bytes_acked(self._sock)
+        if elapsed < self.MIN_S or acked is None:
+            return 0.0
+        return max(0, acked - self._acked0) / elapsed
 
 
 def _queued(fd: int) -> int:
