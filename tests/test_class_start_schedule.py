@@ -24,6 +24,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -343,3 +344,58 @@ def test_chunks_on_a_shaped_link_stay_small() -> None:
     sizes = json.loads(out.strip().splitlines()[-1])
     assert sum(sizes) == 3_000_000
     assert max(sizes) == schedule.CHUNK_BYTES, sizes
+
+
+def test_a_full_socket_looks_again_when_its_excess_has_drained() -> None:
+    # Unknown rate: the default interval.
+    assert schedule.poll_interval(64_000, 0.0) == schedule.QUEUE_POLL_S
+    # 64 kB over at 2.5 MB/s (20 Mbit/s): 25.6 ms to drain, capped at the maximum.
+    assert schedule.poll_interval(64_000, 2.5e6) == schedule.MAX_QUEUE_POLL_S
+    # 10 kB over at 2.5 MB/s: 4 ms; on loopback: the minimum, never a busy loop.
+    assert schedule.poll_interval(10_000, 2.5e6) == pytest.approx(0.004)
+    assert schedule.poll_interval(10_000, 16e9) == schedule.MIN_QUEUE_POLL_S
+
+
+async def test_the_pacer_counts_what_goes_on_the_wire(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An in-memory body is granted with the head the middlewares gave it (a JavaScript
+    file's Content-Security-Policy is about 1 kB, as much as a small chunk's body), and
+    the pacer counts link bytes: TCP/IP and Ethernet framing on top of the payload."""
+    from aiohttp import ClientSession, web
+
+    granted: list[int] = []
+    real_permit = schedule.Pacer._permit
+
+    async def recording(self: Pacer, transfer: schedule.Transfer, payload: int) -> None:
+        granted.append(payload)
+        await real_permit(self, transfer, payload)
+
+    monkeypatch.setattr(schedule.Pacer, "_permit", recording)
+    pacer = Pacer(1e9)
+    big = "x" * 1000
+
+    @web.middleware
+    async def add_policy(request: web.Request, handler: Any) -> web.StreamResponse:
+        response = await handler(request)
+        response.headers["Content-Security-Policy"] = big
+        return response
+
+    async def handler(request: web.Request) -> web.StreamResponse:
+        return schedule.PacedResponse(pacer=pacer, rel_path="build/a.js", body=b"y" * 2000)
+
+    app = web.Application(middlewares=[add_policy])
+    app.router.add_get("/a.js", handler)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = runner.addresses[0][1]
+    try:
+        async with ClientSession() as session, \
+                session.get(f"http://127.0.0.1:{port}/a.js") as resp:
+            assert await resp.read() == b"y" * 2000
+            assert resp.headers["Content-Security-Policy"] == big
+    finally:
+        await runner.cleanup()
+    assert len(granted) == 1
+    assert granted[0] >= 2000 + len("Content-Security-Policy") + len(big)
+    assert schedule.WIRE_PER_PAYLOAD > 1.04  # 1514 link bytes per 1448 of payload

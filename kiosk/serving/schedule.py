@@ -46,10 +46,12 @@ import asyncio
 import fcntl
 import heapq
 import itertools
+import math
 import socket
 import struct
 import termios
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import IO, Any
 
@@ -63,10 +65,15 @@ CHUNK_BYTES = 64 * 1024
 CHUNK_S = 0.01
 # ... and never more than this.
 MAX_CHUNK_BYTES = 4 * 1024 * 1024
-# Headers and framing a response costs on the wire, beyond its body.
-RESPONSE_OVERHEAD_BYTES = 400
-# The share of the configured link rate the kiosk sends at ("just under" the link).
-LINK_SHARE = 0.95
+# Bytes a response's status line and the headers added when it is sent (Date, Server)
+# cost beyond the headers it already holds.
+HEADER_EXTRA_BYTES = 96
+# What a byte of TCP payload costs on the link: a full segment of 1448 bytes (MSS with
+# timestamps) goes out as a 1514-byte Ethernet frame (the pacer counts link bytes).
+WIRE_PER_PAYLOAD = 1514 / 1448
+# The share of the configured link rate, in link bytes, the kiosk sends at ("just
+# under" the link, so that the queue stays in the kiosk).
+LINK_SHARE = 0.97
 # An idle pacer may grant this many seconds' worth of bytes at once.
 BURST_S = 0.1
 # Bytes sent by a lone student without waiting count for at most this long of queue.
@@ -76,8 +83,14 @@ BACKLOG_S = 0.5
 SOCKET_QUEUE_BYTES = 128 * 1024
 # ... or than this many seconds at the connection's measured delivery rate, if more.
 QUEUE_S = 0.02
-# How often a connection over that limit looks again.
-QUEUE_POLL_S = 0.0005
+# A connection over that limit looks again when the excess should have drained at its
+# measured rate, but no sooner than this (and after QUEUE_POLL_S while the rate is
+# unknown) ... (Each look is a timer on the event loop: with a hundred connections
+# waiting, looking every 0.5 ms saturated the loop and spoiled the order.)
+MIN_QUEUE_POLL_S = 0.0005
+QUEUE_POLL_S = 0.002
+# ... and no later than this.
+MAX_QUEUE_POLL_S = 0.02
 # A student sent this much more goes to the back of the line (a new rank): an early
 # arrival who keeps downloading cannot hold the link against everyone after her.
 RANK_BUDGET_BYTES = 64 * 1024 * 1024
@@ -194,9 +207,10 @@ class Pacer:
         for addr in stale:
             del self._students[addr]
 
-    async def _permit(self, transfer: Transfer, nbytes: int) -> None:
+    async def _permit(self, transfer: Transfer, payload: int) -> None:
         loop = asyncio.get_running_loop()
         now = loop.time()
+        nbytes = math.ceil(payload * WIRE_PER_PAYLOAD)
         student = transfer._student
         student.sent += nbytes
         if student.sent > RANK_BUDGET_BYTES:
@@ -234,8 +248,12 @@ class Pacer:
 
 
 async def send_paced(transport: asyncio.Transport, fobj: IO[bytes], offset: int, count: int,
-                     transfer: Transfer) -> None:
-    """``loop.sendfile`` of a file slice, one chunk per grant of the pacer."""
+                     transfer: Transfer, *, header_bytes: int = 0) -> None:
+    """``loop.sendfile`` of a file slice, one chunk per grant of the pacer.
+
+    ``header_bytes``: what the response's head cost (already sent), counted with the
+    first chunk.
+    """
     loop = asyncio.get_running_loop()
     sock = transport.get_extra_info("socket")
     fd = sock.fileno() if sock is not None else -1
@@ -243,17 +261,29 @@ async def send_paced(transport: asyncio.Transport, fobj: IO[bytes], offset: int,
     first = True
     meter = _RateMeter(sock)
     while offset < end:
-        chunk, queue_limit = chunk_limits(meter.rate())
+        rate = meter.rate()
+        chunk, queue_limit = chunk_limits(rate)
         size = min(chunk, end - offset)
-        # The kernel signals no event for "queue below N bytes": look again shortly.
-        while fd >= 0 and _queued(fd) > queue_limit and not transport.is_closing():  # noqa: ASYNC110
-            await asyncio.sleep(QUEUE_POLL_S)
-        await transfer.permit(size + (RESPONSE_OVERHEAD_BYTES if first else 0))
+        # The kernel signals no event for "queue below N bytes": look again when the
+        # excess should have drained.
+        while fd >= 0 and not transport.is_closing():
+            excess = _queued(fd) - queue_limit
+            if excess <= 0:
+                break
+            await asyncio.sleep(poll_interval(excess, rate))
+        await transfer.permit(size + (header_bytes if first else 0))
         first = False
         if transport.is_closing():
             raise ConnectionResetError("connection lost")
         await loop.sendfile(transport, fobj, offset, size)
         offset += size
+
+
+def poll_interval(excess: int, delivery_rate: float) -> float:
+    """Seconds until a connection ``excess`` bytes over its queue limit looks again."""
+    if delivery_rate <= 0:
+        return QUEUE_POLL_S
+    return min(MAX_QUEUE_POLL_S, max(MIN_QUEUE_POLL_S, excess / delivery_rate))
 
 
 def chunk_limits(delivery_rate: float) -> tuple[int, int]:
@@ -317,13 +347,33 @@ def _queued(fd: int) -> int:
     return int(struct.unpack("i", raw)[0])
 
 
-async def pace_body(pacer: Pacer | None, request: web.BaseRequest, rel_path: str,
-                    nbytes: int) -> None:
-    """Wait for the pacer's grant of a response body held in memory (no-op without one)."""
-    if pacer is None or request.method == "HEAD":
-        return
-    with pacer.open(request.remote or "", rel_path) as transfer:
-        await transfer.permit(nbytes + RESPONSE_OVERHEAD_BYTES)
+def head_bytes(headers: Mapping[str, str]) -> int:
+    """Bytes of a response's head on the wire: status line and headers.
+
+    The kiosk's headers are not small (a JavaScript file's Content-Security-Policy
+    alone is about 1 kB, as much as a small file's body): the pacer counts them.
+    """
+    return HEADER_EXTRA_BYTES + sum(len(k) + len(v) + 4 for k, v in headers.items())
+
+
+class PacedResponse(web.Response):
+    """A response with its body in memory, sent when the pacer grants body and head.
+
+    The grant is awaited in :meth:`prepare`, when the middlewares have added their
+    headers, so that what is counted is what is sent.
+    """
+
+    def __init__(self, *, pacer: Pacer, rel_path: str, body: bytes, **kwargs: Any) -> None:
+        super().__init__(body=body, **kwargs)
+        self._pacer = pacer
+        self._rel_path = rel_path
+        self._body_bytes = len(body)
+
+    async def prepare(self, request: web.BaseRequest) -> Any:
+        if request.method != "HEAD" and not self.prepared:
+            with self._pacer.open(request.remote or "", self._rel_path) as transfer:
+                await transfer.permit(self._body_bytes + head_bytes(self.headers))
+        return await super().prepare(request)
 
 
 PACER = web.AppKey("pacer", Pacer)

@@ -23,7 +23,7 @@ from kiosk.serving.index import BundleIndex, Entry, StoredForm
 from kiosk.serving.lesson import lesson_for_language
 from kiosk.serving.negotiate import choose_encoding
 from kiosk.serving.pages import csp_for_origin
-from kiosk.serving.schedule import PACER, Pacer, pace_body, send_paced
+from kiosk.serving.schedule import PACER, PacedResponse, Pacer, head_bytes, send_paced
 from kiosk.serving.site import api_base_url
 
 # Files up to this size are read in one go in a thread; larger ones go out with sendfile.
@@ -138,7 +138,8 @@ class SendfileResponse(web.StreamResponse):
                 await loop.sendfile(transport, fobj, self._offset, self._count)
             else:
                 with self._pacer.open(request.remote or "", self._rel_path) as transfer:
-                    await send_paced(transport, fobj, self._offset, self._count, transfer)
+                    await send_paced(transport, fobj, self._offset, self._count, transfer,
+                                     header_bytes=head_bytes(self.headers))
             await super().write_eof()
             return writer
         finally:
@@ -239,9 +240,7 @@ async def send_entry(request: web.Request, entry: Entry) -> web.StreamResponse:
     pacer = request.app.get(PACER)
     if form.body is not None:
         body = form.body[offset:offset + count]
-        await pace_body(pacer, request, entry.rel_path, len(body))
-        response = web.Response(status=status, body=body, headers=headers)
-        return response
+        return _body_response(pacer, entry.rel_path, status=status, body=body, headers=headers)
     if count <= SMALL_READ_BYTES and request.method != hdrs.METH_HEAD:
         # One trip to a thread beats sendfile's set-up for small files.
         assert form.path is not None
@@ -249,10 +248,16 @@ async def send_entry(request: web.Request, entry: Entry) -> web.StreamResponse:
             data = await asyncio.to_thread(_read_slice, form.path, offset, count)
         except OSError:
             raise NotFound("this file is no longer in the bundle; reload the page") from None
-        await pace_body(pacer, request, entry.rel_path, len(data))
-        return web.Response(status=status, body=data, headers=headers)
+        return _body_response(pacer, entry.rel_path, status=status, body=data, headers=headers)
     return SendfileResponse(form, offset, count, pacer=pacer, rel_path=entry.rel_path,
                             status=status, headers=headers)
+
+
+def _body_response(pacer: Pacer | None, rel_path: str, **kwargs: Any) -> web.Response:
+    """A response with its body in memory: paced when the kiosk schedules the class start."""
+    if pacer is None:
+        return web.Response(**kwargs)
+    return PacedResponse(pacer=pacer, rel_path=rel_path, **kwargs)
 
 
 def _read_slice(path: Path, offset: int, count: int) -> bytes:
