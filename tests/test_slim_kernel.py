@@ -7,8 +7,8 @@ with a real wheel (its synchronous download is the one stand-in: a function read
 file, since XMLHttpRequest exists only in a browser). The built science bundle: its
 worker and lock no longer start those packages. And headless Chromium on a plain-HTTP
 origin (tests/browser/slim_kernel.mjs): the kernel starts and runs a cell with none of
-their wheels fetched, completion is jedi's, and `import sqlite3` / `import ssl` in a cell
-still work.
+their wheels fetched, completion is jedi's, `import sqlite3` / `import ssl` in a cell
+still work, and so does a figure saved as PDF (which loads fontTools).
 """
 
 from __future__ import annotations
@@ -199,6 +199,25 @@ def test_slim_kernel_in_chromium(kiosk_process: Any, tmp_path: Path) -> None:
     assert any(n.startswith("jedi-") for n in loaded_by_completion), r["wheels"]
     assert r["sqlite"] == {"status": "ok", "text": "42\n"}, r
     assert r["ssl"] == {"status": "ok", "text": "OpenSSL\n"}, r
+    assert r["pdf"] == {"status": "ok", "text": "b'%PDF-'\n"}, r
+    matplotlib_cell = [w["name"] for w in r["wheels"] if w["before"] == "pdf cell"]
+    assert any(n.startswith("fonttools-") for n in matplotlib_cell), r["wheels"]
     fetched = [w["name"] for w in r["wheels"]]
-    for prefix in ("sqlite3-", "openssl-", "jedi-", "parso-"):
+    for prefix in ("sqlite3-", "openssl-", "jedi-", "parso-", "fonttools-"):
         assert sum(n.startswith(prefix) for n in fetched) == 1, fetched
+
+
+def test_recipe_slim_start_must_be_a_boolean(tmp_path: Path) -> None:
+    from kiosk.bundle.profiles import load_profile
+
+    recipe = tmp_path / "lesson"
+    recipe.mkdir()
+    base = ('[versions]\njupyterlite_core = "0.6.4"\npyodide_kernel = "0.6.1"\n'
+            'pyodide = "0.27.7"\n')
+    (recipe / "profile.toml").write_text(base + '[kernel]\nslim_start = "yes"\n')
+    with pytest.raises(BundleError, match="slim_start must be true or false"):
+        load_profile(tmp_path, "lesson")
+    (recipe / "profile.toml").write_text(base + "[kernel]\nslim_start = true\n")
+    assert load_profile(tmp_path, "lesson").slim_kernel_start is True
+    (recipe / "profile.toml").write_text(base)
+    assert load_profile(tmp_path, "lesson").slim_kernel_start is False

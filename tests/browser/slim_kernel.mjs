@@ -1,7 +1,8 @@
 // The science kernel's lighter start (issue 20, "send less"): open a new notebook on a
 // plain-HTTP origin, wait for the kernel, then ask it, in order: a first cell, two
 // completions (an attribute of a variable; a name only jedi knows, from a module the
-// code imports but the kernel has not), `import sqlite3` and `import ssl` in cells.
+// code imports but the kernel has not), `import sqlite3` and `import ssl` in cells, and
+// a matplotlib figure saved as PDF (the only use of fontTools).
 // Reports each answer and every wheel the page or its workers fetched, marked with the
 // step it was fetched before.
 // params: { origin, timeoutMs }
@@ -57,8 +58,10 @@ scenario(async () => {
     const sqlite = await run('import sqlite3\ncon = sqlite3.connect(":memory:")\nprint(con.execute("select 41 + 1").fetchone()[0])');
     step = 'ssl cell';
     const ssl = await run('import ssl\nprint(ssl.OPENSSL_VERSION.split()[0])');
+    step = 'pdf cell';
+    const pdf = await run('import matplotlib.pyplot as plt\nplt.plot([1, 2])\nplt.savefig("plot.pdf")\nplt.close()\nprint(open("plot.pdf", "rb").read(5))');
     step = 'end';
-    return { first, attribute, jediOnly, sqlite, ssl, wheels, failures: b.failures };
+    return { first, attribute, jediOnly, sqlite, ssl, pdf, wheels, failures: b.failures };
   } finally {
     await b.close();
   }
