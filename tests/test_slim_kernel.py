@@ -180,12 +180,16 @@ def test_built_science_bundle_starts_slim() -> None:
 @pytest.mark.browser
 @pytest.mark.slow
 @pytest.mark.bundle
-def test_slim_kernel_in_chromium(kiosk_process: Any, tmp_path: Path) -> None:
+@pytest.mark.parametrize("host", ["kiosk.test", "localhost"])
+def test_slim_kernel_in_chromium(host: str, kiosk_process: Any, tmp_path: Path) -> None:
+    """kiosk.test: plain HTTP (the kiosk's relay); localhost: a secure context, where
+    JupyterLite's service worker sits between the kernel and the kiosk."""
     bundle = _latest_bundle("science")
     kp = kiosk_process("--bundles-dir", str(_single_bundle_dir(tmp_path, bundle)),
                        "--host-aliases", "kiosk.test")
-    r = run_scenario("slim_kernel", {"origin": f"http://kiosk.test:{kp.port}",
+    r = run_scenario("slim_kernel", {"origin": f"http://{host}:{kp.port}",
                                      "timeoutMs": 240000}, timeout=400)
+    assert r["secure"] is (host == "localhost")
     early = [w["name"] for w in r["wheels"] if w["before"] in ("start", "first cell")]
     assert any(n.startswith("kiosk_kernel_start-") for n in early), r["wheels"]
     assert [n for n in early if n.startswith(NOT_AT_START)] == [], r["wheels"]

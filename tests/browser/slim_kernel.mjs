@@ -5,13 +5,14 @@
 // a matplotlib figure saved as PDF (the only use of fontTools).
 // Reports each answer and every wheel the page or its workers fetched, marked with the
 // step it was fetched before.
-// params: { origin, timeoutMs }
+// params: { origin, timeoutMs } (plain HTTP, or localhost: a secure context with
+// JupyterLite's service worker)
 import { launch, params, scenario } from './harness.mjs';
 
 const T = params.timeoutMs || 240000;
 
 scenario(async () => {
-  const b = await launch();
+  const b = await launch({ hosts: ['kiosk.test', 'localhost'] });
   try {
     const wheels = [];
     let step = 'start';
@@ -61,7 +62,8 @@ scenario(async () => {
     step = 'pdf cell';
     const pdf = await run('import matplotlib.pyplot as plt\nplt.plot([1, 2])\nplt.savefig("plot.pdf")\nplt.close()\nprint(open("plot.pdf", "rb").read(5))');
     step = 'end';
-    return { first, attribute, jediOnly, sqlite, ssl, pdf, wheels, failures: b.failures };
+    const secure = await page.evaluate(() => window.isSecureContext);
+    return { secure, first, attribute, jediOnly, sqlite, ssl, pdf, wheels, failures: b.failures };
   } finally {
     await b.close();
   }
