@@ -40,24 +40,63 @@ WORKER = ('async initKernel(e){let t=(e.loadPyodideOptions||{}).packages||[],'
           'i.push("import pyodide_kernel"),await this._pyodide.runPythonAsync(i.join("\\n"))}')
 
 
+ENTRY = "remoteEntry.3745c44cbbd62cec9a73.js"
+HASHES = ("dfd0b9431bfb4edbbcd2", "cc74f63a8f779ace30b6")
+
+
 def _site(tmp_path: Path, *workers: str) -> Path:
-    folder = tmp_path / "site" / kernelstart.WORKER_DIR / "static"
+    """A built site's kernel extension as webpack names it: chunks by content hash, a
+    remoteEntry mapping chunk ids to those hashes, and the configs naming the entry."""
+    site = tmp_path / "site"
+    folder = site / kernelstart.WORKER_DIR / "static"
     folder.mkdir(parents=True)
+    chunk_map = ",".join(f'{i}:"{HASHES[i]}"' for i in range(len(workers)))
     for i, text in enumerate(workers):
-        (folder / f"{i}.abc.js").write_text(text, encoding="utf-8")
-    return tmp_path / "site"
+        name = f"{i}.{HASHES[i]}.js"
+        (folder / name).write_text(f"/*! For license information please see {name}"
+                                   f".LICENSE.txt */\n{text}", encoding="utf-8")
+        (folder / f"{name}.LICENSE.txt").write_text("MIT\n", encoding="utf-8")
+    (folder / ENTRY).write_text(f"n.u=e=>e+\".\"+{{{chunk_map}}}[e]+\".js\"",
+                                encoding="utf-8")
+    config = {"federated_extensions": [{"load": f"static/{ENTRY}"}]}
+    (site / "jupyter-lite.json").write_text(json.dumps(config), encoding="utf-8")
+    (site / kernelstart.WORKER_DIR / "package.json").write_text(
+        json.dumps({"jupyterlab": {"_build": {"load": f"static/{ENTRY}"}}}), encoding="utf-8")
+    return site
 
 
-def test_patch_worker_slims_every_copy(tmp_path: Path) -> None:
+def test_patch_worker_slims_every_copy_under_new_names(tmp_path: Path) -> None:
     site = _site(tmp_path, WORKER + ";" + WORKER, "other code")
     assert kernelstart.worker_problems(site)
     patched = kernelstart.patch_worker(site)
-    assert [p.name for p in patched] == ["0.abc.js"]
+    assert len(patched) == 1 and patched[0].name.startswith("0.")
     text = patched[0].read_text(encoding="utf-8")
     assert text.count(kernelstart.SLIM_LIST) == 2
     assert '"ssl"' not in text and '"jedi"' not in text and '"sqlite3"' not in text
     assert text.count('i.push("import kiosk_kernel_start","import pyodide_kernel")') == 2
     assert kernelstart.worker_problems(site) == []
+    # Browsers keep content-hashed names for a year: the patched chunk has a new one, and
+    # so does the entry that maps chunk ids to names; nothing names the old ones.
+    new_hash = patched[0].name.split(".")[1]
+    assert new_hash != HASHES[0] and len(new_hash) == len(HASHES[0])
+    assert f"see {patched[0].name}.LICENSE.txt" in text
+    static = site / kernelstart.WORKER_DIR / "static"
+    assert sorted(p.name for p in static.iterdir()) == sorted([
+        patched[0].name, f"{patched[0].name}.LICENSE.txt", f"1.{HASHES[1]}.js",
+        f"1.{HASHES[1]}.js.LICENSE.txt", next(static.glob("remoteEntry.*.js")).name])
+    entry = next(static.glob("remoteEntry.*.js"))
+    assert entry.name != ENTRY
+    assert f'0:"{new_hash}",1:"{HASHES[1]}"' in entry.read_text(encoding="utf-8")
+    for config in (site / "jupyter-lite.json", site / kernelstart.WORKER_DIR / "package.json"):
+        assert f"static/{entry.name}" in config.read_text(encoding="utf-8")
+
+
+def test_patch_worker_refuses_a_site_that_names_the_old_chunk_elsewhere(
+        tmp_path: Path) -> None:
+    site = _site(tmp_path, WORKER)
+    (site / "other.js").write_text(f'load("0.{HASHES[0]}.js")', encoding="utf-8")
+    with pytest.raises(BundleError, match="still names the unpatched"):
+        kernelstart.patch_worker(site)
 
 
 def test_patch_worker_refuses_an_unknown_kernel(tmp_path: Path) -> None:
@@ -68,7 +107,7 @@ def test_patch_worker_refuses_an_unknown_kernel(tmp_path: Path) -> None:
     with pytest.raises(BundleError, match="appears 1 times but"):
         kernelstart.patch_worker(_site(tmp_path / "b", moved))
     assert "import other" in (tmp_path / "b" / "site" / kernelstart.WORKER_DIR / "static"
-                              / "0.abc.js").read_text(encoding="utf-8")
+                              / f"0.{HASHES[0]}.js").read_text(encoding="utf-8")
 
 
 def test_trim_lock_and_deferred_entries() -> None:

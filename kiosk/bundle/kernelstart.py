@@ -21,8 +21,13 @@ true`` gets, from the builder:
   list of deferred pure-Python wheels (jedi, parso, fonttools) with their sha256, fetched
   on their first import.
 
-A browser that cached the unpatched worker of an earlier build (its name carries the
-upstream content hash) keeps working: it installs the old list, all still in the lock.
+Webpack names the kernel's chunks by a hash of their content, and the kiosk lets browsers
+keep such files for a year without asking again: a patched chunk therefore gets a new
+name (:func:`rename_by_content`), and so does the extension's ``remoteEntry`` that maps
+chunk ids to names; ``package.json`` and ``jupyter-lite.json`` name the new entry. A
+browser never mixes an unpatched worker with a slim lock or the reverse (a kiosk switched
+back to an older bundle would otherwise hand a cached slim worker a lock without
+``kiosk-kernel-start``, and the kernel would not start).
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import re
 import zipfile
 from collections.abc import Mapping
 from pathlib import Path
@@ -85,7 +91,86 @@ def patch_worker(site: Path) -> list[Path]:
             f"the Pyodide kernel's start list {START_LIST} is not in {WORKER_DIR} (a "
             "jupyterlite-pyodide-kernel upgrade?): update kiosk/bundle/kernelstart.py for "
             "it, or remove `slim_start` from the recipe's [kernel] table")
-    return patched
+    return rename_by_content(site, patched)
+
+
+#: a webpack chunk named by its content hash: ``592.dfd0b9431bfb4edbbcd2.js``
+_CHUNK = re.compile(r"(?P<id>[\w-]+)\.(?P<hash>[0-9a-f]{8,})\.js")
+_ENTRY = re.compile(r"remoteEntry\.(?P<hash>[0-9a-f]{8,})\.js")
+#: text files of a site that may name the kernel's remoteEntry
+_NAMING_SUFFIXES = (".json", ".js", ".html")
+
+
+def _content_hash(text: str, like: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:len(like)]
+
+
+def _replace_exactly(text: str, old: str, new: str, where: Path) -> str:
+    if old not in text:
+        raise BundleError(f"{where}: expected to name {old!r}; cannot rename the patched "
+                          "kernel files consistently")
+    return text.replace(old, new)
+
+
+def rename_by_content(site: Path, patched: list[Path]) -> list[Path]:
+    """Give each patched chunk, and the ``remoteEntry`` naming them, a new content-hash name.
+
+    Returns the chunks' new paths. Every reference found to an old name is rewritten;
+    one that remains anywhere in the site stops the build.
+    """
+    static = site / WORKER_DIR / "static"
+    entries = sorted(static.glob("remoteEntry.*.js"))
+    entry_match = _ENTRY.fullmatch(entries[0].name) if len(entries) == 1 else None
+    if entry_match is None:
+        raise BundleError(f"{static}: expected one remoteEntry.<hash>.js, found "
+                          f"{[p.name for p in entries]}")
+    entry_text = entries[0].read_text(encoding="utf-8")
+    renamed: list[Path] = []
+    old_names: list[str] = []
+    for path in patched:
+        match = _CHUNK.fullmatch(path.name)
+        if match is None or path.parent != static:
+            raise BundleError(f"{path}: not a content-hashed chunk of {static}")
+        chunk_id, old = match["id"], match["hash"]
+        text = path.read_text(encoding="utf-8")
+        new = _content_hash(text, old)
+        license_old = static / f"{path.name}.LICENSE.txt"
+        new_name = f"{chunk_id}.{new}.js"
+        text = text.replace(old, new)  # its license comment and source-map line name it
+        (static / new_name).write_text(text, encoding="utf-8")
+        path.unlink()
+        if license_old.is_file():
+            license_old.rename(static / f"{new_name}.LICENSE.txt")
+        entry_text = _replace_exactly(entry_text, f'{chunk_id}:"{old}"',
+                                      f'{chunk_id}:"{new}"', entries[0])
+        renamed.append(static / new_name)
+        old_names.append(path.name)
+    new_entry = f"remoteEntry.{_content_hash(entry_text, entry_match['hash'])}.js"
+    (static / new_entry).write_text(entry_text, encoding="utf-8")
+    entries[0].unlink()
+    named = 0
+    for path in sorted(site.rglob("*")):
+        if path.is_file() and path.suffix in _NAMING_SUFFIXES:
+            text = path.read_text(encoding="utf-8", errors="replace")
+            if entries[0].name in text:
+                path.write_text(text.replace(entries[0].name, new_entry), encoding="utf-8")
+                named += 1
+    if not named:
+        raise BundleError(f"nothing in the site names {entries[0].name}; cannot point the "
+                          "kernel at its patched entry")
+    _no_old_names(site, [*old_names, entries[0].name])
+    return renamed
+
+
+def _no_old_names(site: Path, names: list[str]) -> None:
+    hashes = [m["hash"] for n in names if (m := _CHUNK.fullmatch(n) or _ENTRY.fullmatch(n))]
+    for path in sorted(site.rglob("*")):
+        if path.is_file() and path.suffix in _NAMING_SUFFIXES:
+            text = path.read_text(encoding="utf-8", errors="replace")
+            left = [h for h in hashes if h in text]
+            if left:
+                raise BundleError(f"{path.relative_to(site)} still names the unpatched "
+                                  f"kernel file(s) {left}")
 
 
 def worker_problems(site: Path) -> list[str]:
