@@ -45,8 +45,9 @@ scenario(async () => {
     }, code);
     const complete = (code) => page.evaluate(async (src) => {
       const kernel = window.jupyterapp.shell.currentWidget.sessionContext.session.kernel;
+      const t0 = performance.now();
       const reply = await kernel.requestComplete({ code: src, cursor_pos: src.length });
-      return { status: reply.content.status, matches: reply.content.matches };
+      return { status: reply.content.status, matches: reply.content.matches, ms: performance.now() - t0 };
     }, code);
 
     step = 'first cell';
