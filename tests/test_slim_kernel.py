@@ -233,6 +233,9 @@ def test_slim_kernel_in_chromium(host: str, kiosk_process: Any, tmp_path: Path) 
     assert any(n.startswith("kiosk_kernel_start-") for n in early), r["wheels"]
     assert [n for n in early if n.startswith(NOT_AT_START)] == [], r["wheels"]
     assert r["first"] == {"status": "ok", "text": "5\n"}, r
+    # IPython's history without sqlite3: in memory, as the kernel always kept it.
+    assert r["history"]["status"] == "ok", r
+    assert r["history"]["text"].endswith('word = "kiosk"\nprint(len(word))\n%history\n'), r
     # Tab on an attribute of a variable, then a name only jedi finds (colorsys is not
     # imported in the kernel: IPython's own completer knows nothing of it).
     assert r["attribute"]["status"] == "ok"

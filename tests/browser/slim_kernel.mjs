@@ -2,7 +2,8 @@
 // plain-HTTP origin, wait for the kernel, then ask it, in order: a first cell, two
 // completions (an attribute of a variable; a name only jedi knows, from a module the
 // code imports but the kernel has not), `import sqlite3` and `import ssl` in cells, and
-// a matplotlib figure saved as PDF (the only use of fontTools).
+// a matplotlib figure saved as PDF (the only use of fontTools); `%history` (IPython's
+// history, which imported a stand-in sqlite3) after the first cell.
 // Reports each answer and every wheel the page or its workers fetched, marked with the
 // step it was fetched before.
 // params: { origin, timeoutMs } (plain HTTP, or localhost: a secure context with
@@ -52,6 +53,8 @@ scenario(async () => {
 
     step = 'first cell';
     const first = await run('word = "kiosk"\nprint(len(word))');
+    step = 'history cell';
+    const history = await run('%history');
     step = 'first completion';
     const attribute = await complete('word.upp');
     step = 'second completion';
@@ -64,7 +67,7 @@ scenario(async () => {
     const pdf = await run('import matplotlib.pyplot as plt\nplt.plot([1, 2])\nplt.savefig("plot.pdf")\nplt.close()\nprint(open("plot.pdf", "rb").read(5))');
     step = 'end';
     const secure = await page.evaluate(() => window.isSecureContext);
-    return { secure, first, attribute, jediOnly, sqlite, ssl, pdf, wheels, failures: b.failures };
+    return { secure, first, history, attribute, jediOnly, sqlite, ssl, pdf, wheels, failures: b.failures };
   } finally {
     await b.close();
   }
