@@ -30,7 +30,8 @@ def main() -> int:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as data:
         kiosk = start_kiosk(["--host", "127.0.0.1", "--port", "0", "--no-mdns-enabled",
-                             "--data-dir", data, "--bundles-dir", str(args.bundles_dir)])
+                             "--data-dir", data, "--bundles-dir", str(args.bundles_dir),
+                             "--host-aliases", "kiosk.test"])  # the LAN name, or 421
         try:
             result = run_scenario("cold_start", {
                 "url": f"http://kiosk.test:{kiosk.port}", "path": args.notebook}, timeout=400)

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from kiosk.bundle import active, fontcache, verify
+from kiosk.bundle import active, fontcache, kernelstart, verify
 from kiosk.bundle.compress import BROTLI_QUALITY, CompressionStats, compress_tree
 from kiosk.bundle.fetch import Cache, run
 from kiosk.bundle.manifest import Manifest, describe_files, sha256_file, write_manifest
@@ -241,6 +241,45 @@ def _add_font_cache(work: Path, packages: _Packages, lock: Lock, cache_dir: Path
                  f"warning ({checked['import_seconds']:.1f} s under Node.js)")
 
 
+def _add_kernel_start(work: Path, packages: _Packages, lock: Lock,
+                      progress: Progress) -> None:
+    """Ship ``kiosk-kernel-start`` and a lock that no longer loads what it defers.
+
+    See kiosk/bundle/kernelstart.py; the kernel's worker is patched after
+    ``jupyter lite build`` (:func:`kernelstart.patch_worker`).
+    """
+    pyodide_dir = work / PYODIDE_DIR
+
+    def shipped_lock() -> dict[str, Any]:
+        shipped = {name: sha256_file(pyodide_dir / name) for name in packages.files}
+        data = rewrite_lock(lock, shipped, packages.extra)
+        if any(w.name == fontcache.PACKAGE for w in packages.extra):
+            data = fontcache.route_imports(data)
+        return kernelstart.trim_lock(data)
+
+    deferred = kernelstart.deferred_entries(shipped_lock())
+    wheel_path = kernelstart.write_wheel(pyodide_dir, deferred)
+    sha = sha256_file(wheel_path)
+    packages.files[wheel_path.name] = wheel_path
+    packages.built[wheel_path.name] = sha
+    packages.extra.append(ExtraWheel(kernelstart.PACKAGE,
+                                     kernelstart.wheel_version(wheel_path.name),
+                                     wheel_path.name, sha, imports=(kernelstart.MODULE,)))
+    (pyodide_dir / LOCK_NAME).write_text(json.dumps(shipped_lock(), sort_keys=True),
+                                         encoding="utf-8")
+    names = sorted({e["package"] for e in deferred.values()})
+    progress.say(f"kernel start without ssl, sqlite3 and jedi; loaded on first import: "
+                 f"{', '.join(names) or 'nothing'} ({wheel_path.name})")
+
+
+def _add_kiosk_wheels(work: Path, profile: Profile, packages: _Packages, lock: Lock, *,
+                      cache_dir: Path, progress: Progress) -> None:
+    """The wheels the builder makes: matplotlib's font cache, then the kernel's start."""
+    _add_font_cache(work, packages, lock, cache_dir, progress)
+    if profile.slim_kernel_start:  # after the font cache: its lock entries count
+        _add_kernel_start(work, packages, lock, progress)
+
+
 #: build leftovers that no page loads
 _LEFTOVERS = re.compile(r"(rspack|webpack)\.config(\.\w+)?\.js|\.jupyterlite\.doit\.db"
                         r"|.*\.map|.*\.d\.ts")
@@ -307,6 +346,9 @@ def _lite_build(venv: Path, work: Path, out: Path, *, profile: Profile,
         progress.say(f"no kiosk extension at {extension} (building without it)")
     run(cmd, what="jupyter lite build", cwd=work,
         env={"JUPYTERLITE_NO_LIBARCHIVE": "1", "PYTHONWARNINGS": "ignore"})
+    if profile.slim_kernel_start:
+        patched = kernelstart.patch_worker(out)
+        progress.say(f"the kernel's start list slimmed in {len(patched)} worker file(s)")
     if included:
         # Its Share dialog in the languages JupyterLab speaks here (translations.py).
         locales = add_extension_catalogs(out)
@@ -383,7 +425,8 @@ def build_bundle(options: BuildOptions, progress: Progress | None = None) -> Bui
     progress.step(f"running jupyter lite build (jupyterlite-core {profile.jupyterlite_core})")
     work = _prepare_lite_dir(options.cache_dir / "work" / f"{profile.name}-{os.getpid()}",
                              profile, runtime, packages, lock)
-    _add_font_cache(work, packages, lock, options.cache_dir, progress)
+    _add_kiosk_wheels(work, profile, packages, lock, cache_dir=options.cache_dir,
+                      progress=progress)
     tmp_out = options.out_dir / f".build-{profile.name}-{os.getpid()}"
     shutil.rmtree(tmp_out, ignore_errors=True)
     try:

@@ -18,6 +18,8 @@ A recipe folder holds::
   ``--pyodide-archive`` is given: ``"pypi"`` (pure-Python only: the same versions from
   PyPI, lock rewritten) or ``"carrier"`` (a PyPI wheel that carries official files;
   ``carrier`` and ``carrier_path`` name it; every file is checked against the lock).
+- ``[kernel] slim_start``: ``true`` sends less before a kernel's first cell (ssl, sqlite3,
+  jedi and fontTools load when first imported; ``kiosk/bundle/kernelstart.py``).
 """
 
 from __future__ import annotations
@@ -71,6 +73,8 @@ class Profile:
     official_from: str
     carrier: str | None = None
     carrier_path: str | None = None
+    #: ``[kernel] slim_start``: a lighter kernel start (kiosk/bundle/kernelstart.py)
+    slim_kernel_start: bool = False
 
     @property
     def content_dir(self) -> Path:
@@ -113,9 +117,12 @@ def load_profile(recipes_dir: Path, name: str) -> Profile:
             official_from=official_from,
             carrier=packages.get("carrier"),
             carrier_path=packages.get("carrier_path"),
+            slim_kernel_start=data.get("kernel", {}).get("slim_start", False),
         )
     except (KeyError, TypeError) as exc:
         raise BundleError(f"{path}: missing or bad key {exc}") from None
+    if not isinstance(profile.slim_kernel_start, bool):
+        raise BundleError(f"{path}: [kernel] slim_start must be true or false")
     if official_from not in {"pypi", "carrier"}:
         raise BundleError(f"{path}: official_from must be 'pypi' or 'carrier'")
     if official_from == "carrier" and not (profile.carrier and profile.carrier_path):
