@@ -399,3 +399,48 @@ async def test_the_pacer_counts_what_goes_on_the_wire(monkeypatch: pytest.Monkey
     assert len(granted) == 1
     assert granted[0] >= 2000 + len("Content-Security-Policy") + len(big)
     assert schedule.WIRE_PER_PAYLOAD > 1.04  # 1514 link bytes per 1448 of payload
+
+
+async def test_a_student_who_came_first_keeps_most_of_the_link(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A newcomer's shell goes before earlier students' wheels, but a student who was
+    loading well before the newcomer came keeps HEAD_SHARE of the link meanwhile."""
+    monkeypatch.setattr(schedule, "HEAD_START_S", 0.05)
+    pacer = Pacer(1e6)
+    with pacer.open("192.0.2.250", "build/busy.js") as busy, \
+            pacer.open("192.0.2.1", "static/pyodide/numpy.whl") as head:
+        await asyncio.sleep(0.06)  # the newcomer comes later
+        with pacer.open("192.0.2.2", "build/chunk.js") as shell:
+            # Make the link busy so that everything below waits and is ordered.
+            await busy.permit(int(pacer.rate_bytes * (schedule.BURST_S + 0.05)))
+            order: list[str] = []
+
+            async def wait(t: schedule.Transfer, name: str) -> None:
+                await t.permit(1000)
+                order.append(name)
+
+            await asyncio.gather(*[wait(head, "head") for _ in range(20)],
+                                 *[wait(shell, "shell") for _ in range(4)])
+    assert order.count("shell") == 4
+    # The head kept about 80 % of the grants: a shell after every four or five of
+    # hers, never two shells in a row (without the rule: all four shells first).
+    assert order[0] == "head", order
+    assert 2 <= order[:15].count("shell") <= 3, order
+    assert all(order[i:i + 2] != ["shell", "shell"] for i in range(len(order) - 1)), order
+
+
+async def test_students_arriving_together_get_every_shell_first() -> None:
+    pacer = Pacer(1e6)
+    with pacer.open("192.0.2.250", "build/busy.js") as busy, \
+            pacer.open("192.0.2.1", "static/pyodide/numpy.whl") as head, \
+            pacer.open("192.0.2.2", "build/chunk.js") as shell:
+        await busy.permit(int(pacer.rate_bytes * (schedule.BURST_S + 0.05)))
+        order: list[str] = []
+
+        async def wait(t: schedule.Transfer, name: str) -> None:
+            await t.permit(1000)
+            order.append(name)
+
+        await asyncio.gather(*[wait(head, "head") for _ in range(5)],
+                             *[wait(shell, "shell") for _ in range(4)])
+    assert order == ["shell"] * 4 + ["head"] * 5

@@ -18,7 +18,11 @@ student of 30 at 0.66x nginx's median instead of 0.60x; see docs/performance.md.
 is a client address; its rank is the order in which the kiosk first saw it (renewed,
 to the back of the line, after every :data:`RANK_BUDGET_BYTES` sent to it, so that an
 early arrival who keeps downloading cannot hold the link), and it is forgotten (in
-memory only) after :data:`FORGET_AFTER_S` without a request.
+memory only) after :data:`FORGET_AFTER_S` without a request. One exception to
+"shells first": a student who arrived :data:`HEAD_START_S` or more before a
+newcomer keeps :data:`HEAD_SHARE` of the link while the newcomer's shell loads
+(:meth:`Pacer._choose`), so that a student who started alone is not held up by
+every classmate who walks in during her load.
 
 The pacer is a virtual clock: each grant of ``n`` bytes moves the earliest start of
 the next grant by ``n / rate``; a short burst allowance lets an idle link start at
@@ -96,6 +100,10 @@ MAX_QUEUE_POLL_S = 0.02
 RANK_BUDGET_BYTES = 64 * 1024 * 1024
 # A student (client address) not seen for this long is forgotten: a new arrival next time.
 FORGET_AFTER_S = 900.0
+# A student who arrived at least this long before a newcomer ...
+HEAD_START_S = 1.0
+# ... keeps at least this share of the link against the newcomer's app shell.
+HEAD_SHARE = 0.8
 
 _RUNTIME_NAMES = ("pyodide.asm.wasm", "pyodide.asm.js", "pyodide.js", "pyodide.mjs",
                   "pyodide-lock.json", "python_stdlib.zip", "repodata.json")
@@ -118,8 +126,13 @@ def file_class(rel_path: str) -> int:
 class _Student:
     rank: int
     last_seen: float
+    arrived: float  # when the rank was given
     active: int = 0
     sent: int = 0  # bytes granted since the rank was given
+
+
+# A waiting grant: the transfer's key, a unique id, link bytes, the student, the waiter.
+_Waiting = tuple[tuple[int, int, int, int], int, int, _Student, asyncio.Future[None]]
 
 
 class Transfer:
@@ -168,7 +181,9 @@ class Pacer:
         self._orders = itertools.count()
         self._ids = itertools.count()
         self._active_students = 0
-        self._heap: list[tuple[int, int, int, int, int, int, asyncio.Future[None]]] = []
+        self._shells: list[_Waiting] = []  # app-shell grants waiting
+        self._rest: list[_Waiting] = []  # runtime and wheel grants waiting
+        self._head_credit = 0.0  # link bytes newcomers' shells may still take from the head
         self._next = 0.0
         self._timer: asyncio.TimerHandle | None = None
 
@@ -188,7 +203,7 @@ class Pacer:
         student = self._students.get(client)
         if student is None:
             self._forget_idle(now)
-            student = self._students[client] = _Student(next(self._ranks), now)
+            student = self._students[client] = _Student(next(self._ranks), now, now)
         student.last_seen = now
         if student.active == 0:
             self._active_students += 1
@@ -214,14 +229,15 @@ class Pacer:
         student = transfer._student
         student.sent += nbytes
         if student.sent > RANK_BUDGET_BYTES:
-            student.rank, student.sent = next(self._ranks), 0
-        if self._active_students <= 1 and not self._heap:
+            student.rank, student.sent, student.arrived = next(self._ranks), 0, now
+        if self._active_students <= 1 and not self._shells and not self._rest:
             # Nobody to order against: send now, but count it as queued on the link.
             start = max(self._next, now - BURST_S)
             self._next = min(start + nbytes / self.rate_bytes, now + BACKLOG_S)
             return
         future: asyncio.Future[None] = loop.create_future()
-        heapq.heappush(self._heap, (*transfer.key, next(self._ids), nbytes, future))
+        queue = self._shells if transfer.cls == SHELL else self._rest
+        heapq.heappush(queue, (transfer.key, next(self._ids), nbytes, student, future))
         self._dispatch()
         await future  # a cancelled waiter is skipped when it reaches the top
 
@@ -230,17 +246,43 @@ class Pacer:
             return
         loop = asyncio.get_running_loop()
         now = loop.time()
-        while self._heap:
-            if self._heap[0][-1].done():
-                heapq.heappop(self._heap)
-                continue
+        while True:
+            for queue in (self._shells, self._rest):
+                while queue and queue[0][-1].done():
+                    heapq.heappop(queue)
+            if not self._shells and not self._rest:
+                return
             start = max(self._next, now - BURST_S)
             if start > now:
                 self._timer = loop.call_at(start, self._wake)
                 return
-            *_, nbytes, future = heapq.heappop(self._heap)
+            _, _, nbytes, _, future = heapq.heappop(self._choose())
             self._next = start + nbytes / self.rate_bytes
             future.set_result(None)
+
+    def _choose(self) -> list[_Waiting]:
+        """The queue whose first grant goes next: shells first, but see below.
+
+        A newcomer's app shell goes before the runtime and wheels of students who came
+        before her, except that a *head* student (the first in line for the runtime and
+        wheels) who arrived :data:`HEAD_START_S` or more before the newcomer keeps
+        :data:`HEAD_SHARE` of the link while both wait: a student who started alone is
+        not stopped by every classmate who comes in during her load. (Students arriving
+        together get every shell first, as before.)
+        """
+        if not self._rest:
+            return self._shells
+        if not self._shells:
+            return self._rest
+        _, _, shell_bytes, newcomer, _ = self._shells[0]
+        _, _, head_bytes, head, _ = self._rest[0]
+        if head.arrived + HEAD_START_S > newcomer.arrived:
+            return self._shells
+        if self._head_credit >= shell_bytes:
+            self._head_credit -= shell_bytes
+            return self._shells
+        self._head_credit += head_bytes * (1 - HEAD_SHARE) / HEAD_SHARE
+        return self._rest
 
     def _wake(self) -> None:
         self._timer = None
