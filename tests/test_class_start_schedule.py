@@ -407,10 +407,10 @@ async def test_a_student_who_came_first_keeps_most_of_the_link(
     loading well before the newcomer came keeps HEAD_SHARE of the link meanwhile."""
     monkeypatch.setattr(schedule, "HEAD_START_S", 0.05)
     pacer = Pacer(1e6)
-    with pacer.open("192.0.2.250", "build/busy.js") as busy, \
-            pacer.open("192.0.2.1", "static/pyodide/numpy.whl") as head:
-        await asyncio.sleep(0.06)  # the newcomer comes later
-        with pacer.open("192.0.2.2", "build/chunk.js") as shell:
+    with pacer.open("192.0.2.1", "static/pyodide/numpy.whl") as head:  # on an idle link
+        await asyncio.sleep(0.06)  # the newcomers come later
+        with pacer.open("192.0.2.250", "build/busy.js") as busy, \
+                pacer.open("192.0.2.2", "build/chunk.js") as shell:
             # Make the link busy so that everything below waits and is ordered.
             await busy.permit(int(pacer.rate_bytes * (schedule.BURST_S + 0.05)))
             order: list[str] = []
@@ -427,6 +427,28 @@ async def test_a_student_who_came_first_keeps_most_of_the_link(
     assert order[0] == "head", order
     assert 2 <= order[:15].count("shell") <= 3, order
     assert all(order[i:i + 2] != ["shell", "shell"] for i in range(len(order) - 1)), order
+
+
+async def test_a_student_who_came_into_a_busy_class_gets_no_head_share(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Only a student who started on an idle link keeps the head share: one who came
+    while others were loading lets every later shell go first."""
+    monkeypatch.setattr(schedule, "HEAD_START_S", 0.05)
+    pacer = Pacer(1e6)
+    with pacer.open("192.0.2.250", "build/busy.js") as busy, \
+            pacer.open("192.0.2.1", "static/pyodide/numpy.whl") as head:
+        await asyncio.sleep(0.06)
+        with pacer.open("192.0.2.2", "build/chunk.js") as shell:
+            await busy.permit(int(pacer.rate_bytes * (schedule.BURST_S + 0.05)))
+            order: list[str] = []
+
+            async def wait(t: schedule.Transfer, name: str) -> None:
+                await t.permit(1000)
+                order.append(name)
+
+            await asyncio.gather(*[wait(head, "head") for _ in range(5)],
+                                 *[wait(shell, "shell") for _ in range(4)])
+    assert order == ["shell"] * 4 + ["head"] * 5
 
 
 async def test_students_arriving_together_get_every_shell_first() -> None:

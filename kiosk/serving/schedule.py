@@ -19,10 +19,10 @@ is a client address; its rank is the order in which the kiosk first saw it (rene
 to the back of the line, after every :data:`RANK_BUDGET_BYTES` sent to it, so that an
 early arrival who keeps downloading cannot hold the link), and it is forgotten (in
 memory only) after :data:`FORGET_AFTER_S` without a request. One exception to
-"shells first": a student who arrived :data:`HEAD_START_S` or more before a
-newcomer keeps :data:`HEAD_SHARE` of the link while the newcomer's shell loads
-(:meth:`Pacer._choose`), so that a student who started alone is not held up by
-every classmate who walks in during her load.
+"shells first": a student who started on an idle link, :data:`HEAD_START_S` or
+more before a newcomer, keeps :data:`HEAD_SHARE` of the link while the newcomer's
+shell loads (:meth:`Pacer._choose`), as she would under a static server, where her
+connections are up to speed and the newcomer's are not.
 
 The pacer is a virtual clock: each grant of ``n`` bytes moves the earliest start of
 the next grant by ``n / rate``; a short burst allowance lets an idle link start at
@@ -127,6 +127,7 @@ class _Student:
     rank: int
     last_seen: float
     arrived: float  # when the rank was given
+    alone: bool  # she arrived while nobody else was loading
     active: int = 0
     sent: int = 0  # bytes granted since the rank was given
 
@@ -203,7 +204,8 @@ class Pacer:
         student = self._students.get(client)
         if student is None:
             self._forget_idle(now)
-            student = self._students[client] = _Student(next(self._ranks), now, now)
+            student = self._students[client] = _Student(
+                next(self._ranks), now, now, alone=self._active_students == 0)
         student.last_seen = now
         if student.active == 0:
             self._active_students += 1
@@ -230,6 +232,7 @@ class Pacer:
         student.sent += nbytes
         if student.sent > RANK_BUDGET_BYTES:
             student.rank, student.sent, student.arrived = next(self._ranks), 0, now
+            student.alone = False
         if self._active_students <= 1 and not self._shells and not self._rest:
             # Nobody to order against: send now, but count it as queued on the link.
             start = max(self._next, now - BURST_S)
@@ -265,10 +268,12 @@ class Pacer:
 
         A newcomer's app shell goes before the runtime and wheels of students who came
         before her, except that a *head* student (the first in line for the runtime and
-        wheels) who arrived :data:`HEAD_START_S` or more before the newcomer keeps
-        :data:`HEAD_SHARE` of the link while both wait: a student who started alone is
-        not stopped by every classmate who comes in during her load. (Students arriving
-        together get every shell first, as before.)
+        wheels) who started on an idle link, :data:`HEAD_START_S` or more before the
+        newcomer, keeps :data:`HEAD_SHARE` of the link while both wait. On an idle link
+        a static server lets the first student keep most of the link against newcomers
+        (their connections start small, hers are up to speed); without this rule every
+        newcomer's shell would hold her up. Students arriving together, or into a busy
+        class, get every shell first.
         """
         if not self._rest:
             return self._shells
@@ -276,7 +281,7 @@ class Pacer:
             return self._rest
         _, _, shell_bytes, newcomer, _ = self._shells[0]
         _, _, head_bytes, head, _ = self._rest[0]
-        if head.arrived + HEAD_START_S > newcomer.arrived:
+        if not head.alone or head.arrived + HEAD_START_S > newcomer.arrived:
             return self._shells
         if self._head_credit >= shell_bytes:
             self._head_credit -= shell_bytes
