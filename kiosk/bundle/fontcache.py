@@ -18,23 +18,19 @@ gone.
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import json
 import shutil
 import subprocess
-import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from kiosk.bundle.purewheel import write_pure_wheel
 from kiosk.errors import BundleError
 
 SCRIPT = Path(__file__).with_name("fontcache.js")
 PACKAGE = "kiosk-matplotlib-fontcache"
-_DIST = PACKAGE.replace("-", "_")
 #: Fixed timestamp for every zip entry, so the same cache gives the same wheel (and sha256).
-_ZIP_TIME = (2020, 1, 1, 0, 0, 0)
 _TIMEOUT_S = 600
 
 
@@ -95,11 +91,6 @@ def check_fontlist(text: str, font_manager_version: int) -> None:
                               f"{fname!r}")
 
 
-def _record_line(name: str, data: bytes) -> str:
-    digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
-    return f"{name},sha256={digest},{len(data)}"
-
-
 def route_imports(lock_data: dict[str, Any]) -> dict[str, Any]:
     """Make ``import matplotlib`` load the cache wheel, which depends on matplotlib."""
     packages: dict[str, Any] = lock_data["packages"]
@@ -118,26 +109,10 @@ def wheel_version(file_name: str) -> str:
 
 def write_wheel(out_dir: Path, version: str, fontlist: str) -> Path:
     """A deterministic pure-Python wheel holding ``matplotlib/fontlist.json``."""
-    info = f"{_DIST}-{version}.dist-info"
-    files = {
-        "matplotlib/fontlist.json": fontlist.encode("utf-8"),
-        f"{info}/METADATA": (f"Metadata-Version: 2.1\nName: {PACKAGE}\nVersion: {version}\n"
-                             "Summary: matplotlib's font cache, prebuilt for this Pyodide by "
-                             "the classroom kiosk\n").encode(),
-        f"{info}/WHEEL": (b"Wheel-Version: 1.0\nGenerator: kiosk\nRoot-Is-Purelib: true\n"
-                          b"Tag: py3-none-any\n"),
-    }
-    record = [_record_line(name, data) for name, data in files.items()]
-    record.append(f"{info}/RECORD,,")
-    files[f"{info}/RECORD"] = ("\n".join(record) + "\n").encode()
-    path = out_dir / f"{_DIST}-{version}-py3-none-any.whl"
-    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as zf:
-        for name, data in files.items():
-            zinfo = zipfile.ZipInfo(name, date_time=_ZIP_TIME)
-            zinfo.compress_type = zipfile.ZIP_DEFLATED
-            zinfo.external_attr = 0o644 << 16
-            zf.writestr(zinfo, data)
-    return path
+    return write_pure_wheel(out_dir, PACKAGE, version,
+                            "matplotlib's font cache, prebuilt for this Pyodide by the "
+                            "classroom kiosk",
+                            {"matplotlib/fontlist.json": fontlist.encode("utf-8")})
 
 
 def make_wheel(pyodide_dir: Path, out_dir: Path) -> FontCacheWheel:

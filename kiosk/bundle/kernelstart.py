@@ -32,15 +32,14 @@ back to an older bundle would otherwise hand a cached slim worker a lock without
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import json
 import re
-import zipfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from kiosk.bundle.purewheel import write_pure_wheel
 from kiosk.bundle.pyodide import is_pure_wheel, normalize
 from kiosk.errors import BundleError
 
@@ -61,7 +60,6 @@ UNDEPEND = {"ipython": "sqlite3", "matplotlib": "fonttools"}
 #: pure-Python packages fetched by their first import instead of at start or with matplotlib
 DEFERRED = ("jedi", "parso", "fonttools")
 #: fixed timestamp for every zip entry: the same sources give the same wheel (and sha256)
-_ZIP_TIME = (2020, 1, 1, 0, 0, 0)
 
 
 def patch_worker(site: Path) -> list[Path]:
@@ -211,18 +209,12 @@ def deferred_entries(lock_data: Mapping[str, Any]) -> dict[str, dict[str, str]]:
     return dict(sorted(out.items()))
 
 
-def _record_line(name: str, data: bytes) -> str:
-    digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
-    return f"{name},sha256={digest},{len(data)}"
-
-
 def write_wheel(out_dir: Path, deferred: Mapping[str, Mapping[str, str]]) -> Path:
     """The wheel ``kiosk-kernel-start``: the module and its list of deferred wheels.
 
     Its version carries a hash of its content: browsers keep wheels for a year by name,
     so a changed wheel must have a new one.
     """
-    dist = PACKAGE.replace("-", "_")
     content = {
         f"{MODULE}/__init__.py": MODULE_SOURCE.read_bytes(),
         f"{MODULE}/{DEFERRED_FILE}": (json.dumps(deferred, indent=1, sort_keys=True)
@@ -230,26 +222,8 @@ def write_wheel(out_dir: Path, deferred: Mapping[str, Mapping[str, str]]) -> Pat
     }
     digest = hashlib.sha256(b"".join(n.encode() + b"\0" + d for n, d in content.items()))
     version = f"1.{int(digest.hexdigest()[:8], 16)}"  # no "+": it goes into URLs
-    info = f"{dist}-{version}.dist-info"
-    files = {
-        **content,
-        f"{info}/METADATA": (f"Metadata-Version: 2.1\nName: {PACKAGE}\nVersion: {version}\n"
-                             "Summary: the classroom kiosk's part of a kernel's start\n"
-                             ).encode(),
-        f"{info}/WHEEL": (b"Wheel-Version: 1.0\nGenerator: kiosk\nRoot-Is-Purelib: true\n"
-                          b"Tag: py3-none-any\n"),
-    }
-    record = [_record_line(name, data) for name, data in files.items()]
-    record.append(f"{info}/RECORD,,")
-    files[f"{info}/RECORD"] = ("\n".join(record) + "\n").encode()
-    path = out_dir / f"{dist}-{version}-py3-none-any.whl"
-    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as zf:
-        for name, data in files.items():
-            zinfo = zipfile.ZipInfo(name, date_time=_ZIP_TIME)
-            zinfo.compress_type = zipfile.ZIP_DEFLATED
-            zinfo.external_attr = 0o644 << 16
-            zf.writestr(zinfo, data)
-    return path
+    return write_pure_wheel(out_dir, PACKAGE, version,
+                            "the classroom kiosk's part of a kernel's start", content)
 
 
 def wheel_version(file_name: str) -> str:
