@@ -77,9 +77,9 @@ HEADER_EXTRA_BYTES = 96
 WIRE_PER_PAYLOAD = 1514 / 1448
 # The share of the configured link rate, in link bytes, the kiosk sends at ("just
 # under" the link, so that the queue stays in the kiosk).
-LINK_SHARE = 0.97
+LINK_SHARE = 0.99
 # An idle pacer may grant this many seconds' worth of bytes at once.
-BURST_S = 0.1
+BURST_S = 0.02
 # Bytes sent by a lone student without waiting count for at most this long of queue.
 BACKLOG_S = 0.5
 # A connection sends its next chunk only when the kernel holds less than this for it
