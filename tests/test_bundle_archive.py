@@ -138,10 +138,14 @@ def test_build_from_the_official_archive_layout(tmp_path: Path, cache_dir: Path,
     npm_lock = SHARED_CACHE / "npm" / "pyodide-0.27.7" / "package" / "pyodide-lock.json"
     assert verify_full(bundle, official_lock=npm_lock) == []
     shipped = json.loads((bundle / "static/pyodide/pyodide-lock.json").read_text("utf-8"))
-    # The mini recipe's Pyodide packages (and micropip's dependency), plus its PyPI ones.
-    from_pypi = {pin.split("==")[0] for pin in load_profile(mini_recipes, "science").pypi_wheels}
+    # The mini recipe's Pyodide packages (and micropip's dependency), plus its PyPI ones
+    # and the kiosk's kernel-start wheel (the science recipe's [kernel] slim_start).
+    profile = load_profile(mini_recipes, "science")
+    from_pypi = {pin.split("==")[0] for pin in profile.pypi_wheels}
     assert {"comm", "pyodide-http", "requests"} <= from_pypi
-    assert set(shipped["packages"]) == {"micropip", "packaging", "six"} | from_pypi
+    assert profile.slim_kernel_start
+    assert set(shipped["packages"]) == ({"micropip", "packaging", "six", "kiosk-kernel-start"}
+                                        | from_pypi)
     assert manifest.versions["pyodide"] == "0.27.7"
     assert manifest.versions["packages"]["six"] == "1.16.0"
     assert (bundle / "files" / "Welcome.ipynb").is_file()
