@@ -26,11 +26,15 @@ connections are up to speed and the newcomer's are not.
 
 The pacer is a virtual clock: each grant of ``n`` bytes moves the earliest start of
 the next grant by ``n / rate``; a short burst allowance lets an idle link start at
-once. When only one student is loading anything, grants are immediate (a lone
-student is never slowed by pacing), but still counted, so that a newcomer's
-shell waits only for what is really queued ahead of it. Large files still go out
-with ``sendfile``, one granted chunk at a time (:func:`send_paced`), and a connection
-takes its next chunk only when the kernel holds less than its queue limit for it
+once. It counts link bytes: the payload with its TCP/IP and Ethernet framing
+(:data:`WIRE_PER_PAYLOAD`) and each response's real head (:func:`head_bytes`; the
+kiosk's security headers are about 1 kB), since counting less sent more than the
+link carries and let the Wi-Fi's queue decide the order again. When only one
+student is loading anything, grants are immediate (a lone student is never slowed
+by pacing), but still counted, so that a newcomer's shell waits only for what is
+really queued ahead of it. Large files go out with ``sendfile``, one granted chunk
+at a time (:func:`send_paced`), and a connection takes its next chunk only when
+the kernel holds less than its queue limit for it
 (``TIOCOUTQ``): so what a lone student has queued when others arrive is small, and
 the pacer's order is the order on the link. Chunk and queue limit are measured in
 time, not bytes: about :data:`CHUNK_S` and :data:`QUEUE_S` at the rate this
