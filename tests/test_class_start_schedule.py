@@ -401,6 +401,23 @@ async def test_the_pacer_counts_what_goes_on_the_wire(monkeypatch: pytest.Monkey
     assert schedule.WIRE_PER_PAYLOAD > 1.04  # 1514 link bytes per 1448 of payload
 
 
+async def _head_against_shell(pacer: Pacer, busy: schedule.Transfer,
+                              head: schedule.Transfer, shell: schedule.Transfer,
+                              heads: int) -> list[str]:
+    """With the link made busy, ``heads`` wheel grants of the head student and four of
+    the newcomer's shell all wait at once: the order they are granted in."""
+    await busy.permit(int(pacer.rate_bytes * (schedule.BURST_S + 0.05)))
+    order: list[str] = []
+
+    async def wait(t: schedule.Transfer, name: str) -> None:
+        await t.permit(1000)
+        order.append(name)
+
+    await asyncio.gather(*[wait(head, "head") for _ in range(heads)],
+                         *[wait(shell, "shell") for _ in range(4)])
+    return order
+
+
 async def test_a_student_who_came_first_keeps_most_of_the_link(
         monkeypatch: pytest.MonkeyPatch) -> None:
     """A newcomer's shell goes before earlier students' wheels, but a student who was
@@ -411,16 +428,7 @@ async def test_a_student_who_came_first_keeps_most_of_the_link(
         await asyncio.sleep(0.06)  # the newcomers come later
         with pacer.open("192.0.2.250", "build/busy.js") as busy, \
                 pacer.open("192.0.2.2", "build/chunk.js") as shell:
-            # Make the link busy so that everything below waits and is ordered.
-            await busy.permit(int(pacer.rate_bytes * (schedule.BURST_S + 0.05)))
-            order: list[str] = []
-
-            async def wait(t: schedule.Transfer, name: str) -> None:
-                await t.permit(1000)
-                order.append(name)
-
-            await asyncio.gather(*[wait(head, "head") for _ in range(20)],
-                                 *[wait(shell, "shell") for _ in range(4)])
+            order = await _head_against_shell(pacer, busy, head, shell, heads=20)
     assert order.count("shell") == 4
     # The head kept about 80 % of the grants: a shell after every four or five of
     # hers, never two shells in a row (without the rule: all four shells first).
@@ -439,15 +447,7 @@ async def test_a_student_who_came_into_a_busy_class_gets_no_head_share(
             pacer.open("192.0.2.1", "static/pyodide/numpy.whl") as head:
         await asyncio.sleep(0.06)
         with pacer.open("192.0.2.2", "build/chunk.js") as shell:
-            await busy.permit(int(pacer.rate_bytes * (schedule.BURST_S + 0.05)))
-            order: list[str] = []
-
-            async def wait(t: schedule.Transfer, name: str) -> None:
-                await t.permit(1000)
-                order.append(name)
-
-            await asyncio.gather(*[wait(head, "head") for _ in range(5)],
-                                 *[wait(shell, "shell") for _ in range(4)])
+            order = await _head_against_shell(pacer, busy, head, shell, heads=5)
     assert order == ["shell"] * 4 + ["head"] * 5
 
 
@@ -456,13 +456,5 @@ async def test_students_arriving_together_get_every_shell_first() -> None:
     with pacer.open("192.0.2.250", "build/busy.js") as busy, \
             pacer.open("192.0.2.1", "static/pyodide/numpy.whl") as head, \
             pacer.open("192.0.2.2", "build/chunk.js") as shell:
-        await busy.permit(int(pacer.rate_bytes * (schedule.BURST_S + 0.05)))
-        order: list[str] = []
-
-        async def wait(t: schedule.Transfer, name: str) -> None:
-            await t.permit(1000)
-            order.append(name)
-
-        await asyncio.gather(*[wait(head, "head") for _ in range(5)],
-                             *[wait(shell, "shell") for _ in range(4)])
+        order = await _head_against_shell(pacer, busy, head, shell, heads=5)
     assert order == ["shell"] * 4 + ["head"] * 5

@@ -2,7 +2,7 @@
 // run one cell that imports matplotlib and draws, and report how long that cell took
 // and everything it printed (a font-cache warning would be among the outputs).
 // params: { origin, timeoutMs }
-import { launch, params, scenario } from './harness.mjs';
+import { launch, openNewNotebook, params, scenario } from './harness.mjs';
 
 const T = params.timeoutMs || 240000;
 const PLOT = params.code ? [params.code] : [
@@ -14,15 +14,7 @@ const PLOT = params.code ? [params.code] : [
 scenario(async () => {
   const b = await launch();
   try {
-    const page = b.context.pages()[0] || await b.context.newPage();
-    await page.goto(`${params.origin}/lab/index.html`, { waitUntil: 'load' });
-    await page.waitForFunction(() => window.jupyterapp && document.body && document.body.dataset.kioskExtension && document.querySelector('#jp-main-dock-panel'), null, { timeout: T });
-    await page.evaluate(() => { void window.jupyterapp.commands.execute('notebook:create-new', { kernelName: 'python' }); });
-    await page.waitForFunction(() => {
-      const w = window.jupyterapp.shell.currentWidget;
-      const k = w && w.sessionContext && w.sessionContext.session && w.sessionContext.session.kernel;
-      return k && k.status === 'idle';
-    }, null, { timeout: T, polling: 250 });
+    const page = await openNewNotebook(b.context, params.origin, T);
     const result = await page.evaluate(async (code) => {
       const w = window.jupyterapp.shell.currentWidget;
       const kernel = w.sessionContext.session.kernel;

@@ -68,3 +68,18 @@ export async function scenario(body) {
     process.exitCode = 1;
   }
 }
+
+// Open JupyterLab at `origin`, wait for the kiosk's extension, create a new notebook and
+// wait until its kernel is idle (a student's first minute). Returns the page.
+export async function openNewNotebook(context, origin, timeoutMs) {
+  const page = context.pages()[0] || await context.newPage();
+  await page.goto(`${origin}/lab/index.html`, { waitUntil: 'load' });
+  await page.waitForFunction(() => window.jupyterapp && document.body && document.body.dataset.kioskExtension && document.querySelector('#jp-main-dock-panel'), null, { timeout: timeoutMs });
+  await page.evaluate(() => { void window.jupyterapp.commands.execute('notebook:create-new', { kernelName: 'python' }); });
+  await page.waitForFunction(() => {
+    const w = window.jupyterapp.shell.currentWidget;
+    const k = w && w.sessionContext && w.sessionContext.session && w.sessionContext.session.kernel;
+    return k && k.status === 'idle';
+  }, null, { timeout: timeoutMs, polling: 250 });
+  return page;
+}

@@ -8,7 +8,7 @@
 // step it was fetched before.
 // params: { origin, timeoutMs } (plain HTTP, or localhost: a secure context with
 // JupyterLite's service worker)
-import { launch, params, scenario } from './harness.mjs';
+import { launch, openNewNotebook, params, scenario } from './harness.mjs';
 
 const T = params.timeoutMs || 240000;
 
@@ -21,15 +21,7 @@ scenario(async () => {
       const name = new URL(r.url()).pathname.split('/').pop();
       if (/\.(whl|zip)$/.test(name)) wheels.push({ name, before: step });
     });
-    const page = b.context.pages()[0] || await b.context.newPage();
-    await page.goto(`${params.origin}/lab/index.html`, { waitUntil: 'load' });
-    await page.waitForFunction(() => window.jupyterapp && document.body && document.body.dataset.kioskExtension && document.querySelector('#jp-main-dock-panel'), null, { timeout: T });
-    await page.evaluate(() => { void window.jupyterapp.commands.execute('notebook:create-new', { kernelName: 'python' }); });
-    await page.waitForFunction(() => {
-      const w = window.jupyterapp.shell.currentWidget;
-      const k = w && w.sessionContext && w.sessionContext.session && w.sessionContext.session.kernel;
-      return k && k.status === 'idle';
-    }, null, { timeout: T, polling: 250 });
+    const page = await openNewNotebook(b.context, params.origin, T);
 
     const run = (code) => page.evaluate(async (src) => {
       const kernel = window.jupyterapp.shell.currentWidget.sessionContext.session.kernel;
