@@ -284,13 +284,13 @@ class Pacer:
         if not self._shells:
             return self._rest
         _, _, shell_bytes, newcomer, _ = self._shells[0]
-        _, _, head_bytes, head, _ = self._rest[0]
+        _, _, head_grant, head, _ = self._rest[0]
         if not head.alone or head.arrived + HEAD_START_S > newcomer.arrived:
             return self._shells
         if self._head_credit >= shell_bytes:
             self._head_credit -= shell_bytes
             return self._shells
-        self._head_credit += head_bytes * (1 - HEAD_SHARE) / HEAD_SHARE
+        self._head_credit += head_grant * (1 - HEAD_SHARE) / HEAD_SHARE
         return self._rest
 
     def _wake(self) -> None:
